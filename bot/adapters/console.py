@@ -1,0 +1,49 @@
+"""The console adapter: a REPL for `opsbot demo`, and `send` that prints."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import TextIO
+
+from bot.core import CONSOLE, ChatRef, Dispatcher, Incoming
+from bot.reply import Reply
+
+PROMPT = "opsbot> "
+CONSOLE_USER = "console:local"
+
+
+def render(reply: Reply, as_json: bool = False) -> str:
+    if as_json:
+        return json.dumps(reply.to_json(), ensure_ascii=False, indent=2, default=str)
+    return reply.plain_text()
+
+
+class ConsoleAdapter:
+    def __init__(self, dispatcher: Dispatcher, out: TextIO = sys.stdout) -> None:
+        self.dispatcher = dispatcher
+        self.out = out
+
+    async def ask(self, text: str) -> Reply:
+        return await self.dispatcher.dispatch(Incoming(text=text, chat=CONSOLE, user=CONSOLE_USER))
+
+    async def send(self, chat: ChatRef, reply: Reply) -> None:
+        print(f"--- to {chat} ---\n{render(reply)}\n", file=self.out, flush=True)
+
+    async def repl(self, inp: TextIO = sys.stdin) -> None:
+        """Read commands until EOF, `quit` or Ctrl-C."""
+        loop = asyncio.get_running_loop()
+        while True:
+            print(PROMPT, end="", file=self.out, flush=True)
+            line = await loop.run_in_executor(None, inp.readline)
+            if not line:
+                print(file=self.out)
+                return
+            text = line.strip()
+            if text.lower() in ("quit", "exit", "退出"):
+                return
+            if not text:
+                continue
+            reply = await self.ask(text)
+            print(render(reply) + "\n", file=self.out, flush=True)

@@ -1,0 +1,63 @@
+"""Assembly: settings → warehouse → dispatcher with every router included explicitly."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+from bot.core import Dispatcher, Services
+from handlers import help as help_handlers
+from handlers import kpi as kpi_handlers
+from metrics.load import demo_end, write_shop
+from metrics.periods import now_in
+from metrics.sample import ShopSpec, generate
+from metrics.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+ROUTERS = (help_handlers.router, kpi_handlers.router)
+
+
+def ensure_demo_shop(settings: Settings, today: date, rebuild: bool = False) -> bool:
+    """Build the demo warehouse unless it already ends yesterday; True when it was (re)built."""
+    url = settings.warehouse_url()
+    engine = create_engine(url)
+    try:
+        if not rebuild and demo_end(engine) == today:
+            return False
+        spec = ShopSpec(end=today, days=settings.demo.days, orders=settings.demo.orders, seed=settings.demo.seed)
+        started = time.monotonic()
+        log.info("building the demo shop (%d days, ~%d orders) in %s", spec.days, spec.orders, _safe(url))
+        write_shop(engine, generate(spec), spec, settings.mapping())
+        log.info("demo shop ready in %.1f s", time.monotonic() - started)
+        return True
+    finally:
+        engine.dispose()
+
+
+def _safe(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def open_warehouse(settings: Settings) -> Warehouse:
+    if settings.is_demo:
+        ensure_demo_shop(settings, now_in(settings.zone).date())
+    return Warehouse.from_url(settings.warehouse_url(), settings.mapping())
+
+
+def build_dispatcher(
+    settings: Settings,
+    warehouse: Warehouse | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Dispatcher:
+    services = Services(settings=settings, warehouse=warehouse or open_warehouse(settings), clock=clock)
+    dispatcher = Dispatcher(services)
+    for router in ROUTERS:
+        dispatcher.include(router)
+    return dispatcher

@@ -1,0 +1,204 @@
+"""Settings: a TOML file read with tomllib into frozen, validated models.
+
+Secrets (tokens, signing secrets, passwords) never live here: they come from the
+environment (`bot.secrets`). With no file at all the defaults describe the
+embedded demo shop.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.errors import ConfigError
+from metrics.schema import DEFAULT_STATUSES, LOGICAL_TABLES, ColumnMap, Mapping, TableMap
+
+
+class _Section(BaseModel):
+    # Unknown keys are typos until proven otherwise: refuse them by name.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BotSection(_Section):
+    timezone: str = "Asia/Shanghai"
+    language: Literal["en", "zh"] = "en"
+    currency: str = "CNY"
+    max_command_length: int = Field(default=1000, ge=10, le=100_000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as 'Asia/Shanghai')") from exc
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError(f"currency must be an ISO 4217 code such as 'CNY' or 'USD', got {value!r}")
+        return value.upper()
+
+
+class AccessSection(_Section):
+    """Who gets answers. Entries are `platform:id`, e.g. `slack:C0123` or `telegram:-100123`."""
+
+    chats: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
+
+    @field_validator("chats", "users", "admins")
+    @classmethod
+    def _qualified(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for v in values:
+            platform, _, ident = v.partition(":")
+            if platform not in ("slack", "telegram", "console") or not ident:
+                raise ValueError(f"{v!r} must look like 'slack:C0123' or 'telegram:-100123'")
+        return values
+
+
+class TableSection(_Section):
+    table: str | None = None
+    columns: dict[str, str] = {}
+
+
+class StatusSection(_Section):
+    placed: tuple[str, ...] = DEFAULT_STATUSES["placed"]
+    cancelled: tuple[str, ...] = DEFAULT_STATUSES["cancelled"]
+    refunded: tuple[str, ...] = DEFAULT_STATUSES["refunded"]
+
+
+class WarehouseSection(_Section):
+    url: str | None = None  # None: the embedded demo warehouse
+    timestamps: Literal["local", "utc"] = "local"
+    tables: dict[str, TableSection] = {}
+    status: StatusSection = StatusSection()
+    # extra dimensions of orders: logical name -> physical column
+    dimensions: dict[str, str] = {}
+
+    @field_validator("tables")
+    @classmethod
+    def _known_tables(cls, tables: dict[str, TableSection]) -> dict[str, TableSection]:
+        for name, section in tables.items():
+            if name not in LOGICAL_TABLES:
+                raise ValueError(f"unknown logical table {name!r} (expected one of {', '.join(LOGICAL_TABLES)})")
+            unknown = set(section.columns) - set(LOGICAL_TABLES[name])
+            if unknown:
+                raise ValueError(
+                    f"unknown column(s) {', '.join(sorted(unknown))} for table {name!r} "
+                    f"(expected among {', '.join(LOGICAL_TABLES[name])})"
+                )
+        return tables
+
+
+class StateSection(_Section):
+    url: str | None = None  # None: opsbot-state.db beside the config file
+
+
+class DemoSection(_Section):
+    days: int = Field(default=400, ge=30, le=3650)
+    orders: int = Field(default=120_000, ge=1000, le=50_000_000)
+    seed: int = 7
+
+
+class SlackSection(_Section):
+    mode: Literal["socket", "http"] = "socket"
+    command: str = "/ops"
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=0, le=65535)
+    path: str = "/slack/events"
+
+
+class TelegramSection(_Section):
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=0, le=65535)
+    path: str = "/telegram"
+
+
+class Settings(_Section):
+    bot: BotSection = BotSection()
+    access: AccessSection = AccessSection()
+    warehouse: WarehouseSection = WarehouseSection()
+    state: StateSection = StateSection()
+    demo: DemoSection = DemoSection()
+    slack: SlackSection | None = None
+    telegram: TelegramSection | None = None
+    # where the file was read from (None: defaults); relative paths resolve beside it
+    source: Path | None = None
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source.parent if self.source else Path.cwd()
+
+    @property
+    def is_demo(self) -> bool:
+        return self.warehouse.url is None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.bot.timezone)
+
+    def warehouse_url(self) -> str:
+        return self.warehouse.url or f"sqlite:///{self.base_dir / 'opsbot-demo.db'}"
+
+    def state_url(self) -> str:
+        return self.state.url or f"sqlite:///{self.base_dir / 'opsbot-state.db'}"
+
+    def mapping(self) -> Mapping:
+        """The logical→physical mapping; with nothing configured, the logical names are the physical ones."""
+        tables: dict[str, TableMap] = {}
+        for name, columns in LOGICAL_TABLES.items():
+            section = self.warehouse.tables.get(name, TableSection())
+            tables[name] = TableMap(
+                table=section.table or name,
+                columns=ColumnMap({c: section.columns.get(c, c) for c in columns}),
+            )
+        return Mapping(
+            tables=tables,
+            statuses={
+                "placed": self.warehouse.status.placed,
+                "cancelled": self.warehouse.status.cancelled,
+                "refunded": self.warehouse.status.refunded,
+            },
+            extra_dimensions=dict(self.warehouse.dimensions),
+            timestamps=self.warehouse.timestamps,
+            timezone=self.bot.timezone,
+        )
+
+
+def _describe(error: ValidationError, path: Path) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling against config.example.toml)"
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Read and validate a config file; None gives the defaults (the demo)."""
+    if path is None:
+        return Settings()
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: config file not found") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    if "source" in raw:
+        raise ConfigError(f"{path}: source: unknown key")
+    try:
+        return Settings(**raw, source=path.resolve())
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from exc

@@ -1,0 +1,251 @@
+"""The core: commands registered on routers, and the dispatcher that runs them.
+
+Adapters hand the dispatcher an `Incoming` and get a `Reply` back; the
+dispatcher finds the command, checks who may run it, calls the handler and turns
+every failure into a reply (see bot/errors.py for the contract). It never raises
+into an adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from rapidfuzz import process
+
+from bot.config import Settings
+from bot.errors import AccessDenied, DataSourceUnavailable, UnknownCommand, UserError
+from bot.messages import t
+from bot.reply import Reply
+from metrics.errors import InputError
+from metrics.periods import now_in
+from metrics.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    """Where a message came from or goes to: `slack:C0123`, `telegram:-1001`, `console:local`."""
+
+    platform: str
+    id: str
+    thread: str | None = None  # a Slack thread ts; None for the main channel
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> ChatRef:
+        platform, sep, ident = text.partition(":")
+        if not sep or not platform or not ident:
+            raise ValueError(f"{text!r} is not a chat id like 'slack:C0123' or 'telegram:-1001'")
+        return cls(platform, ident)
+
+
+CONSOLE = ChatRef("console", "local")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message typed by a person, as every adapter reports it."""
+
+    text: str
+    chat: ChatRef
+    user: str  # `platform:user id`
+    language: str | None = None  # a language hint from the platform (Telegram's language_code)
+
+
+@dataclass(frozen=True)
+class Args:
+    """The text after the command word, and its whitespace-separated tokens."""
+
+    raw: str
+    tokens: tuple[str, ...]
+
+
+@dataclass
+class Services:
+    """What handlers may use; built once by bot.app."""
+
+    settings: Settings
+    warehouse: Warehouse
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, "opsbot-work"))
+    clock: Callable[[], datetime] | None = None  # naive local now; tests inject one
+
+
+@dataclass
+class Context:
+    services: Services
+    incoming: Incoming
+    lang: str
+    is_admin: bool
+    commands: Sequence[Command]
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return self.services.warehouse
+
+    def now(self) -> datetime:
+        """Now as naive wall-clock time in the business timezone."""
+        clock = self.services.clock
+        return clock() if clock else now_in(self.settings.zone)
+
+    def t(self, key: str, **params: Any) -> str:
+        return t(self.lang, key, **params)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking work (SQL, pandas, charts) off the event loop, in the bounded pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.services.executor, partial(fn, *args, **kwargs))
+
+
+Handler = Callable[[Context, Args], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    handler: Handler
+    aliases: tuple[str, ...] = ()
+    admin: bool = False
+    usage: str = ""
+    examples: tuple[str, ...] = ()
+    summary_key: str = ""
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+class Router:
+    """A module's commands. `@router.command("kpi", aliases=["指标"])` registers one."""
+
+    def __init__(self) -> None:
+        self.commands: list[Command] = []
+
+    def command(
+        self,
+        name: str,
+        *,
+        aliases: Sequence[str] = (),
+        admin: bool = False,
+        usage: str = "",
+        examples: Sequence[str] = (),
+    ) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            if not inspect.iscoroutinefunction(fn):
+                raise TypeError(f"handler for {name!r} must be an async function")
+            self.commands.append(
+                Command(name.lower(), fn, tuple(a.lower() for a in aliases), admin, usage or name,
+                        tuple(examples), f"summary_{name.lower()}")
+            )
+            return fn
+
+        return register
+
+
+class Dispatcher:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._commands: dict[str, Command] = {}
+        self._ordered: list[Command] = []
+
+    def include(self, router: Router) -> None:
+        for command in router.commands:
+            for word in command.words:
+                if word in self._commands:
+                    raise ValueError(f"command word {word!r} is registered twice")
+                self._commands[word] = command
+            self._ordered.append(command)
+
+    @property
+    def commands(self) -> list[Command]:
+        return list(self._ordered)
+
+    def find(self, word: str) -> Command | None:
+        return self._commands.get(word.lower())
+
+    # ---- access -------------------------------------------------------------------
+
+    def is_allowed(self, incoming: Incoming) -> bool:
+        if incoming.chat.platform == "console":
+            return True
+        access = self.services.settings.access
+        return str(incoming.chat) in access.chats or incoming.user in access.users or incoming.user in access.admins
+
+    def is_admin(self, incoming: Incoming) -> bool:
+        return incoming.chat.platform == "console" or incoming.user in self.services.settings.access.admins
+
+    def language(self, incoming: Incoming) -> str:
+        return self.services.settings.bot.language
+
+    # ---- dispatch -----------------------------------------------------------------
+
+    async def dispatch(self, incoming: Incoming) -> Reply:
+        lang = self.language(incoming)
+        try:
+            return await self._dispatch(incoming, lang)
+        except (UserError, InputError) as exc:
+            return self._error_reply(lang, exc.key, exc.params, getattr(exc, "usage", None))
+        except DataSourceUnavailable:
+            incident = secrets.token_hex(4)
+            log.exception("incident %s: data source unavailable for %r", incident, incoming.text[:200])
+            return self._error_reply(lang, "data_unavailable", {"incident": incident})
+        except Exception:
+            incident = secrets.token_hex(4)
+            log.exception("incident %s: command %r from %s failed", incident, incoming.text[:200], incoming.user)
+            return self._error_reply(lang, "incident", {"incident": incident})
+
+    async def _dispatch(self, incoming: Incoming, lang: str) -> Reply:
+        text = incoming.text.strip()
+        limit = self.services.settings.bot.max_command_length
+        if len(text) > limit:
+            raise UserError("too_long", length=len(text), limit=limit)
+        if not self.is_allowed(incoming):
+            log.warning("refused %s from %s: chat not allowed", incoming.chat, incoming.user)
+            raise AccessDenied("not_allowed", chat=str(incoming.chat))
+        if not text:
+            raise UserError("empty")
+        word, _, rest = text.lstrip("/").partition(" ")
+        word = word.split("@", 1)[0]  # /kpi@opsbot in Telegram groups
+        command = self.find(word)
+        if command is None:
+            raise UnknownCommand("unknown_command", name=word[:50], suggestion=self._suggest(word, lang))
+        admin = self.is_admin(incoming)
+        if command.admin and not admin:
+            raise AccessDenied("admin_only", command=command.name, user=incoming.user)
+        ctx = Context(self.services, incoming, lang, admin, self.commands)
+        args = Args(rest.strip(), tuple(rest.split()))
+        try:
+            return await command.handler(ctx, args)
+        except (UserError, InputError) as exc:
+            exc.usage = command.usage  # type: ignore[attr-defined]
+            raise
+
+    def _suggest(self, word: str, lang: str) -> str:
+        match = process.extractOne(word.lower(), list(self._commands), score_cutoff=60)
+        return t(lang, "did_you_mean", choice=match[0]) if match else ""
+
+    def _error_reply(self, lang: str, key: str, params: dict[str, Any], usage: str | None = None) -> Reply:
+        text = [t(lang, key, **params)]
+        if usage:
+            text.append(t(lang, "usage_line", usage=usage))
+        return Reply(title=t(lang, "error_title"), text=text, error=True, data={"error": key, **_jsonable(params)})
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v) for k, v in params.items()}

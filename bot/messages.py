@@ -1,0 +1,161 @@
+"""Every user-visible string, in English and Chinese.
+
+Handlers and the core look strings up by key (`t(lang, key, **params)`), so a
+reply is said in the chat's language and no English hides in a handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGUAGES = ("en", "zh")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # ---- errors -------------------------------------------------------------------
+    "error_title": {"en": "Sorry, I can't do that", "zh": "抱歉，无法执行"},
+    "empty": {
+        "en": "I got an empty message. Type a command, for example `kpi gmv yesterday`, or `help`.",
+        "zh": "收到空消息。请输入命令，例如 `kpi gmv yesterday`，或输入 `help`。",
+    },
+    "too_long": {
+        "en": "That message is {length} characters long; commands are at most {limit}. Shorten it and try again.",
+        "zh": "消息长度为 {length} 个字符，命令最多 {limit} 个字符。请缩短后重试。",
+    },
+    "unknown_command": {
+        "en": "Unknown command '{name}'.{suggestion} Type `help` to see every command.",
+        "zh": "未知命令「{name}」。{suggestion}输入 `help` 查看全部命令。",
+    },
+    "did_you_mean": {"en": " Did you mean {choice}?", "zh": "您是想输入 {choice} 吗？"},
+    "unknown_metric": {
+        "en": "Unknown metric '{name}'.{suggestion} Metrics: {choices}.",
+        "zh": "未知指标「{name}」。{suggestion}可用指标：{choices}。",
+    },
+    "bad_period": {
+        "en": "I can't read '{text}' as a period. Try yesterday, last 7d, this month, mtd, 2026-11, 2026Q4, "
+        "2026-W47 or 2026-11-01..2026-11-07.",
+        "zh": "无法识别时间段「{text}」。可以试试：昨天、近7天、本月、上月、2026-11、2026Q4、2026-11-01..2026-11-07。",
+    },
+    "two_periods": {
+        "en": "I found two periods ('{first}' and '{second}'). Give one period, and compare with `vs`, "
+        "e.g. `last 7d vs previous`.",
+        "zh": "发现两个时间段（「{first}」和「{second}」）。请只给一个时间段，并用 `vs` 对比，例如 `近7天 vs previous`。",
+    },
+    "bad_compare": {
+        "en": "I can't read what to compare with after 'vs' ('{text}'). Use `vs previous`, `vs last year` "
+        "or `vs <period>`.",
+        "zh": "无法识别 vs 之后的对比对象（「{text}」）。请使用 `vs previous`（环比）、`vs last year`（同比）或 `vs <时间段>`。",
+    },
+    "unknown_dimension": {
+        "en": "Unknown dimension '{name}'.{suggestion} Dimensions: {choices}.",
+        "zh": "未知维度「{name}」。{suggestion}可用维度：{choices}。",
+    },
+    "unknown_value": {
+        "en": "No orders have {dimension} = '{value}'.{suggestion}",
+        "zh": "没有 {dimension} =「{value}」的订单。{suggestion}",
+    },
+    "bad_filter": {
+        "en": "I can't read the condition '{text}'. Write conditions as dimension=value (or !=, or a,b for "
+        "several values), joined with `and`, e.g. `where region=east and channel=search`.",
+        "zh": "无法识别条件「{text}」。条件格式为 维度=值（或 !=，多个值用逗号），多个条件用 and 连接，"
+        "例如 `where region=east and channel=search`。",
+    },
+    "missing_dimension": {
+        "en": "`by` needs a dimension after it, e.g. `by channel`. Dimensions: {choices}.",
+        "zh": "`by` 后面需要一个维度，例如 `by channel`。可用维度：{choices}。",
+    },
+    "missing_condition": {
+        "en": "`where` needs a condition after it, e.g. `where region=east`.",
+        "zh": "`where` 后面需要条件，例如 `where region=east`。",
+    },
+    "usage_line": {"en": "Usage: {usage}", "zh": "用法：{usage}"},
+    "not_allowed": {
+        "en": "This chat is not allowed to use opsbot. Ask an admin to add {chat} to the allow-list.",
+        "zh": "此会话无权使用 opsbot。请联系管理员将 {chat} 加入白名单。",
+    },
+    "admin_only": {
+        "en": "Only admins can use `{command}`. Ask an admin, or ask to be made one ({user}).",
+        "zh": "只有管理员可以使用 `{command}`。请联系管理员（您的 ID：{user}）。",
+    },
+    "incident": {
+        "en": "Something went wrong on my side (incident {incident}). The team can find the details in the log.",
+        "zh": "系统内部出错（事件编号 {incident}）。运维人员可在日志中查看详情。",
+    },
+    "data_unavailable": {
+        "en": "The data source is unavailable right now; try again in a minute (incident {incident}).",
+        "zh": "数据源暂时不可用，请稍后再试（事件编号 {incident}）。",
+    },
+    # ---- kpi ------------------------------------------------------------------------
+    "kpi_title": {"en": "KPIs · {period}", "zh": "核心指标 · {period}"},
+    "kpi_by_title": {"en": "KPIs by {dimension} · {period}", "zh": "按{dimension}拆分 · {period}"},
+    "compared_with": {"en": "Compared with {period}.", "zh": "对比 {period}。"},
+    "filtered_by": {"en": "Only {conditions}.", "zh": "筛选：{conditions}。"},
+    "unavailable": {
+        "en": "n/a for {metrics}: that data is not recorded per {dimensions}.",
+        "zh": "{metrics} 无法计算：该数据未按 {dimensions} 记录。",
+    },
+    "na": {"en": "n/a", "zh": "无"},
+    "partial_note": {"en": "Today so far, until {time}.", "zh": "今日截至 {time}。"},
+    "column_value": {"en": "{metric}", "zh": "{metric}"},
+    "column_change": {"en": "Δ", "zh": "变化"},
+    "rows_more": {"en": "…and {count} more.", "zh": "……另有 {count} 项。"},
+    "footer_source": {"en": "opsbot · business day in {zone}", "zh": "opsbot · 业务时区 {zone}"},
+    # ---- help ---------------------------------------------------------------------------
+    "help_title": {"en": "opsbot commands", "zh": "opsbot 命令"},
+    "help_intro": {
+        "en": "Type a command word and its arguments. `help <command>` shows usage and examples.",
+        "zh": "输入命令及参数。`help <命令>` 查看用法和示例。",
+    },
+    "help_command_title": {"en": "help {command}", "zh": "帮助：{command}"},
+    "help_examples": {"en": "Examples:", "zh": "示例："},
+    "help_aliases": {"en": "Also: {aliases}", "zh": "别名：{aliases}"},
+    "help_admin": {"en": "Admins only.", "zh": "仅限管理员。"},
+    "help_periods": {
+        "en": "Periods: today, yesterday, last 7d/4w/3m, this/last week|month|quarter|year, wtd/mtd/qtd/ytd, "
+        "2026-11, 2026Q4, 2026-W47, 2026-11-01..2026-11-07; compare with `vs previous` or `vs last year`.",
+        "zh": "时间段：今天、昨天、近7天、本周/上周、本月/上月、本季度、今年、2026-11、2026Q4、2026-W47、"
+        "2026-11-01..2026-11-07；用 `vs previous`（环比）或 `vs last year`（同比）对比。",
+    },
+    "help_metrics": {"en": "Metrics: {metrics}", "zh": "指标：{metrics}"},
+    "help_dimensions": {"en": "Dimensions: {dimensions}", "zh": "维度：{dimensions}"},
+    "summary_help": {"en": "List commands, or show how to use one", "zh": "列出命令，或查看某个命令的用法"},
+    "summary_kpi": {
+        "en": "KPIs for a period, compared, split by a dimension, filtered",
+        "zh": "查询指标：时间段、对比、按维度拆分、筛选",
+    },
+}
+
+METRIC_LABELS: dict[str, dict[str, str]] = {
+    "gmv": {"en": "GMV", "zh": "销售额"},
+    "orders": {"en": "Orders", "zh": "订单量"},
+    "aov": {"en": "AOV", "zh": "客单价"},
+    "buyers": {"en": "Buyers", "zh": "下单客户数"},
+    "new_customers": {"en": "New customers", "zh": "新客数"},
+    "sessions": {"en": "Sessions", "zh": "访客数"},
+    "conversion": {"en": "Conversion", "zh": "转化率"},
+    "spend": {"en": "Spend", "zh": "推广费用"},
+    "cac": {"en": "CAC", "zh": "获客成本"},
+    "roas": {"en": "ROAS", "zh": "投入产出比"},
+    "refund_rate": {"en": "Refund rate", "zh": "退款率"},
+    "repurchase_rate": {"en": "Repurchase rate", "zh": "复购率"},
+}
+
+DIMENSION_LABELS: dict[str, dict[str, str]] = {
+    "channel": {"en": "channel", "zh": "渠道"},
+    "category": {"en": "category", "zh": "品类"},
+    "region": {"en": "region", "zh": "地区"},
+}
+
+
+def t(lang: str, key: str, **params: Any) -> str:
+    """The message `key` in `lang` (English when a translation is missing)."""
+    entry = MESSAGES[key]
+    template = entry.get(lang) or entry["en"]
+    return template.format(**params) if params else template
+
+
+def metric_label(name: str, lang: str) -> str:
+    return METRIC_LABELS.get(name, {}).get(lang, name)
+
+
+def dimension_label(name: str, lang: str) -> str:
+    return DIMENSION_LABELS.get(name, {}).get(lang, name)

@@ -1,0 +1,129 @@
+"""The platform-neutral reply every handler returns and every adapter renders.
+
+Handlers format numbers for the chat's locale before they put them here, so an
+adapter only lays out what it is given; `data` carries the raw numbers for
+`--json` and for tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Trend = Literal["up", "down", "flat"]
+
+
+@dataclass
+class Field:
+    """One KPI-like value: `value` and `delta` are already formatted for the locale."""
+
+    label: str
+    value: str
+    delta: str | None = None
+    trend: Trend | None = None
+    good: bool | None = None  # is the move good for this KPI? colours ▲/▼ where a platform can
+
+    @property
+    def arrow(self) -> str:
+        return {"up": "▲", "down": "▼", "flat": "■"}.get(self.trend or "", "")
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+    title: str | None = None
+    # "l" or "r" per column; numbers read best right-aligned
+    align: list[str] | None = None
+
+
+@dataclass
+class Chart:
+    png: bytes
+    title: str
+    filename: str = "chart.png"
+
+
+@dataclass
+class Action:
+    """A button: clicking it runs `command` as if the clicker had typed it."""
+
+    label: str
+    command: str
+    style: Literal["primary", "danger"] | None = None
+
+
+@dataclass
+class Reply:
+    title: str = ""
+    text: list[str] = field(default_factory=list)
+    fields: list[Field] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    footer: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    error: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["charts"] = [
+            {"title": c.title, "filename": c.filename, "png_base64": base64.b64encode(c.png).decode()}
+            for c in self.charts
+        ]
+        return out
+
+    def plain_text(self) -> str:
+        """The whole reply as plain text: the console's output and every platform's fallback."""
+        parts: list[str] = []
+        if self.title:
+            parts.append(self.title)
+        parts.extend(self.text)
+        if self.fields:
+            parts.append("\n".join(field_line(f) for f in self.fields))
+        for table in self.tables:
+            parts.append(render_table_text(table))
+        for chart in self.charts:
+            parts.append(f"[chart: {chart.title}]")
+        if self.actions:
+            parts.append("  ".join(f"[{a.label}: {a.command}]" for a in self.actions))
+        if self.footer:
+            parts.append(self.footer)
+        return "\n\n".join(p for p in parts if p)
+
+
+def field_line(f: Field) -> str:
+    line = f"{f.label}: {f.value}"
+    if f.delta:
+        line += f"  {f.arrow} {f.delta}".rstrip() if f.arrow else f"  {f.delta}"
+    return line
+
+
+def display_width(text: str) -> int:
+    """Monospace width: CJK characters take two columns, so Chinese tables stay aligned."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _pad(text: str, width: int, align: str) -> str:
+    gap = " " * max(0, width - display_width(text))
+    return gap + text if align == "r" else text + gap
+
+
+def render_table_text(table: Table) -> str:
+    """A table as aligned monospace lines (title first when there is one)."""
+    ncols = len(table.columns)
+    align = table.align or ["l"] + ["r"] * (ncols - 1)
+    widths = [display_width(c) for c in table.columns]
+    for row in table.rows:
+        for i, cell in enumerate(row[:ncols]):
+            widths[i] = max(widths[i], display_width(cell))
+    lines = []
+    if table.title:
+        lines.append(table.title)
+    lines.append("  ".join(_pad(c, widths[i], align[i]) for i, c in enumerate(table.columns)).rstrip())
+    lines.append("  ".join("-" * w for w in widths))
+    for row in table.rows:
+        lines.append("  ".join(_pad(c, widths[i], align[i]) for i, c in enumerate(row[:ncols])).rstrip())
+    return "\n".join(lines)

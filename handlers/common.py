@@ -1,0 +1,116 @@
+"""Argument parsing and reply pieces shared by handlers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rapidfuzz import process
+
+from bot.core import Context
+from bot.messages import t
+from metrics.errors import BadFilter, UnknownDimension, UnknownMetric
+from metrics.kpis import Kpi, lookup_metric, metric_names
+from metrics.warehouse import Filter, Warehouse
+
+_CONDITION = re.compile(
+    r"""\s*(?P<dim>[^\s=!<>'"]+)\s*(?P<op>!=|==|=)\s*(?P<value>'[^']*'|"[^"]*"|[^\s'"]+)\s*""", re.UNICODE
+)
+
+
+def did_you_mean(word: str, choices: Sequence[str], lang: str, cutoff: float = 60) -> str:
+    match = process.extractOne(word.lower(), list(choices), score_cutoff=cutoff)
+    return t(lang, "did_you_mean", choice=match[0]) if match else ""
+
+
+def parse_metric(ctx: Context, word: str) -> Kpi:
+    kpi = lookup_metric(word)
+    if kpi is None:
+        raise UnknownMetric(
+            "unknown_metric",
+            name=word[:60],
+            suggestion=did_you_mean(word, metric_names(), ctx.lang),
+            choices=", ".join(metric_choices()),
+        )
+    return kpi
+
+
+def metric_choices() -> list[str]:
+    from metrics.kpis import CATALOG
+
+    return list(CATALOG)
+
+
+def parse_dimension(ctx: Context, word: str | None) -> str:
+    dims = ctx.warehouse.dimensions
+    if word is None:
+        raise UnknownDimension("missing_dimension", choices=", ".join(dims))
+    name = word.lower()
+    if name not in dims:
+        raise UnknownDimension(
+            "unknown_dimension",
+            name=word[:60],
+            suggestion=did_you_mean(name, dims, ctx.lang),
+            choices=", ".join(dims),
+        )
+    return name
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def split_where(raw: str) -> tuple[str, str | None]:
+    """The text before `where` and the conditions after it (None when there is no `where`)."""
+    m = re.search(r"(?:^|\s)(?:where|筛选)(?:\s+|$)", raw, re.IGNORECASE)
+    if not m:
+        return raw, None
+    return raw[: m.start()], raw[m.end():]
+
+
+def parse_conditions(ctx: Context, text: str) -> tuple[list[Filter], str]:
+    """`region=east and channel!=direct,email` → filters, and the text after the last condition.
+
+    The caller decides whether that leftover (a period or `by` written after the
+    conditions) is acceptable.
+    """
+    if not text.strip():
+        raise BadFilter("missing_condition")
+    filters: list[Filter] = []
+    rest = text
+    while rest.strip():
+        m = _CONDITION.match(rest)
+        if not m:
+            if filters:
+                return filters, rest
+            raise BadFilter("bad_filter", text=rest.strip()[:80])
+        dim = parse_dimension(ctx, m["dim"])
+        raw = m["value"]
+        values = (_unquote(raw),) if raw[0] in "'\"" else tuple(v for v in raw.split(",") if v)
+        if not values:
+            raise BadFilter("bad_filter", text=m.group(0).strip()[:80])
+        filters.append(Filter(dim, values, negate=m["op"] == "!="))
+        rest = rest[m.end():]
+        joiner = re.match(r"\s*(and|&&|且|并且)\s+", rest, re.IGNORECASE)
+        if not joiner:
+            return filters, rest
+        rest = rest[joiner.end():]
+    return filters, rest
+
+
+def check_filter_values(ctx: Context, warehouse: Warehouse, filters: Sequence[Filter]) -> None:
+    """A value no order has is almost always a typo: say so instead of answering zero."""
+    from metrics.errors import InputError
+
+    for f in filters:
+        known = warehouse.distinct_values(f.dimension)
+        for value in f.values:
+            if value not in known:
+                raise InputError(
+                    "unknown_value",
+                    dimension=f.dimension,
+                    value=value[:60],
+                    suggestion=did_you_mean(value, known, ctx.lang),
+                )

@@ -1,0 +1,187 @@
+"""`kpi`: KPIs for a period, compared with another, split by a dimension, filtered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.core import Args, Context, Router
+from bot.i18n import fmt_change_pct, fmt_change_points, fmt_value
+from bot.messages import dimension_label, metric_label
+from bot.reply import Field, Reply, Table
+from handlers.common import check_filter_values, parse_conditions, parse_dimension, parse_metric, split_where
+from metrics.errors import BadFilter, BadPeriod
+from metrics.kpis import CATALOG, STANDARD_CARD, KpiQuery, KpiResult, MetricValue, evaluate
+from metrics.periods import Comparison, Period, extract_period, parse_period, previous_period
+from metrics.warehouse import Filter
+
+router = Router()
+
+MAX_ROWS = 25
+BY_WORDS = ("by", "按")
+
+
+def _take_by(ctx: Context, tokens: list[str]) -> tuple[str | None, list[str]]:
+    for i, token in enumerate(tokens):
+        if token.lower() in BY_WORDS:
+            dim = parse_dimension(ctx, tokens[i + 1] if i + 1 < len(tokens) else None)
+            return dim, tokens[:i] + tokens[i + 2:]
+    return None, tokens
+
+
+def parse_kpi_query(ctx: Context, raw: str) -> KpiQuery:
+    now = ctx.now()
+    main, where = split_where(raw)
+    filters: list[Filter] = []
+    tail: list[str] = []
+    if where is not None:
+        filters, leftover = parse_conditions(ctx, where)
+        tail = leftover.split()
+    period, compare, tokens = extract_period(main.split(), now)
+    if tail:
+        # a period or `by` may follow the conditions; anything else is a broken condition
+        tail_period, tail_compare, tail = extract_period(tail, now)
+        by_tail, tail = _take_by(ctx, tail)
+        if tail:
+            raise BadFilter("bad_filter", text=" ".join(tail)[:80])
+        if tail_period and period and tail_period.bounds() != period.bounds():
+            raise BadPeriod("two_periods", first=period.label, second=tail_period.label)
+        period = period or tail_period
+        compare = compare or tail_compare
+        if by_tail:
+            tokens += ["by", by_tail]
+    by, tokens = _take_by(ctx, tokens)
+    words = [w for token in tokens for w in token.split(",") if w]
+    metrics = tuple(dict.fromkeys(parse_metric(ctx, w) for w in words))
+    if period is None:
+        period = parse_period("yesterday", now)
+    if not metrics:
+        metrics = tuple(CATALOG[name] for name in STANDARD_CARD)
+        if compare is None:
+            compare = Comparison("previous", previous_period(period))
+    return KpiQuery(metrics, period, compare, by, tuple(filters))
+
+
+def period_text(period: Period, lang: str) -> str:
+    last = period.end - timedelta(days=1)
+    dates = period.start.isoformat() if period.days == 1 else f"{period.start.isoformat()} – {last.isoformat()}"
+    if lang == "zh":
+        return dates.replace(" – ", " 至 ")
+    return f"{period.label} ({dates})" if period.label != period.start.isoformat() else dates
+
+
+def _delta(ctx: Context, name: str, mv: MetricValue) -> str | None:
+    if CATALOG[name].unit == "percent":
+        return fmt_change_points(mv.change, ctx.lang)
+    return fmt_change_pct(mv.change_pct, ctx.lang)
+
+
+def _field(ctx: Context, name: str, mv: MetricValue) -> Field:
+    kpi = CATALOG[name]
+    change = mv.change
+    trend = None if change is None else ("flat" if abs(change) < 1e-12 else "up" if change > 0 else "down")
+    return Field(
+        label=metric_label(name, ctx.lang),
+        value=fmt_value(mv.value, kpi.unit, ctx.lang, ctx.settings.bot.currency, na=ctx.t("na")),
+        delta=_delta(ctx, name, mv),
+        trend=trend,
+        good=None if trend in (None, "flat") else (trend == "up") == kpi.higher_is_better,
+    )
+
+
+def _table(ctx: Context, result: KpiResult) -> Table:
+    query = result.query
+    by = query.by or ""
+    columns = [dimension_label(by, ctx.lang)]
+    for k in query.metrics:
+        columns.append(metric_label(k.name, ctx.lang))
+        if query.compare:
+            columns.append(ctx.t("column_change"))
+    rows = []
+    for key, values in result.rows[:MAX_ROWS]:
+        row = [key]
+        for k in query.metrics:
+            f = _field(ctx, k.name, values[k.name])
+            row.append(f.value)
+            if query.compare:
+                row.append(f"{f.arrow}{f.delta}" if f.delta else "–")
+        rows.append(row)
+    return Table(columns=columns, rows=rows)
+
+
+def _data(result: KpiResult) -> dict[str, object]:
+    query = result.query
+    data: dict[str, object] = {
+        "period": query.period.as_json(),
+        "compare": (
+            {"kind": query.compare.kind, **query.compare.period.as_json()} if query.compare else None
+        ),
+        "by": query.by,
+        "filters": [{"dimension": f.dimension, "values": list(f.values), "negate": f.negate} for f in query.filters],
+        "metrics": {name: mv.as_json() for name, mv in result.totals.items()},
+        "unavailable": result.unavailable,
+    }
+    if query.by:
+        data["rows"] = [
+            {query.by: key, "metrics": {name: mv.as_json() for name, mv in values.items()}}
+            for key, values in result.rows
+        ]
+    return data
+
+
+def render_kpi(ctx: Context, result: KpiResult) -> Reply:
+    query = result.query
+    ptext = period_text(query.period, ctx.lang)
+    title = (
+        ctx.t("kpi_by_title", dimension=dimension_label(query.by, ctx.lang), period=ptext)
+        if query.by
+        else ctx.t("kpi_title", period=ptext)
+    )
+    text = []
+    if query.period.until is not None:
+        text.append(ctx.t("partial_note", time=query.period.until.strftime("%H:%M")))
+    if query.compare:
+        text.append(ctx.t("compared_with", period=period_text(query.compare.period, ctx.lang)))
+    if query.filters:
+        conditions = " and ".join(
+            f"{f.dimension}{'!=' if f.negate else '='}{','.join(f.values)}" for f in query.filters
+        )
+        text.append(ctx.t("filtered_by", conditions=conditions))
+    if result.unavailable:
+        dims = sorted({d for d in [query.by, *(f.dimension for f in query.filters)] if d and d != "channel"})
+        text.append(ctx.t(
+            "unavailable",
+            metrics=", ".join(metric_label(n, ctx.lang) for n in result.unavailable),
+            dimensions=", ".join(dimension_label(d, ctx.lang) for d in dims),
+        ))
+    reply = Reply(
+        title=title,
+        text=text,
+        fields=[_field(ctx, name, mv) for name, mv in result.totals.items()],
+        data=_data(result),
+        footer=ctx.t("footer_source", zone=ctx.settings.bot.timezone),
+    )
+    if query.by:
+        reply.tables.append(_table(ctx, result))
+        if len(result.rows) > MAX_ROWS:
+            reply.text.append(ctx.t("rows_more", count=len(result.rows) - MAX_ROWS))
+    return reply
+
+
+@router.command(
+    "kpi",
+    aliases=("kpis", "指标"),
+    usage="kpi [metric …] [period] [vs previous | vs last year | vs <period>] [by <dimension>] "
+    "[where <dimension>=<value> [and …]]",
+    examples=(
+        "kpi gmv yesterday",
+        "kpi gmv orders aov conversion last 7d vs previous by channel",
+        "kpi refund_rate mtd vs last year where region=east",
+        "kpi 销售额 订单量 本月",
+    ),
+)
+async def kpi(ctx: Context, args: Args) -> Reply:
+    query = parse_kpi_query(ctx, args.raw)
+    if query.filters:
+        await ctx.run(check_filter_values, ctx, ctx.warehouse, query.filters)
+    result = await ctx.run(evaluate, ctx.warehouse, query)
+    return render_kpi(ctx, result)

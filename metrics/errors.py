@@ -1,0 +1,31 @@
+"""Errors raised while turning user input into a query (see bot/errors.py for the whole tree)."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad user input found while building a query; shown to the user as is.
+
+    `key` names a message in bot/messages.py, `params` fill it in, so the
+    message is translated where it is shown, not here."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(f"{key}: {params}")
+        self.key = key
+        self.params = params
+
+
+class BadPeriod(InputError):
+    pass
+
+
+class UnknownMetric(InputError):
+    pass
+
+
+class UnknownDimension(InputError):
+    pass
+
+
+class BadFilter(InputError):
+    pass

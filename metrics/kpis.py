@@ -1,0 +1,184 @@
+"""The KPI catalogue of DESIGN.md and its evaluation from summed parts.
+
+Every KPI is a measure or a ratio of two measures; ratios are computed from
+the period's sums, never as averages of daily ratios.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from metrics.errors import UnknownMetric
+from metrics.periods import Comparison, Period
+from metrics.warehouse import TOTAL, Filter, Warehouse
+
+Unit = Literal["money", "count", "percent", "ratio"]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    name: str
+    zh: str
+    numerator: str
+    denominator: str | None
+    unit: Unit
+    higher_is_better: bool
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        return (self.numerator,) + ((self.denominator,) if self.denominator else ())
+
+
+CATALOG: dict[str, Kpi] = {
+    k.name: k
+    for k in (
+        Kpi("gmv", "销售额", "gmv", None, "money", True, ("sales", "revenue", "gmv", "成交额", "营业额")),
+        Kpi("orders", "订单量", "orders", None, "count", True, ("order", "订单", "订单数")),
+        Kpi("aov", "客单价", "gmv", "orders", "money", True, ("average_order_value",)),
+        Kpi("buyers", "下单客户数", "buyers", None, "count", True, ("customers", "买家数", "客户数")),
+        Kpi("new_customers", "新客数", "new_customers", None, "count", True, ("new", "新客", "新客户")),
+        Kpi("sessions", "访客数", "sessions", None, "count", True, ("traffic", "visits", "流量", "访客")),
+        Kpi("conversion", "转化率", "orders", "sessions", "percent", True, ("cvr", "conversion_rate", "转化")),
+        Kpi("spend", "推广费用", "spend", None, "money", False, ("marketing", "ad_spend", "推广费", "广告费")),
+        Kpi("cac", "获客成本", "spend", "new_customers", "money", False, ("customer_acquisition_cost",)),
+        Kpi("roas", "投入产出比", "gmv", "spend", "ratio", True, ("roi", "投产比")),
+        Kpi("refund_rate", "退款率", "refunded", "gmv", "percent", False, ("refunds", "退款")),
+        Kpi("repurchase_rate", "复购率", "repeat_buyers", "buyers", "percent", True, ("repurchase", "复购")),
+    )
+}
+
+# The card `kpi` shows when no metric is named.
+STANDARD_CARD: tuple[str, ...] = ("gmv", "orders", "aov", "conversion", "new_customers", "refund_rate")
+
+_LOOKUP: dict[str, str] = {}
+for _k in CATALOG.values():
+    for _word in (_k.name, _k.zh, *_k.aliases):
+        _LOOKUP[_word.lower()] = _k.name
+
+
+def metric_names() -> list[str]:
+    """Every word that names a KPI, for suggestions."""
+    return list(_LOOKUP)
+
+
+def lookup_metric(word: str) -> Kpi | None:
+    name = _LOOKUP.get(word.lower().replace("-", "_"))
+    return CATALOG[name] if name else None
+
+
+def resolve_metric(word: str, suggest: str | None = None) -> Kpi:
+    kpi = lookup_metric(word)
+    if kpi is None:
+        raise UnknownMetric("unknown_metric", name=word, suggestion=suggest or "")
+    return kpi
+
+
+@dataclass(frozen=True)
+class KpiQuery:
+    metrics: tuple[Kpi, ...]
+    period: Period
+    compare: Comparison | None = None
+    by: str | None = None
+    filters: tuple[Filter, ...] = ()
+
+
+@dataclass
+class MetricValue:
+    value: float | None
+    previous: float | None = None
+
+    @property
+    def change(self) -> float | None:
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+    @property
+    def change_pct(self) -> float | None:
+        change = self.change
+        if change is None or not self.previous:
+            return None
+        return change / abs(self.previous) * 100.0
+
+    def as_json(self) -> dict[str, float | None]:
+        return {"value": self.value, "previous": self.previous, "change": self.change, "change_pct": self.change_pct}
+
+
+@dataclass
+class KpiResult:
+    query: KpiQuery
+    totals: dict[str, MetricValue]
+    rows: list[tuple[str, dict[str, MetricValue]]] = field(default_factory=list)
+    # KPIs the data cannot split or filter as asked (sessions by region)
+    unavailable: list[str] = field(default_factory=list)
+
+
+def kpi_value(kpi: Kpi, parts: pd.Series | None) -> float | None:
+    """A KPI from its summed parts; None for a ratio over zero or a measure that is not available."""
+    if parts is None or kpi.numerator not in parts.index:
+        return None
+    num = float(parts[kpi.numerator])
+    if kpi.denominator is None:
+        return num
+    if kpi.denominator not in parts.index:
+        return None
+    den = float(parts[kpi.denominator])
+    if den == 0 or math.isnan(den):
+        return None
+    return num / den
+
+
+def _measures(kpis: Sequence[Kpi]) -> list[str]:
+    return list(dict.fromkeys(m for k in kpis for m in k.measures))
+
+
+def _row(frame: pd.DataFrame, key: str) -> pd.Series | None:
+    return frame.loc[key] if key in frame.index else None
+
+
+def evaluate(warehouse: Warehouse, query: KpiQuery) -> KpiResult:
+    measures = _measures(query.metrics)
+    filters = list(query.filters)
+    unavailable = [
+        k.name for k in query.metrics if not all(warehouse.available(m, query.by, filters) for m in k.measures)
+    ]
+    current_total = warehouse.aggregate(measures, *query.period.bounds(), filters=filters)
+    previous_total = None
+    if query.compare is not None:
+        previous_total = warehouse.aggregate(measures, *query.compare.period.bounds(), filters=filters)
+
+    def values(cur: pd.Series | None, prev: pd.Series | None) -> dict[str, MetricValue]:
+        out = {}
+        for k in query.metrics:
+            previous = kpi_value(k, prev) if query.compare is not None else None
+            if query.compare is not None and previous is None and prev is None and k.denominator is None:
+                previous = 0.0  # a slice absent from the earlier period had none of it
+            out[k.name] = MetricValue(kpi_value(k, cur), previous)
+        return out
+
+    result = KpiResult(
+        query,
+        values(_row(current_total, TOTAL), _row(previous_total, TOTAL) if previous_total is not None else None),
+        unavailable=unavailable,
+    )
+    if query.by:
+        current = warehouse.aggregate(measures, *query.period.bounds(), by=query.by, filters=filters)
+        previous = None
+        if query.compare is not None:
+            previous = warehouse.aggregate(measures, *query.compare.period.bounds(), by=query.by, filters=filters)
+        keys = list(current.index) + [k for k in (previous.index if previous is not None else []) if k not in current.index]
+        for key in keys:
+            prev_row = _row(previous, key) if previous is not None else None
+            cur_row = _row(current, key)
+            if cur_row is None:
+                cur_row = pd.Series(0.0, index=current.columns)
+            result.rows.append((key, values(cur_row, prev_row)))
+        lead = query.metrics[0].name
+        result.rows.sort(key=lambda kv: -(kv[1][lead].value or 0.0))
+    return result

@@ -1,0 +1,280 @@
+"""Read-only access to the shop's data through SQLAlchemy Core.
+
+Tables are declared from the mapping (never reflected: not every dialect
+reflects, and we only need the mapped columns). Column objects are keyed by
+logical name, so queries say `orders.c.amount` whatever the physical column is.
+User input reaches SQL only as bound parameters and as names checked against
+the mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import (
+    Column,
+    Date,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    create_engine,
+    distinct,
+    exists,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from metrics.dialects import Timestamp
+from metrics.errors import UnknownDimension
+from metrics.schema import Mapping
+
+ORDER_MEASURES = ("gmv", "orders", "buyers", "refunded", "repeat_buyers", "new_customers")
+TRAFFIC_MEASURES = ("sessions", "product_views", "add_to_cart")
+SPEND_MEASURES = ("spend",)
+MEASURES = ORDER_MEASURES + TRAFFIC_MEASURES + SPEND_MEASURES
+TOTAL = "__total__"
+
+_TYPES: dict[str, Any] = {
+    "order_id": Integer, "customer_id": Integer, "ordered_at": Timestamp, "amount": Float,
+    "status": String, "refunded_amount": Float, "day": Date, "sessions": Integer,
+    "product_views": Integer, "add_to_cart": Integer, "spend": Float,
+}
+
+
+@dataclass(frozen=True)
+class Filter:
+    dimension: str
+    values: tuple[str, ...]
+    negate: bool = False
+
+
+def measure_table(measure: str) -> str:
+    if measure in ORDER_MEASURES:
+        return "orders"
+    if measure in TRAFFIC_MEASURES:
+        return "traffic"
+    return "marketing_spend"
+
+
+def build_tables(mapping: Mapping, metadata: MetaData | None = None) -> dict[str, Table]:
+    metadata = metadata or MetaData()
+    tables: dict[str, Table] = {}
+    for logical, tmap in mapping.tables.items():
+        cols = [Column(tmap.columns[c], _TYPES.get(c, String), key=c) for c in tmap.columns]
+        if logical == "orders":
+            cols += [
+                Column(physical, String, key=dim)
+                for dim, physical in mapping.extra_dimensions.items()
+                if dim not in tmap.columns
+            ]
+        tables[logical] = Table(tmap.table, metadata, *cols)
+    return tables
+
+
+class Warehouse:
+    def __init__(self, engine: Engine, mapping: Mapping) -> None:
+        self.engine = engine
+        self.mapping = mapping
+        self.tables = build_tables(mapping)
+        self.zone = ZoneInfo(mapping.timezone)
+
+    @classmethod
+    def from_url(cls, url: str, mapping: Mapping) -> Warehouse:
+        return cls(create_engine(url), mapping)
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        return self.mapping.dimensions
+
+    def check_dimension(self, name: str) -> None:
+        if name not in self.dimensions:
+            raise UnknownDimension("unknown_dimension", name=name, choices=", ".join(self.dimensions))
+
+    def available(self, measure: str, by: str | None, filters: Sequence[Filter]) -> bool:
+        """Whether a measure can be split by `by` and filtered by `filters` (traffic has no region)."""
+        dims = self.mapping.table_dimensions(measure_table(measure))
+        return (by is None or by in dims) and all(f.dimension in dims for f in filters)
+
+    # ---- time bounds -------------------------------------------------------------
+
+    def _ts_bounds(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        """Local naive bounds → the bounds in the stored timestamps' convention."""
+        if self.mapping.timestamps == "utc":
+            utc = ZoneInfo("UTC")
+            return tuple(  # type: ignore[return-value]
+                b.replace(tzinfo=self.zone).astimezone(utc).replace(tzinfo=None) for b in (start, end)
+            )
+        return start, end
+
+    @staticmethod
+    def _day_bounds(start: datetime, end: datetime) -> tuple[date, date]:
+        """Day-grained tables (traffic, spend) include every day the interval touches."""
+        last = end - timedelta(microseconds=1)
+        return start.date(), last.date() + timedelta(days=1)
+
+    # ---- aggregates ---------------------------------------------------------------
+
+    def aggregate(
+        self,
+        measures: Iterable[str],
+        start: datetime,
+        end: datetime,
+        by: str | None = None,
+        filters: Sequence[Filter] = (),
+    ) -> pd.DataFrame:
+        """Measures over [start, end) (naive local datetimes), one row per value of `by`.
+
+        Without `by` the single row is indexed TOTAL. A measure that the data cannot
+        split or filter that way (sessions by region) is left out of the result.
+        """
+        if by is not None:
+            self.check_dimension(by)
+        for f in filters:
+            self.check_dimension(f.dimension)
+        wanted = [m for m in dict.fromkeys(measures) if self.available(m, by, filters)]
+        frames: list[pd.DataFrame] = []
+        base = [m for m in wanted if m in ("gmv", "orders", "buyers", "refunded")]
+        with self.engine.connect() as conn:
+            if base:
+                frames.append(self._read(conn, self._orders_query(base, start, end, by, filters), by))
+            if "repeat_buyers" in wanted:
+                frames.append(self._read(conn, self._repeat_query(start, end, by, filters), by))
+            if "new_customers" in wanted:
+                frames.append(self._read(conn, self._new_customers_query(start, end, by, filters), by))
+            traffic = [m for m in wanted if m in TRAFFIC_MEASURES]
+            if traffic:
+                frames.append(self._read(conn, self._daily_query("traffic", traffic, start, end, by, filters), by))
+            if "spend" in wanted:
+                q = self._daily_query("marketing_spend", ["spend"], start, end, by, filters)
+                frames.append(self._read(conn, q, by))
+        if not frames:
+            return pd.DataFrame(index=pd.Index([], name=by or "key"))
+        out = pd.concat(frames, axis=1)
+        # a value with orders but no traffic (or the reverse) has zero of the other
+        return out.fillna(0.0)
+
+    def _read(self, conn: Any, query: Any, by: str | None) -> pd.DataFrame:
+        rows = conn.execute(query).mappings().all()
+        frame = pd.DataFrame([dict(r) for r in rows])
+        key = "key"
+        if frame.empty:
+            cols = [c.name for c in query.selected_columns if c.name != key]
+            frame = pd.DataFrame(columns=cols, dtype=float)
+            if by is None:
+                frame.loc[TOTAL] = 0.0
+            return frame
+        if by is None:
+            frame.index = pd.Index([TOTAL] * len(frame))
+        else:
+            frame[key] = frame[key].astype(str)
+            frame = frame.set_index(key)
+        return frame.astype(float)
+
+    def _not_cancelled(self, orders: Table) -> ColumnElement[bool]:
+        cancelled = self.mapping.statuses["cancelled"]
+        return or_(orders.c.status.is_(None), orders.c.status.not_in(cancelled))
+
+    def _filter_clauses(self, table: Table, filters: Sequence[Filter]) -> list[ColumnElement[bool]]:
+        clauses = []
+        for f in filters:
+            col = table.c[f.dimension]
+            clauses.append(col.not_in(f.values) if f.negate else col.in_(f.values))
+        return clauses
+
+    def _orders_where(self, orders: Table, start: datetime, end: datetime, filters: Sequence[Filter]) -> list[Any]:
+        lo, hi = self._ts_bounds(start, end)
+        return [
+            orders.c.ordered_at >= lo,
+            orders.c.ordered_at < hi,
+            self._not_cancelled(orders),
+            *self._filter_clauses(orders, filters),
+        ]
+
+    def _grouped(self, columns: list[Any], table: Table, by: str | None) -> Any:
+        if by is None:
+            return select(*columns)
+        return select(table.c[by].label("key"), *columns)
+
+    def _orders_query(
+        self, measures: list[str], start: datetime, end: datetime, by: str | None, filters: Sequence[Filter]
+    ) -> Any:
+        o = self.tables["orders"]
+        exprs = {
+            "gmv": func.coalesce(func.sum(o.c.amount), 0.0).label("gmv"),
+            "orders": func.count().label("orders"),
+            "buyers": func.count(distinct(o.c.customer_id)).label("buyers"),
+            "refunded": func.coalesce(func.sum(o.c.refunded_amount), 0.0).label("refunded"),
+        }
+        q = self._grouped([exprs[m] for m in measures], o, by).where(*self._orders_where(o, start, end, filters))
+        return q.group_by(o.c[by]) if by else q
+
+    def _repeat_query(self, start: datetime, end: datetime, by: str | None, filters: Sequence[Filter]) -> Any:
+        o = self.tables["orders"]
+        keys = [o.c.customer_id] + ([o.c[by].label("key")] if by else [])
+        per_customer = (
+            select(*keys)
+            .where(*self._orders_where(o, start, end, filters))
+            .group_by(*[o.c.customer_id] + ([o.c[by]] if by else []))
+            .having(func.count() >= 2)
+            .subquery()
+        )
+        cols = [func.count().label("repeat_buyers")]
+        if by is None:
+            return select(*cols).select_from(per_customer)
+        return select(per_customer.c.key, *cols).group_by(per_customer.c.key)
+
+    def _new_customers_query(
+        self, start: datetime, end: datetime, by: str | None, filters: Sequence[Filter]
+    ) -> Any:
+        """Customers whose first ever non-cancelled order falls in the period.
+
+        An order is a first order when no earlier non-cancelled order of the same
+        customer exists (ties on the timestamp broken by order id). Starting from the
+        period's orders keeps this proportional to the period, not the whole history;
+        `by` and filters apply to that first order (a new customer belongs to the
+        channel that acquired them).
+        """
+        o = self.tables["orders"]
+        p = o.alias("earlier")
+        earlier = exists().where(
+            p.c.customer_id == o.c.customer_id,
+            or_(p.c.status.is_(None), p.c.status.not_in(self.mapping.statuses["cancelled"])),
+            or_(p.c.ordered_at < o.c.ordered_at, and_(p.c.ordered_at == o.c.ordered_at, p.c.order_id < o.c.order_id)),
+        )
+        cols = [func.count(distinct(o.c.customer_id)).label("new_customers")]
+        q = self._grouped(cols, o, by).where(*self._orders_where(o, start, end, filters), ~earlier)
+        return q.group_by(o.c[by]) if by else q
+
+    def _daily_query(
+        self,
+        logical: str,
+        measures: list[str],
+        start: datetime,
+        end: datetime,
+        by: str | None,
+        filters: Sequence[Filter],
+    ) -> Any:
+        t = self.tables[logical]
+        first, after = self._day_bounds(start, end)
+        cols = [func.coalesce(func.sum(t.c[m]), 0).label(m) for m in measures]
+        q = self._grouped(cols, t, by).where(t.c.day >= first, t.c.day < after, *self._filter_clauses(t, filters))
+        return q.group_by(t.c[by]) if by else q
+
+    def distinct_values(self, dimension: str, limit: int = 1000) -> list[str]:
+        """The values a dimension takes in orders (for suggestions on a mistyped value)."""
+        self.check_dimension(dimension)
+        o = self.tables["orders"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(o.c[dimension]).distinct().limit(limit)).scalars().all()
+        return sorted(str(v) for v in rows if v is not None)

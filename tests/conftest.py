@@ -1,0 +1,84 @@
+"""Shared fixtures: the demo shop, a fixed clock, a chat-like driver, and the loopback guard."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+from bot.app import build_dispatcher
+from bot.config import Settings
+from bot.core import Dispatcher
+from metrics.load import write_shop
+from metrics.sample import Shop, ShopSpec, generate
+from metrics.warehouse import Warehouse
+from tests.fakes.chat import Chat
+from tests.fakes.network import guard
+
+# The tests' "now": the demo shop ends the day before, so "yesterday" has data.
+NOW = datetime(2026, 11, 25, 10, 30)
+TODAY = NOW.date()
+DEMO_SPEC = ShopSpec(end=TODAY, days=120, orders=30_000, seed=11)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    guard(monkeypatch)
+
+
+class Clock:
+    """Settable naive local 'now' for the dispatcher."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture(scope="session")
+def demo_shop() -> Shop:
+    return generate(DEMO_SPEC)
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory, demo_shop: Shop) -> Path:
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    engine = create_engine(f"sqlite:///{path}")
+    write_shop(engine, demo_shop, DEMO_SPEC)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_settings(demo_db: Path) -> Settings:
+    return Settings.model_validate({"warehouse": {"url": f"sqlite:///{demo_db}"}})
+
+
+@pytest.fixture
+def demo_warehouse(demo_settings: Settings) -> Iterator[Warehouse]:
+    wh = Warehouse.from_url(demo_settings.warehouse_url(), demo_settings.mapping())
+    yield wh
+    wh.engine.dispose()
+
+
+@pytest.fixture
+def dispatcher(demo_settings: Settings, demo_warehouse: Warehouse, clock: Clock) -> Dispatcher:
+    return build_dispatcher(demo_settings, demo_warehouse, clock=clock)
+
+
+@pytest.fixture
+def chat(dispatcher: Dispatcher) -> Chat:
+    return Chat(dispatcher)
+
+
+def day(text: str) -> date:
+    return date.fromisoformat(text)
