@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 from rapidfuzz import process
 
 from bot.config import Settings
-from bot.errors import AccessDenied, DataSourceUnavailable, UnknownCommand, UserError
+from bot.errors import AccessDenied, UnknownCommand, UserError
 from bot.messages import t
 from bot.reply import Reply
-from metrics.errors import InputError
+from metrics.errors import InputError, SourceUnavailable
 from metrics.periods import now_in
 from metrics.warehouse import Warehouse
 
@@ -201,7 +201,7 @@ class Dispatcher:
             return await self._dispatch(incoming, lang)
         except (UserError, InputError) as exc:
             return self._error_reply(lang, exc.key, exc.params, getattr(exc, "usage", None))
-        except DataSourceUnavailable:
+        except SourceUnavailable:
             incident = secrets.token_hex(4)
             log.exception("incident %s: data source unavailable for %r", incident, incoming.text[:200])
             return self._error_reply(lang, "data_unavailable", {"incident": incident})

@@ -6,11 +6,12 @@
     │   │   ├── UnknownCommand
     │   │   ├── AccessDenied
     │   │   └── UsageError         arguments that do not fit the command's grammar
-    │   ├── ConfigError(ValueError) a bad config file: opsbot cannot start (exit code 2)
-    │   └── DataSourceUnavailable  the warehouse or state database cannot be reached
-    └── metrics.errors.InputError(ValueError)
-                                   bad input found while building a query (unknown metric,
-                                   bad period, unknown dimension...): shown like a UserError
+    │   └── ConfigError(ValueError) a bad config file: opsbot cannot start (exit code 2)
+    ├── metrics.errors.InputError(ValueError)
+    │                              bad input found while building a query (unknown metric,
+    │                              bad period, unknown dimension...): shown like a UserError
+    └── metrics.errors.SourceUnavailable
+                                   the warehouse cannot be reached: "data source unavailable"
 
 Anything else that escapes a handler is an incident: the core logs it with an id
 and the user sees only that id, never the exception text (it may hold SQL or
@@ -50,7 +51,3 @@ class UsageError(UserError):
 
 class ConfigError(BotError, ValueError):
     """The configuration cannot be used; the message names the file and the key."""
-
-
-class DataSourceUnavailable(BotError):
-    """The warehouse or the state database did not answer."""

@@ -66,7 +66,9 @@ def period_text(period: Period, lang: str) -> str:
     dates = period.start.isoformat() if period.days == 1 else f"{period.start.isoformat()} – {last.isoformat()}"
     if lang == "zh":
         return dates.replace(" – ", " 至 ")
-    return f"{period.label} ({dates})" if period.label != period.start.isoformat() else dates
+    if period.label in (period.start.isoformat(), "previous", "last year"):
+        return dates
+    return f"{period.label} ({dates})"
 
 
 def _delta(ctx: Context, name: str, mv: MetricValue) -> str | None:

@@ -29,3 +29,7 @@ class UnknownDimension(InputError):
 
 class BadFilter(InputError):
     pass
+
+
+class SourceUnavailable(Exception):
+    """The warehouse did not answer (refused, timed out, locked). Not the user's fault."""

@@ -107,7 +107,12 @@ class MetricValue:
         return change / abs(self.previous) * 100.0
 
     def as_json(self) -> dict[str, float | None]:
-        return {"value": self.value, "previous": self.previous, "change": self.change, "change_pct": self.change_pct}
+        # twelve significant digits: every real digit of a money sum or a rate, without float-sum noise
+        return {
+            name: None if v is None else float(f"{v:.12g}")
+            for name, v in (("value", self.value), ("previous", self.previous),
+                            ("change", self.change), ("change_pct", self.change_pct))
+        }
 
 
 @dataclass

@@ -9,7 +9,8 @@ the mapping.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -33,10 +34,11 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
 from metrics.dialects import Timestamp
-from metrics.errors import UnknownDimension
+from metrics.errors import SourceUnavailable, UnknownDimension
 from metrics.schema import Mapping
 
 ORDER_MEASURES = ("gmv", "orders", "buyers", "refunded", "repeat_buyers", "new_customers")
@@ -97,6 +99,16 @@ class Warehouse:
     def dimensions(self) -> tuple[str, ...]:
         return self.mapping.dimensions
 
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A connection; a database that cannot be reached is SourceUnavailable, not a crash."""
+        try:
+            conn = self.engine.connect()
+        except (OperationalError, InterfaceError) as exc:
+            raise SourceUnavailable(type(exc.orig).__name__ if exc.orig else "unreachable") from exc
+        with conn:
+            yield conn
+
     def check_dimension(self, name: str) -> None:
         if name not in self.dimensions:
             raise UnknownDimension("unknown_dimension", name=name, choices=", ".join(self.dimensions))
@@ -145,7 +157,7 @@ class Warehouse:
         wanted = [m for m in dict.fromkeys(measures) if self.available(m, by, filters)]
         frames: list[pd.DataFrame] = []
         base = [m for m in wanted if m in ("gmv", "orders", "buyers", "refunded")]
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             if base:
                 frames.append(self._read(conn, self._orders_query(base, start, end, by, filters), by))
             if "repeat_buyers" in wanted:
@@ -275,6 +287,6 @@ class Warehouse:
         """The values a dimension takes in orders (for suggestions on a mistyped value)."""
         self.check_dimension(dimension)
         o = self.tables["orders"]
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(select(o.c[dimension]).distinct().limit(limit)).scalars().all()
         return sorted(str(v) for v in rows if v is not None)

@@ -78,3 +78,14 @@ def test_duplicate_command_words_fail_fast(dispatcher: Dispatcher) -> None:
 
     with pytest.raises(ValueError, match="registered twice"):
         dispatcher.include(router)
+
+
+async def test_unreachable_warehouse_says_data_source_unavailable(demo_settings: Settings, clock: Clock) -> None:
+    from metrics.warehouse import Warehouse as Wh
+
+    # a closed loopback port: the connection is refused at once
+    wh = Wh.from_url("postgresql+psycopg://opsbot:s3cret@127.0.0.1:1/shop", demo_settings.mapping())
+    reply = await Chat(build_dispatcher(demo_settings, wh, clock=clock)).send("kpi gmv")
+    assert reply.error
+    assert "data source is unavailable" in reply.plain_text()
+    assert "s3cret" not in reply.plain_text()
