@@ -12,8 +12,10 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.core import Dispatcher, Services
+from bot.store import Store
 from handlers import help as help_handlers
 from handlers import kpi as kpi_handlers
+from handlers import prefs as prefs_handlers
 from metrics.load import demo_end, write_shop
 from metrics.periods import now_in
 from metrics.sample import ShopSpec, generate
@@ -21,7 +23,7 @@ from metrics.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-ROUTERS = (help_handlers.router, kpi_handlers.router)
+ROUTERS = (help_handlers.router, kpi_handlers.router, prefs_handlers.router)
 
 
 def ensure_demo_shop(settings: Settings, today: date, rebuild: bool = False) -> bool:
@@ -55,8 +57,14 @@ def build_dispatcher(
     settings: Settings,
     warehouse: Warehouse | None = None,
     clock: Callable[[], datetime] | None = None,
+    store: Store | None = None,
 ) -> Dispatcher:
-    services = Services(settings=settings, warehouse=warehouse or open_warehouse(settings), clock=clock)
+    services = Services(
+        settings=settings,
+        warehouse=warehouse or open_warehouse(settings),
+        store=store or Store(settings.state_url()),
+        clock=clock,
+    )
     dispatcher = Dispatcher(services)
     for router in ROUTERS:
         dispatcher.include(router)

@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.errors import AccessDenied, UnknownCommand, UserError
 from bot.messages import t
 from bot.reply import Reply
+from bot.store import Store
 from metrics.errors import InputError, SourceUnavailable
 from metrics.periods import now_in
 from metrics.warehouse import Warehouse
@@ -79,6 +80,7 @@ class Services:
 
     settings: Settings
     warehouse: Warehouse
+    store: Store
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, "opsbot-work"))
     clock: Callable[[], datetime] | None = None  # naive local now; tests inject one
 
@@ -104,7 +106,7 @@ class Context:
         clock = self.services.clock
         return clock() if clock else now_in(self.settings.zone)
 
-    def t(self, key: str, **params: Any) -> str:
+    def t(self, key: str, /, **params: Any) -> str:
         return t(self.lang, key, **params)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -191,6 +193,16 @@ class Dispatcher:
         return incoming.chat.platform == "console" or incoming.user in self.services.settings.access.admins
 
     def language(self, incoming: Incoming) -> str:
+        """The chat's own choice (`lang zh`), else a Chinese message or user gets Chinese, else the default."""
+        try:
+            chosen = self.services.store.chat_language(str(incoming.chat))
+        except Exception:  # the state database being down must not silence the bot
+            log.warning("could not read the language of %s", incoming.chat, exc_info=True)
+            chosen = None
+        if chosen:
+            return chosen
+        if _has_cjk(incoming.text[:200]) or (incoming.language or "").lower().startswith("zh"):
+            return "zh"
         return self.services.settings.bot.language
 
     # ---- dispatch -----------------------------------------------------------------
@@ -245,6 +257,10 @@ class Dispatcher:
         if usage:
             text.append(t(lang, "usage_line", usage=usage))
         return Reply(title=t(lang, "error_title"), text=text, error=True, data={"error": key, **_jsonable(params)})
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

@@ -99,6 +99,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "column_change": {"en": "Δ", "zh": "变化"},
     "rows_more": {"en": "…and {count} more.", "zh": "……另有 {count} 项。"},
     "footer_source": {"en": "opsbot · business day in {zone}", "zh": "opsbot · 业务时区 {zone}"},
+    # ---- lang -------------------------------------------------------------------------
+    "lang_current": {"en": "This chat's language is {lang}. Change it with `lang en` or `lang zh`.",
+                     "zh": "当前会话语言：{lang}。可用 `lang en` 或 `lang zh` 切换。"},
+    "lang_set": {"en": "From now on I answer this chat in English.", "zh": "好的，此后在本会话中使用中文回复。"},
+    "lang_auto": {"en": "This chat now follows the default language ({lang}); Chinese questions get Chinese answers.",
+                  "zh": "本会话恢复默认语言（{lang}）；中文提问将以中文回复。"},
+    "lang_unknown": {"en": "I don't know the language '{value}'. Choose one of: {choices}, or auto.",
+                     "zh": "不支持语言「{value}」。可选：{choices}，或 auto。"},
+    "summary_lang": {"en": "Set this chat's reply language", "zh": "设置本会话的回复语言"},
     # ---- help ---------------------------------------------------------------------------
     "help_title": {"en": "opsbot commands", "zh": "opsbot 命令"},
     "help_intro": {
@@ -146,7 +155,7 @@ DIMENSION_LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def t(lang: str, key: str, **params: Any) -> str:
+def t(lang: str, key: str, /, **params: Any) -> str:
     """The message `key` in `lang` (English when a translation is missing)."""
     entry = MESSAGES[key]
     template = entry.get(lang) or entry["en"]

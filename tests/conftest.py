@@ -12,6 +12,7 @@ from sqlalchemy import create_engine
 from bot.app import build_dispatcher
 from bot.config import Settings
 from bot.core import Dispatcher
+from bot.store import Store
 from metrics.load import write_shop
 from metrics.sample import Shop, ShopSpec, generate
 from metrics.warehouse import Warehouse
@@ -60,7 +61,16 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory, demo_shop: Shop) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_settings(demo_db: Path) -> Settings:
-    return Settings.model_validate({"warehouse": {"url": f"sqlite:///{demo_db}"}})
+    state = demo_db.parent / "state.db"
+    return Settings.model_validate({"warehouse": {"url": f"sqlite:///{demo_db}"}, "state": {"url": f"sqlite:///{state}"}})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh state database per test."""
+    s = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    yield s
+    s.dispose()
 
 
 @pytest.fixture
@@ -71,8 +81,8 @@ def demo_warehouse(demo_settings: Settings) -> Iterator[Warehouse]:
 
 
 @pytest.fixture
-def dispatcher(demo_settings: Settings, demo_warehouse: Warehouse, clock: Clock) -> Dispatcher:
-    return build_dispatcher(demo_settings, demo_warehouse, clock=clock)
+def dispatcher(demo_settings: Settings, demo_warehouse: Warehouse, clock: Clock, store: Store) -> Dispatcher:
+    return build_dispatcher(demo_settings, demo_warehouse, clock=clock, store=store)
 
 
 @pytest.fixture
