@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings
 from bot.core import Dispatcher, Services
 from bot.store import Store
+from handlers import analysis as analysis_handlers
 from handlers import help as help_handlers
 from handlers import kpi as kpi_handlers
 from handlers import prefs as prefs_handlers
@@ -23,7 +24,12 @@ from metrics.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-ROUTERS = (help_handlers.router, kpi_handlers.router, prefs_handlers.router)
+ROUTERS = (
+    help_handlers.router,
+    kpi_handlers.router,
+    analysis_handlers.router,
+    prefs_handlers.router,
+)
 
 
 def ensure_demo_shop(settings: Settings, today: date, rebuild: bool = False) -> bool:

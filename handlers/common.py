@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rapidfuzz import process
 
 from bot.core import Context
 from bot.messages import t
-from metrics.errors import BadFilter, UnknownDimension, UnknownMetric
-from metrics.kpis import Kpi, lookup_metric, metric_names
+from metrics.errors import BadFilter, BadPeriod, UnknownDimension, UnknownMetric
+from metrics.kpis import CATALOG, Kpi, lookup_metric, metric_names
+from metrics.periods import Comparison, Period, extract_period
 from metrics.warehouse import Filter, Warehouse
+
+BY_WORDS = ("by", "按")
 
 _CONDITION = re.compile(
     r"""\s*(?P<dim>[^\s=!<>'"]+)\s*(?P<op>!=|==|=)\s*(?P<value>'[^']*'|"[^"]*"|[^\s'"]+)\s*""", re.UNICODE
@@ -36,8 +40,6 @@ def parse_metric(ctx: Context, word: str) -> Kpi:
 
 
 def metric_choices() -> list[str]:
-    from metrics.kpis import CATALOG
-
     return list(CATALOG)
 
 
@@ -98,6 +100,58 @@ def parse_conditions(ctx: Context, text: str) -> tuple[list[Filter], str]:
             return filters, rest
         rest = rest[joiner.end():]
     return filters, rest
+
+
+@dataclass
+class Parsed:
+    """The parts every command shares: a period, a comparison, `by`, `where`; `words` is the rest."""
+
+    period: Period | None
+    compare: Comparison | None
+    by: str | None
+    filters: list[Filter]
+    words: list[str]
+
+
+def take_by(tokens: list[str]) -> tuple[str | None, list[str], bool]:
+    """Remove `by X`; returns X (None if absent), the rest, and whether `by` had nothing after it."""
+    for i, token in enumerate(tokens):
+        if token.lower() in BY_WORDS:
+            if i + 1 >= len(tokens):
+                return None, tokens[:i], True
+            return tokens[i + 1], tokens[:i] + tokens[i + 2:], False
+    return None, tokens, False
+
+
+def parse_common(ctx: Context, raw: str, *, by_is_dimension: bool = True) -> Parsed:
+    now = ctx.now()
+    main, where = split_where(raw)
+    filters: list[Filter] = []
+    tail: list[str] = []
+    if where is not None:
+        filters, leftover = parse_conditions(ctx, where)
+        tail = leftover.split()
+    period, compare, tokens = extract_period(main.split(), now)
+    if tail:
+        # a period or `by` may follow the conditions; anything else is a broken condition
+        tail_period, tail_compare, tail = extract_period(tail, now)
+        by_tail, tail, dangling = take_by(tail)
+        if tail or dangling:
+            raise BadFilter("bad_filter", text=" ".join(tail or ["by"])[:80])
+        if tail_period and period and tail_period.bounds() != period.bounds():
+            raise BadPeriod("two_periods", first=period.label, second=tail_period.label)
+        period = period or tail_period
+        compare = compare or tail_compare
+        if by_tail:
+            tokens += ["by", by_tail]
+    by_word, tokens, dangling = take_by(tokens)
+    if dangling:
+        if by_is_dimension:
+            raise UnknownDimension("missing_dimension", choices=", ".join(ctx.warehouse.dimensions))
+        raise UnknownMetric("missing_metric", choices=", ".join(metric_choices()))
+    by = parse_dimension(ctx, by_word) if by_word and by_is_dimension else by_word
+    words = [w for token in tokens for w in token.split(",") if w]
+    return Parsed(period, compare, by, filters, words)
 
 
 def check_filter_values(ctx: Context, warehouse: Warehouse, filters: Sequence[Filter]) -> None:

@@ -8,57 +8,25 @@ from bot.core import Args, Context, Router
 from bot.i18n import fmt_change_pct, fmt_change_points, fmt_value
 from bot.messages import dimension_label, metric_label
 from bot.reply import Field, Reply, Table
-from handlers.common import check_filter_values, parse_conditions, parse_dimension, parse_metric, split_where
-from metrics.errors import BadFilter, BadPeriod
+from handlers.common import check_filter_values, parse_common, parse_metric
 from metrics.kpis import CATALOG, STANDARD_CARD, KpiQuery, KpiResult, MetricValue, evaluate
-from metrics.periods import Comparison, Period, extract_period, parse_period, previous_period
-from metrics.warehouse import Filter
+from metrics.periods import Comparison, Period, parse_period, previous_period
 
 router = Router()
 
 MAX_ROWS = 25
-BY_WORDS = ("by", "按")
-
-
-def _take_by(ctx: Context, tokens: list[str]) -> tuple[str | None, list[str]]:
-    for i, token in enumerate(tokens):
-        if token.lower() in BY_WORDS:
-            dim = parse_dimension(ctx, tokens[i + 1] if i + 1 < len(tokens) else None)
-            return dim, tokens[:i] + tokens[i + 2:]
-    return None, tokens
 
 
 def parse_kpi_query(ctx: Context, raw: str) -> KpiQuery:
-    now = ctx.now()
-    main, where = split_where(raw)
-    filters: list[Filter] = []
-    tail: list[str] = []
-    if where is not None:
-        filters, leftover = parse_conditions(ctx, where)
-        tail = leftover.split()
-    period, compare, tokens = extract_period(main.split(), now)
-    if tail:
-        # a period or `by` may follow the conditions; anything else is a broken condition
-        tail_period, tail_compare, tail = extract_period(tail, now)
-        by_tail, tail = _take_by(ctx, tail)
-        if tail:
-            raise BadFilter("bad_filter", text=" ".join(tail)[:80])
-        if tail_period and period and tail_period.bounds() != period.bounds():
-            raise BadPeriod("two_periods", first=period.label, second=tail_period.label)
-        period = period or tail_period
-        compare = compare or tail_compare
-        if by_tail:
-            tokens += ["by", by_tail]
-    by, tokens = _take_by(ctx, tokens)
-    words = [w for token in tokens for w in token.split(",") if w]
-    metrics = tuple(dict.fromkeys(parse_metric(ctx, w) for w in words))
-    if period is None:
-        period = parse_period("yesterday", now)
+    parsed = parse_common(ctx, raw)
+    metrics = tuple(dict.fromkeys(parse_metric(ctx, w) for w in parsed.words))
+    period = parsed.period or parse_period("yesterday", ctx.now())
+    compare = parsed.compare
     if not metrics:
         metrics = tuple(CATALOG[name] for name in STANDARD_CARD)
         if compare is None:
             compare = Comparison("previous", previous_period(period))
-    return KpiQuery(metrics, period, compare, by, tuple(filters))
+    return KpiQuery(metrics, period, compare, parsed.by, tuple(parsed.filters))
 
 
 def period_text(period: Period, lang: str) -> str:

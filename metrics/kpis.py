@@ -79,6 +79,14 @@ def resolve_metric(word: str, suggest: str | None = None) -> Kpi:
     return kpi
 
 
+def json_number(value: float | None) -> float | None:
+    """A number for --json: twelve significant digits keep every real digit of a money sum or
+    a rate and drop float-sum noise (144188.57000000004); NaN (no value) becomes None."""
+    if value is None or value != value:
+        return None
+    return float(f"{value:.12g}")
+
+
 @dataclass(frozen=True)
 class KpiQuery:
     metrics: tuple[Kpi, ...]
@@ -107,9 +115,8 @@ class MetricValue:
         return change / abs(self.previous) * 100.0
 
     def as_json(self) -> dict[str, float | None]:
-        # twelve significant digits: every real digit of a money sum or a rate, without float-sum noise
         return {
-            name: None if v is None else float(f"{v:.12g}")
+            name: json_number(v)
             for name, v in (("value", self.value), ("previous", self.previous),
                             ("change", self.change), ("change_pct", self.change_pct))
         }

@@ -7,8 +7,8 @@ the injected anomalies (`labels`) and the known promotion days (`promotions`).
 The model, in the order it is built:
 
 * **Demand.** Expected orders per day = growth trend (about +35 % a year) x weekday profile
-  (Friday-Sunday uplift) x promotions (11.11 build-up Nov 9-10, peak Nov 11; 618 Jun 16-18;
-  a smaller 12.12) x a pre-11.11 lull and post-promotion dips x day-level noise; scaled so the
+  (Friday-Sunday uplift) x promotions (11.11: Nov 9-10 build-up x1.5/x2, peak Nov 11 x4.5;
+  618: Jun 16-17 build-up, peak Jun 18 x3.2; a smaller 12.12) x a pre-11.11 lull and post-promotion dips x day-level noise; scaled so the
   expected total is `spec.orders`. Channel shares drift (live_stream and social grow, search
   shrinks); realised counts per day and channel are Poisson.
 * **Customers.** Each order is a returning customer's with a probability per channel (email and
@@ -28,11 +28,21 @@ The model, in the order it is built:
   product views and add-to-cart follow channel rates and are clamped so that, per day and
   channel, sessions > product_views > add_to_cart > non-cancelled orders. Spend = sessions x
   channel CPC x noise (direct: 0).
-* **Anomalies** (if `spec.anomalies`): five, placed by the seed in the last ~120 days, away
-  from promotions and from each other (see `_place_anomalies`). Each is injected as a
-  multiplier on the expectation and `labels` records the targeted metrics with that
-  multiplier - 1 as `magnitude`; metrics derived from them (gmv from orders, aov, roas, ...)
-  move along and are not listed.
+* **Anomalies** (if `spec.anomalies`): five, placed by the seed in the last ~120 days (not the
+  last two), clear of promotions (+-3 days) and of each other (see `_place_anomalies`):
+
+  1. drop: one channel, one day, orders and sessions x0.4
+     -> orders and sessions, channel=X, magnitude -0.6;
+  2. spike: one category, one day, x3 its orders -> gmv, category=C, +2.0;
+  3. collapse: one day, orders x0.5 in every channel, sessions unchanged
+     -> conversion and orders, dimension None (the total), -0.5;
+  4. spike: one region, one day, half its orders refunded in full (a courier incident)
+     -> refund_rate, region=R, the expected change (about +12: ~3.8 % -> 50 %);
+  5. level_shift: another channel, three days, sessions and orders x0.5
+     -> sessions, channel=Y, -0.5, one row per day.
+
+  `magnitude` is the injected relative change of the expectation. Metrics that only follow
+  (gmv of the dropped channel, aov, roas, ...) are not listed.
 
 Everything is drawn from `numpy.random.default_rng` streams spawned from `spec.seed`, so the
 same spec gives identical frames; anomaly placement uses its own stream and depends only on
@@ -102,6 +112,8 @@ _CAT_MIX_TILT = {  # multiplicative tilts per channel
     "direct": {"food_beverage": 1.3, "baby_kids": 1.3, "home_kitchen": 1.2},
     "live_stream": {"beauty": 2.2, "apparel": 1.6, "food_beverage": 1.5, "computers": 0.3, "phones": 0.5},
 }
+_PARTIAL_REFUNDS = 0.35  # share of refunds that are partial (10-90 % of the amount)
+_REFUND_WAVE = 0.5  # refund probability of every order of the region on the refund-spike day (full refunds)
 _REGION_SHARE = np.array([0.14, 0.18, 0.22, 0.09, 0.12, 0.07, 0.07, 0.11])
 
 # --- calendar --------------------------------------------------------------------------------------
@@ -110,7 +122,7 @@ _GROWTH_PER_YEAR = 0.35
 # (name, [(month, day, order multiplier, conversion multiplier)]) - the last day of each is the peak
 _PROMOTIONS = (
     ("618", [(6, 16, 1.5, 1.15), (6, 17, 1.9, 1.25), (6, 18, 3.2, 1.45)]),
-    ("11.11", [(11, 9, 1.7, 1.15), (11, 10, 2.3, 1.25), (11, 11, 4.5, 1.55)]),
+    ("11.11", [(11, 9, 1.5, 1.15), (11, 10, 2.0, 1.25), (11, 11, 4.5, 1.55)]),
     ("12.12", [(12, 12, 1.8, 1.25)]),
 )
 # quieter days around promotions (not promotions themselves): shoppers wait, then have bought
@@ -193,7 +205,7 @@ def generate(spec: ShopSpec) -> Shop:
     order_factor = np.ones((n_days, _NC))
     session_factor = np.ones((n_days, _NC))
     category_spike: tuple[int, int, float] | None = None  # (day, category, multiplier)
-    refund_spike: tuple[int, int, float] | None = None  # (day, region, multiplier)
+    refund_spike: tuple[int, int] | None = None  # (day, region)
     for a in anomalies:
         days_of = slice(a.start, a.start + a.length)
         if a.kind == "drop":
@@ -207,7 +219,7 @@ def generate(spec: ShopSpec) -> Shop:
         elif a.kind == "spike" and a.target in CATEGORIES:
             category_spike = (a.start, CATEGORIES.index(a.target), 3.0)
         elif a.kind == "spike":
-            refund_spike = (a.start, REGIONS.index(a.target), 6.0)
+            refund_spike = (a.start, REGIONS.index(a.target))
 
     counts = rng_demand.poisson(expected * order_factor)  # (days, channels)
     cat_mix = _category_mix()
@@ -229,6 +241,8 @@ def generate(spec: ShopSpec) -> Shop:
     ramp = 1.0 - np.exp(-t / 40.0)
     p_returning = _RETURNING[None, :] * ramp[:, None]
     is_new = rng_customers.random(n) >= p_returning[day_idx, ch_idx]
+    if n:
+        is_new[day_idx == day_idx[0]] = True  # the first day with orders has nobody to come back
     customer = _assign_customers(rng_customers, day_idx, ch_idx, is_new, n_days)
     n_customers = int(is_new.sum())
     customer_region = _choice(rng_customers, _REGION_SHARE, n_customers)
@@ -255,17 +269,18 @@ def generate(spec: ShopSpec) -> Shop:
 
     # ---- status and refunds ----
     cancel_p = _CANCEL[ch_idx] + np.where(order_mult[day_idx] > 1.0, 0.01, 0.0)
-    refund_p = refund_p.copy()
+    partial = rng_status.random(n) < _PARTIAL_REFUNDS
     if refund_spike is not None:
-        d, r, mult = refund_spike
-        refund_p[(day_idx == d) & (region_idx == r)] *= mult
+        # a regional incident (say, a courier losing a day's parcels): a flat share refunded in full
+        wave = (day_idx == refund_spike[0]) & (region_idx == refund_spike[1])
+        refund_p = np.where(wave, _REFUND_WAVE, refund_p)
+        partial &= ~wave
     u = rng_status.random(n)
     cancelled = u < cancel_p
-    refunded = ~cancelled & (u < cancel_p + (1 - cancel_p) * np.minimum(refund_p, 0.9))
+    refunded = ~cancelled & (u < cancel_p + (1 - cancel_p) * refund_p)
     status = _progress(rng_status, n_days - 1 - day_idx)
     status[cancelled] = STATUSES.index("cancelled")
     status[refunded] = STATUSES.index("refunded")
-    partial = rng_status.random(n) < 0.35
     part = np.round(amount * rng_status.uniform(0.1, 0.9, n), 2)
     refunded_amount = np.where(refunded, np.where(partial, np.clip(part, 0.01, amount), amount), 0.0)
 
@@ -409,11 +424,20 @@ def _labels(anomalies: list[_Anomaly], dates: list[date]) -> pd.DataFrame:
             elif a.target in CATEGORIES:
                 rows.append((d, "gmv", "category", a.target, a.kind, 2.0))
             else:
-                rows.append((d, "refund_rate", "region", a.target, a.kind, 5.0))
+                rows.append((d, "refund_rate", "region", a.target, a.kind, _refund_wave_magnitude()))
     columns = ("day", "metric", "dimension", "value", "kind", "magnitude")
     data = {c: pd.Series([r[i] for r in rows], dtype=object) for i, c in enumerate(columns)}
     data["magnitude"] = pd.Series([r[5] for r in rows], dtype=np.float64)
     return pd.DataFrame(data)
+
+
+def _refund_wave_magnitude() -> float:
+    """Expected relative change of a region's refund_rate on the refund-spike day, to 0.1."""
+    mix = (_category_mix() * ((_SHARE_START + _SHARE_END) / 2)[:, None]).sum(axis=0)
+    mean_amount = _CAT[:, 0] * np.exp(_CAT[:, 1] ** 2 / 2)
+    refunded_share = 1 - _PARTIAL_REFUNDS / 2  # partial refunds average half the amount
+    normal = (mix * mean_amount * _CAT[:, 2]).sum() * refunded_share / (mix * mean_amount).sum()
+    return round(float(_REFUND_WAVE / normal - 1), 1)
 
 
 def _assign_customers(
@@ -432,7 +456,6 @@ def _assign_customers(
     n_customers = len(new_rows)
     customer[new_rows] = np.arange(n_customers)
     if n_customers == 0:
-        is_new[:] = True
         return customer
     loyalty = np.exp(rng.normal(0.0, 1.1, n_customers))
     cum_loyalty = np.concatenate([[0.0], np.cumsum(loyalty)])
@@ -450,10 +473,7 @@ def _assign_customers(
             continue
         # weight of each earlier cohort today: (acquisition channel, acquisition day)
         w = cohort_weight[:d].T * recency[d - np.arange(d)][None, :]  # (channels, days before d)
-        per_channel = w.sum(axis=1)
-        if per_channel.sum() <= 0:
-            is_new[rows] = True  # nobody to come back yet: cannot happen once anyone was acquired
-            continue
+        per_channel = w.sum(axis=1)  # > 0 in total: every order of the first day is a new customer's
         # acquisition channel given the order channel
         pick = _AFFINITY * per_channel[None, :]
         cum = np.cumsum(pick, axis=1)

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
-from metrics.dialects import Timestamp
+from metrics.dialects import Timestamp, day_of
 from metrics.errors import SourceUnavailable, UnknownDimension
 from metrics.schema import Mapping
 
@@ -282,6 +282,72 @@ class Warehouse:
         cols = [func.coalesce(func.sum(t.c[m]), 0).label(m) for m in measures]
         q = self._grouped(cols, t, by).where(t.c.day >= first, t.c.day < after, *self._filter_clauses(t, filters))
         return q.group_by(t.c[by]) if by else q
+
+    # ---- daily series ---------------------------------------------------------------
+
+    def daily(
+        self,
+        measures: Iterable[str],
+        start: datetime,
+        end: datetime,
+        by: str | None = None,
+        filters: Sequence[Filter] = (),
+    ) -> pd.DataFrame:
+        """Measures per business day over [start, end): columns day (date)[, key], measures.
+
+        Distinct counts (buyers, repeat buyers) are per day here; callers that need
+        them over longer buckets ask `aggregate` per bucket instead of summing days.
+        """
+        if by is not None:
+            self.check_dimension(by)
+        for f in filters:
+            self.check_dimension(f.dimension)
+        if self.mapping.timestamps == "utc":
+            raise NotImplementedError("daily series over UTC timestamps")  # TODO(issue 9): per-dialect zone shift
+        wanted = [m for m in dict.fromkeys(measures) if self.available(m, by, filters)]
+        keys = ["day"] + (["key"] if by else [])
+        frames: list[pd.DataFrame] = []
+        dialect = self.engine.dialect.name
+        o = self.tables["orders"]
+        with self.connect() as conn:
+            base = [m for m in wanted if m in ("gmv", "orders", "buyers", "refunded")]
+            if base:
+                q = self._orders_query(base, start, end, by, filters)
+                frames.append(self._read_daily(conn, self._by_day(q, day_of(o.c.ordered_at, dialect), o, by), keys))
+            if "new_customers" in wanted:
+                q = self._new_customers_query(start, end, by, filters)
+                frames.append(self._read_daily(conn, self._by_day(q, day_of(o.c.ordered_at, dialect), o, by), keys))
+            if "repeat_buyers" in wanted:
+                raise ValueError("repeat buyers are not additive by day; aggregate per bucket")
+            for logical, group in (("traffic", TRAFFIC_MEASURES), ("marketing_spend", SPEND_MEASURES)):
+                ms = [m for m in wanted if m in group]
+                if ms:
+                    t = self.tables[logical]
+                    q = self._daily_query(logical, ms, start, end, by, filters)
+                    frames.append(self._read_daily(conn, self._by_day(q, t.c.day, t, by), keys))
+        if not frames:
+            return pd.DataFrame(columns=keys + wanted)
+        out = frames[0]
+        for frame in frames[1:]:
+            out = out.merge(frame, on=keys, how="outer")
+        return out.fillna(0.0).sort_values(keys).reset_index(drop=True)
+
+    @staticmethod
+    def _by_day(query: Any, day: Any, table: Table, by: str | None) -> Any:
+        q = query.add_columns(day.label("day")).group_by(None)
+        return q.group_by(day, table.c[by]) if by else q.group_by(day)
+
+    @staticmethod
+    def _read_daily(conn: Any, query: Any, keys: list[str]) -> pd.DataFrame:
+        frame = pd.DataFrame([dict(r) for r in conn.execute(query).mappings().all()])
+        if frame.empty:
+            return pd.DataFrame(columns=[c.name for c in query.selected_columns])
+        frame["day"] = pd.to_datetime(frame["day"].astype(str)).dt.date
+        if "key" in frame:
+            frame["key"] = frame["key"].astype(str)
+        measures = [c for c in frame.columns if c not in keys]
+        frame[measures] = frame[measures].astype(float)
+        return frame
 
     def distinct_values(self, dimension: str, limit: int = 1000) -> list[str]:
         """The values a dimension takes in orders (for suggestions on a mistyped value)."""

@@ -224,14 +224,16 @@ def _table(table: Table) -> list[_Piece]:
         align=table.align,
     )
     pieces: list[_Piece] = []
-    title = f"*{escape(table.title)}*\n" if table.title else ""
+    title = table.title or ""
     for cols in column_groups(clipped):
         lines = render_table_text(_sub_table(clipped, cols)).split("\n")
         head, body = lines[:2], lines[2:] or [""]
+        if not any(c.strip() for c in clipped.columns):
+            head = []  # a list without column names (help): a blank header and a rule would be noise
         # each block repeats the header, so a chunk read alone still says what its columns are
         fixed = len(escape("\n".join(head))) + 2 * len(_CODE_FENCE) + 2
         chunk: list[str] = []
-        size = fixed + len(title)
+        size = fixed + _title_cost(title)
         for line in body:
             cost = len(escape(line)) + 1
             if chunk and size + cost > MAX_SECTION_TEXT:
@@ -244,10 +246,15 @@ def _table(table: Table) -> list[_Piece]:
     return pieces
 
 
+def _title_cost(title: str) -> int:
+    return len(escape(title)) + 3 if title else 0
+
+
 def _code_piece(title: str, head: list[str], rows: list[str]) -> _Piece:
     raw = "\n".join([*head, *rows]).rstrip("\n")
-    text = f"{title}{_CODE_FENCE}\n{escape(raw)}\n{_CODE_FENCE}"
-    return _section(text, raw)
+    heading = f"*{escape(title)}*\n" if title else ""
+    text = f"{heading}{_CODE_FENCE}\n{escape(raw)}\n{_CODE_FENCE}"
+    return _Piece(SectionBlock(text=MarkdownTextObject(text=text)), f"{title}\n{raw}" if title else raw, len(text))
 
 
 def _tables(reply: Reply) -> list[_Piece]:
@@ -310,8 +317,11 @@ def render(reply: Reply) -> list[SlackMessage]:
             size = 0
         groups[-1].append(piece)
         size += piece.chars
+    if not groups[0]:
+        # Slack refuses a message with neither text nor blocks; an empty Reply is a handler bug, not a crash
+        return [SlackMessage(text="…")]
     if len(groups) == 1:
-        fallback = reply.plain_text() or reply.title or " "
+        fallback = reply.plain_text()
         return [SlackMessage(text=escape(trim(fallback, MAX_FALLBACK)), blocks=[p.block for p in groups[0]])]
     # a continuation's fallback says what that message holds, so its notification is not a repeat
     return [

@@ -1,0 +1,675 @@
+"""The Slack adapter: slack-bolt's `AsyncApp`, in Socket Mode (default) or over HTTP.
+
+Inbound, it turns a slash command (`/ops kpi gmv yesterday`), an app mention, a
+direct message or a button click into an `Incoming` for the dispatcher; outbound,
+it renders the `Reply` as Block Kit (`bot.adapters.slack_render`) and uploads its
+charts with `files_upload_v2`. It holds no business logic: access control,
+parsing and wording of replies belong to the core.
+
+Identity: a chat is `ChatRef("slack", <channel id>, thread=<thread ts>)`, a user
+is `slack:<user id>`.
+
+Flow of a slash command: Bolt hands us the command, we `ack()` at once (with a
+short ephemeral "working on it"), then dispatch in a task we track, so a slow
+query never hits Slack's 3-second limit and `stop()` can let it finish. The
+answer goes back through the command's `response_url` (which works even in
+channels the bot has not joined) and falls back to `chat.postMessage`.
+
+Outbound pushes (`send`, `edit`) use an `AsyncWebClient` whose retry handlers
+honour 429 `Retry-After` and back off on 5xx, timeouts and dropped connections;
+an error no retry can fix (channel gone, bot removed, token revoked) raises
+`DeliveryError(permanent=True)`.
+
+Environment: SLACK_BOT_TOKEN, SLACK_APP_TOKEN (Socket Mode), SLACK_SIGNING_SECRET
+(HTTP mode) and SLACK_API_URL (a replacement for https://slack.com/api/, for
+tests and proxies). Tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.jitter import Jitter
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.adapters.base import DeliveryError, Sent
+from bot.adapters.slack_render import ACTION_ID_PREFIX, SlackMessage, escape, plain_message, render
+from bot.config import Settings, SlackSection
+from bot.core import ChatRef, Dispatcher, Incoming
+from bot.errors import ConfigError
+from bot.reply import Chart, Reply
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://slack.com/api/"
+
+# The adapter's own few user-visible strings. They belong in bot/messages.py (keys prefixed
+# `slack_`); they live here until the lead moves them, so this module adds no keys there.
+MESSAGES: dict[str, dict[str, str]] = {
+    "slack_working": {"en": "Working on `{command}`…", "zh": "正在处理 `{command}`…"},
+    "slack_chart_missing": {
+        "en": "The chart “{title}” could not be attached: {reason}",
+        "zh": "图表「{title}」未能附上：{reason}",
+    },
+    "slack_chart_not_in_channel": {
+        "en": "opsbot is not a member of this channel. Invite it (`/invite @opsbot`) and ask again.",
+        "zh": "opsbot 不在此频道中。请先邀请它（`/invite @opsbot`）再试。",
+    },
+    "slack_chart_missing_scope": {
+        "en": "the Slack app lacks the files:write permission. Ask a workspace admin to reinstall it "
+        "from the manifest.",
+        "zh": "Slack 应用缺少 files:write 权限。请工作区管理员按清单重新安装应用。",
+    },
+    "slack_chart_failed": {
+        "en": "Slack refused the upload ({error}). The numbers above are complete.",
+        "zh": "Slack 拒绝了上传（{error}）。以上数据完整无误。",
+    },
+}
+
+
+def _t(lang: str, key: str, **params: Any) -> str:
+    entry = MESSAGES[key]
+    return (entry.get(lang) or entry["en"]).format(**params)
+
+
+# Errors whose retry can succeed; any other `ok: false` error is a property of the request
+# (channel gone, bot removed, token revoked, invalid blocks) and retrying it forever helps nobody.
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found"})
+# what a Web API call raises once its retries are spent: Slack's answer, or no answer at all
+_SEND_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
+REFUSED_TOKEN_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked", "token_expired", "account_inactive"}
+)
+# seconds the language lookup (a state-database read) may take before the default language is used
+LANGUAGE_BUDGET = 0.5
+
+
+# ---- configuration ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """Everything the adapter needs; secrets are kept out of repr so they never reach a log."""
+
+    bot_token: str = field(repr=False)
+    mode: Literal["socket", "http"] = "socket"
+    app_token: str | None = field(default=None, repr=False)
+    signing_secret: str | None = field(default=None, repr=False)
+    command: str = "/ops"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    path: str = "/slack/events"
+    api_url: str = DEFAULT_API_URL
+    max_retries: int = 3
+    # first wait of the 5xx/connection backoff (doubles per attempt); 429s wait what Retry-After says
+    retry_backoff: float = 0.5
+    timeout: int = 30
+    ping_interval: float = 10
+    connect_timeout: float = 30
+    # how long stop() lets replies in flight finish
+    drain_timeout: float = 30
+
+
+def normalize_api_url(url: str) -> str:
+    """SLACK_API_URL as a base for urljoin: without a trailing slash the last path part is dropped."""
+    url = url.strip()
+    if not re.match(r"^https?://[^/]+", url):
+        raise ConfigError(f"SLACK_API_URL must be an http(s) URL such as {DEFAULT_API_URL}, got {url!r}")
+    return url if url.endswith("/") else url + "/"
+
+
+def slack_from_env(
+    settings: Settings, dispatcher: Dispatcher, environ: Mapping[str, str] | None = None
+) -> SlackAdapter:
+    """The adapter configured by `[slack]` and the SLACK_* environment variables."""
+    env = os.environ if environ is None else environ
+    section = settings.slack or SlackSection()
+
+    def need(name: str, why: str) -> str:
+        value = env.get(name, "").strip()
+        if not value:
+            raise ConfigError(f"{name} is not set: {why}")
+        return value
+
+    bot_token = need("SLACK_BOT_TOKEN", "the bot token (xoxb-…) from the Slack app's OAuth & Permissions page")
+    app_token = signing_secret = None
+    if section.mode == "socket":
+        app_token = need(
+            "SLACK_APP_TOKEN",
+            'Socket Mode (the default [slack] mode) needs an app-level token (xapp-…) with connections:write; '
+            'or set [slack] mode = "http" and SLACK_SIGNING_SECRET',
+        )
+        if not app_token.startswith("xapp-"):
+            raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    else:
+        signing_secret = need(
+            "SLACK_SIGNING_SECRET", "HTTP mode verifies every request with the app's signing secret (Basic Information)"
+        )
+    if not section.command.startswith("/") or " " in section.command:
+        raise ConfigError(f"[slack] command must be a slash command such as '/ops', got {section.command!r}")
+    if not section.path.startswith("/"):
+        raise ConfigError(f"[slack] path must start with '/', got {section.path!r}")
+    api_url = normalize_api_url(env.get("SLACK_API_URL") or DEFAULT_API_URL)
+    config = SlackConfig(
+        bot_token=bot_token,
+        mode=section.mode,
+        app_token=app_token,
+        signing_secret=signing_secret,
+        command=section.command,
+        host=section.host,
+        port=section.port,
+        path=section.path,
+        api_url=api_url,
+    )
+    return SlackAdapter(dispatcher, config)
+
+
+# ---- retries ------------------------------------------------------------------------------
+
+
+class _ProportionalJitter(Jitter):
+    """Up to +50 % of the interval: spreads a fan-out's retries without adding a fixed second."""
+
+    def recalculate(self, duration: float) -> float:
+        import random
+
+        return duration * (1 + random.random() / 2)
+
+
+class _ServerErrorRetryHandler(AsyncServerErrorRetryHandler):
+    """slack_sdk retries only 500 and 503; a proxy's 502 and 504 are just as transient."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code in (500, 502, 503, 504)
+
+
+def retry_handlers(max_retries: int, backoff: float) -> list[AsyncRetryHandler]:
+    """429 (Retry-After), 5xx and connection/timeouts; the SDK's default covers connection errors only."""
+    interval = BackoffRetryIntervalCalculator(backoff_factor=backoff, jitter=_ProportionalJitter())
+    return [
+        AsyncConnectionErrorRetryHandler(
+            max_retry_count=max_retries,
+            interval_calculator=interval,
+            error_types=[
+                aiohttp.ServerConnectionError,  # includes ServerDisconnectedError and ServerTimeoutError
+                aiohttp.ClientOSError,  # connection reset by peer
+                TimeoutError,  # the client's total timeout
+            ],
+        ),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+        _ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
+    ]
+
+
+def _error_code(exc: SlackApiError) -> str | None:
+    data = exc.response.data
+    return data.get("error") if isinstance(data, dict) else None
+
+
+def delivery_error(exc: Exception) -> DeliveryError:
+    """A send failure as the outbox understands it: permanent means no retry can help."""
+    if isinstance(exc, SlackApiError):
+        code = _error_code(exc)
+        status = exc.response.status_code
+        transient = status == 429 or status >= 500 or code is None or code in TRANSIENT_ERRORS
+        return DeliveryError(code or f"http_{status}", permanent=not transient)
+    return DeliveryError(type(exc).__name__, permanent=False)
+
+
+# ---- inbound helpers ------------------------------------------------------------------------
+
+_LEADING_MENTIONS = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s:,]*)+")
+
+
+def clean_text(text: str, bot_user_id: str | None = None) -> str:
+    """Message text as typed: without the leading @mentions (and the bot's own anywhere), unescaped.
+
+    Slack escapes &, < and > in message text; the command grammar wants them back (`where a<>b`).
+    """
+    text = _LEADING_MENTIONS.sub("", text)
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", "", text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return " ".join(text.split())
+
+
+class RecentIds:
+    """Event ids seen lately: Slack redelivers an event it thinks was missed (PITFALLS 2.2)."""
+
+    def __init__(self, ttl: float = 3600.0, limit: int = 10_000) -> None:
+        self.ttl = ttl
+        self.limit = limit
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def first_time(self, event_id: str | None) -> bool:
+        if not event_id:
+            return True  # nothing to dedupe on; better answer twice than never
+        now = time.monotonic()
+        while self._seen and (len(self._seen) >= self.limit or next(iter(self._seen.values())) < now - self.ttl):
+            self._seen.popitem(last=False)
+        if event_id in self._seen:
+            return False
+        self._seen[event_id] = now
+        return True
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where an answer goes: the chat, and the interaction's response_url when there is one."""
+
+    chat: ChatRef
+    user: str | None = None  # Slack user id, for ephemeral notices
+    response_url: str | None = None
+    # slash commands answer through response_url (works where the bot is no member);
+    # button clicks post in the message's thread and use response_url only as a fallback
+    prefer_response_url: bool = False
+
+
+def _quiet_client_token_warning(record: logging.LogRecord) -> bool:
+    # AsyncApp reads SLACK_BOT_TOKEN from the environment by itself and then warns that the client we
+    # pass (which carries that same token, plus our base URL and retries) wins: true, and noise.
+    return not record.getMessage().startswith("As you gave `client` as well")
+
+
+# ---- the adapter ------------------------------------------------------------------------------
+
+
+class SlackAdapter:
+    """Serves Slack through Bolt; implements bot.adapters.base.Adapter."""
+
+    platform = "slack"
+
+    def __init__(self, dispatcher: Dispatcher, config: SlackConfig) -> None:
+        self.dispatcher = dispatcher
+        self.config = config
+        self._retry_handlers = retry_handlers(config.max_retries, config.retry_backoff)
+        self.client = AsyncWebClient(
+            token=config.bot_token,
+            base_url=normalize_api_url(config.api_url),
+            timeout=config.timeout,
+            retry_handlers=self._retry_handlers,
+            logger=logging.getLogger("slack_sdk.web.async_client"),
+        )
+        bolt_logger = logging.getLogger("bot.adapters.slack.bolt")
+        bolt_logger.addFilter(_quiet_client_token_warning)
+        self.app = AsyncApp(
+            name="opsbot",
+            client=self.client,
+            signing_secret=config.signing_secret or "",
+            # Socket Mode envelopes come over our own authenticated websocket: nothing to verify
+            request_verification_enabled=config.mode == "http",
+            logger=bolt_logger,
+        )
+        self._register(self.app)
+        self._seen = RecentIds()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self.url: str | None = None  # HTTP mode: the bound http://host:port/path, once started
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (Socket Mode) or listen (HTTP); returns once Slack can reach us.
+
+        Raises ConfigError when Slack refuses a token, so a typo stops `opsbot run` at once
+        instead of surfacing as silence on the first command.
+        """
+        await self._check_bot_token()
+        if self.config.mode == "http":
+            await self._start_http()
+        else:
+            await self._start_socket()
+
+    async def _check_bot_token(self) -> None:
+        try:
+            identity = await self.client.auth_test()
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            if code in REFUSED_TOKEN_ERRORS:
+                raise ConfigError(
+                    f"Slack refused SLACK_BOT_TOKEN ({code}): use the Bot User OAuth Token (xoxb-…) of the "
+                    "installed app"
+                ) from exc
+            raise
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            if self.config.mode == "socket":
+                raise  # no connection to Slack means no Socket Mode either
+            # HTTP mode can serve once Slack is reachable again; Slack's requests are what matter
+            log.warning("slack: could not reach Slack to check the bot token (%s)", type(exc).__name__)
+            return
+        log.info("slack: signed in as %s in team %s", identity.get("user_id"), identity.get("team_id"))
+
+    async def _start_http(self) -> None:
+        web_app = web.Application()
+        # commands, events and interactivity all arrive on one path; Bolt tells them apart
+        web_app.router.add_post(self.config.path, self._http_endpoint)
+        web_app.router.add_get("/healthz", self._health)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, self.config.port)
+        await site.start()
+        self._runner = runner
+        host, port = runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}{self.config.path}"
+        log.info("slack: HTTP mode listening on %s", self.url)
+
+    async def _http_endpoint(self, request: web.Request) -> web.Response:
+        # Bolt verifies the signature over the raw body (401 on a bad or stale one) before any listener
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await self.app.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _start_socket(self) -> None:
+        app_token = self.config.app_token
+        if not app_token:
+            raise ConfigError("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…)")
+        # Ask for the websocket URL ourselves: the SDK's connect() retries a refused token forever,
+        # while a wrong token is a configuration error the operator should see at once.
+        try:
+            opened = await self.client.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            if code in REFUSED_TOKEN_ERRORS:
+                raise ConfigError(
+                    f"Slack refused SLACK_APP_TOKEN ({code}): use the app-level token (xapp-…) with the "
+                    "connections:write scope, and enable Socket Mode for the app"
+                ) from exc
+            raise
+        handler = AsyncSocketModeHandler(
+            self.app, app_token=app_token, web_client=self.client, ping_interval=self.config.ping_interval
+        )
+        handler.client.wss_uri = opened["url"]
+        try:
+            # connect_async returns once the websocket is open; start_async would then sleep forever
+            await asyncio.wait_for(handler.connect_async(), timeout=self.config.connect_timeout)
+        except BaseException:
+            await handler.close_async()
+            raise
+        self._socket = handler
+        log.info("slack: Socket Mode connected")
+
+    async def stop(self) -> None:
+        """Stop receiving, let replies in flight finish (up to drain_timeout), release connections."""
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self.config.drain_timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("slack: %d replies still running at shutdown were cancelled", len(pending))
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    # ---- inbound --------------------------------------------------------------------------
+
+    def _register(self, app: AsyncApp) -> None:
+        # Bolt injects listener arguments by parameter name; keep that surface here, small and typed.
+
+        async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+            text = clean_text(command.get("text") or "")
+            chat = ChatRef("slack", command["channel_id"])
+            incoming = Incoming(text=text, chat=chat, user=f"slack:{command['user_id']}")
+            # echoed as mrkdwn: escaped, so `/ops <!channel>` cannot ping anyone even privately
+            shown = escape(f"{self.config.command} {text}".strip().replace("`", "'"))
+            lang = await self._lang(incoming)
+            await ack(response_type="ephemeral", text=_t(lang, "slack_working", command=shown))
+            target = _Target(
+                chat, user=command["user_id"], response_url=command.get("response_url"), prefer_response_url=True
+            )
+            self._spawn(self._answer(incoming, target))
+
+        async def on_mention(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
+            # events are acknowledged by Bolt before this runs
+            if not event.get("user") or not self._seen.first_time(body.get("event_id")):
+                return
+            if str(event.get("channel", "")).startswith("D"):
+                return  # a mention inside a DM also arrives as the DM's message event: answer that one only
+            thread = event.get("thread_ts") or event.get("ts")
+            chat = ChatRef("slack", event["channel"], thread=thread)
+            text = clean_text(event.get("text") or "", context.bot_user_id)
+            self._spawn(self._answer(Incoming(text=text, chat=chat, user=f"slack:{event['user']}"), _Target(chat)))
+
+        async def on_message(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
+            # Every message event lands here so none is "unhandled" (a 404 Slack would retry);
+            # only a person's direct message is a command: edits, joins and bots' posts have a subtype/bot_id.
+            if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+                return
+            if not event.get("user") or not self._seen.first_time(body.get("event_id")):
+                return
+            chat = ChatRef("slack", event["channel"], thread=event.get("thread_ts"))
+            text = clean_text(event.get("text") or "", context.bot_user_id)
+            self._spawn(self._answer(Incoming(text=text, chat=chat, user=f"slack:{event['user']}"), _Target(chat)))
+
+        async def on_action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+            await ack()
+            command = action.get("value") or ""
+            user = (body.get("user") or {}).get("id")
+            container = body.get("container") or {}
+            channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+            if not command or not user or not channel:
+                log.warning("slack: ignoring a button click without command, user or channel")
+                return
+            message = body.get("message") or {}
+            ephemeral = bool(container.get("is_ephemeral"))
+            # the answer goes in the clicked message's thread; an ephemeral message has no thread to join
+            thread = None if ephemeral else (message.get("thread_ts") or message.get("ts") or container.get("message_ts"))
+            chat = ChatRef("slack", channel, thread=thread)
+            target = _Target(chat, user=user, response_url=body.get("response_url"), prefer_response_url=ephemeral)
+            self._spawn(self._answer(Incoming(text=clean_text(command), chat=chat, user=f"slack:{user}"), target))
+
+        async def on_error(error: Exception, body: dict[str, Any]) -> None:
+            log.error("slack: Bolt failed on a %s request", body.get("type") or "slash command", exc_info=error)
+
+        app.command(self.config.command)(on_command)
+        app.event("app_mention")(on_mention)
+        app.event("message")(on_message)
+        app.action(re.compile(f"^{re.escape(ACTION_ID_PREFIX)}"))(on_action)
+        app.error(on_error)
+
+    async def _lang(self, incoming: Incoming) -> str:
+        """The dispatcher's language for this chat, without blocking the loop on the state database.
+
+        It is read before the ack, which Slack wants within 3 s: a slow database gets the default.
+        """
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self.dispatcher.language, incoming), LANGUAGE_BUDGET)
+        except TimeoutError:
+            return self.dispatcher.services.settings.bot.language
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        # tracked, so stop() can wait for answers in flight and the task is not garbage-collected mid-run
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, incoming: Incoming, target: _Target) -> None:
+        """Dispatch and deliver; failures are logged (nobody is waiting on an exception here)."""
+        reply = await self.dispatcher.dispatch(incoming)
+        try:
+            await self._deliver(target, reply, await self._lang(incoming))
+        except _SEND_ERRORS as exc:
+            log.error("slack: could not answer %s in %s: %s", incoming.user, incoming.chat, delivery_error(exc).reason)
+        except Exception:
+            log.exception("slack: answering %s in %s failed", incoming.user, incoming.chat)
+
+    # ---- outbound -------------------------------------------------------------------------
+
+    async def send(self, chat: ChatRef, reply: Reply) -> Sent:
+        """Push a reply (digests, alerts). The Sent's message_id is the ts of the message; a reply
+        split into several messages has their ts joined by commas."""
+        try:
+            # pushes have no sender; the dispatcher decides a chat's language the same way for everyone
+            lang = await self._lang(Incoming(text="", chat=chat, user=""))
+            stamps = await self._deliver(_Target(chat), reply, lang)
+        except _SEND_ERRORS as exc:
+            err = delivery_error(exc)
+            log.error("slack: delivery to %s failed (%s, %s)", chat, err.reason,
+                      "permanent" if err.permanent else "transient")
+            raise err from exc
+        return Sent(chat, ",".join(stamps))
+
+    async def edit(self, sent: Sent, reply: Reply) -> Sent:
+        """Replace a sent reply in place (chat.update). Extra messages are posted, surplus ones deleted.
+
+        Charts are not re-uploaded: a file cannot be replaced in place, and a second copy would
+        confuse more than a stale chart.
+        """
+        chat = sent.chat
+        stamps = [s for s in sent.message_id.split(",") if s]
+        result: list[str] = []
+        try:
+            for i, message in enumerate(render(reply)):
+                if i < len(stamps):
+                    await self.client.chat_update(
+                        channel=chat.id, ts=stamps[i], text=message.text, blocks=message.blocks_json()
+                    )
+                    result.append(stamps[i])
+                else:
+                    result.append(await self._post(chat, message))
+            for ts in stamps[len(result):]:
+                await self.client.chat_delete(channel=chat.id, ts=ts)
+        except _SEND_ERRORS as exc:
+            err = delivery_error(exc)
+            log.error("slack: editing %s in %s failed (%s)", sent.message_id, chat, err.reason)
+            raise err from exc
+        return Sent(chat, ",".join(result))
+
+    async def _deliver(self, target: _Target, reply: Reply, lang: str) -> list[str]:
+        """Post every message of the reply, then its charts; the ts of each message posted via the API."""
+        stamps: list[str] = []
+        use_response_url = target.prefer_response_url and target.response_url is not None
+        # a refusal or a typo concerns only the person who typed it: keep it out of the channel
+        ephemeral = reply.error and target.user is not None and target.response_url is not None
+        for message in render(reply):
+            if use_response_url and await self._respond(target, message, ephemeral):
+                continue
+            # response_url is spent (5 uses, 30 minutes) or never existed: use the Web API
+            use_response_url = False
+            try:
+                stamps.append(await self._post(target.chat, message, user=target.user if ephemeral else None))
+            except SlackApiError as exc:
+                # a button under a message the bot could not post itself (slash command in a channel
+                # it never joined): only response_url reaches that channel
+                if _error_code(exc) in CHANNEL_ERRORS and target.response_url and not target.prefer_response_url:
+                    if await self._respond(target, message, ephemeral):
+                        continue
+                raise
+        for chart in reply.charts:
+            await self._upload(target, chart, lang)
+        return stamps
+
+    async def _post(self, chat: ChatRef, message: SlackMessage, user: str | None = None) -> str:
+        if user is not None:
+            await self.client.chat_postEphemeral(
+                channel=chat.id, user=user, text=message.text, blocks=message.blocks_json(), thread_ts=chat.thread
+            )
+            return ""  # ephemeral messages have no ts anyone could edit
+        response = await self.client.chat_postMessage(
+            channel=chat.id,
+            text=message.text,
+            blocks=message.blocks_json(),
+            thread_ts=chat.thread,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(response.get("ts") or "")
+
+    async def _respond(self, target: _Target, message: SlackMessage, ephemeral: bool) -> bool:
+        """Post through the interaction's response_url; False when Slack would not take it."""
+        assert target.response_url is not None
+        webhook = AsyncWebhookClient(
+            url=target.response_url, timeout=self.config.timeout, retry_handlers=self._retry_handlers
+        )
+        body: dict[str, Any] = {
+            "response_type": "ephemeral" if ephemeral else "in_channel",
+            "text": message.text,
+            "blocks": message.blocks_json(),
+        }
+        if target.chat.thread and not target.prefer_response_url:
+            body["thread_ts"] = target.chat.thread
+        try:
+            response = await webhook.send_dict(body)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("slack: response_url failed (%s); falling back to the Web API", type(exc).__name__)
+            return False
+        if response.status_code != 200:
+            log.warning("slack: response_url answered %s; falling back to the Web API", response.status_code)
+            return False
+        return True
+
+    async def _upload(self, target: _Target, chart: Chart, lang: str) -> None:
+        """Upload one chart into the chat (and thread); if Slack refuses, say why instead of failing."""
+        try:
+            await self.client.files_upload_v2(
+                channel=target.chat.id,  # files_upload_v2 wants the channel ID, as `channel=` (slack-sdk#1608)
+                thread_ts=target.chat.thread,
+                content=chart.png,
+                filename=chart.filename,
+                title=chart.title,
+            )
+            return
+        except SlackApiError as exc:
+            code = _error_code(exc) or f"http_{exc.response.status_code}"
+        except _SEND_ERRORS as exc:
+            code = type(exc).__name__
+        log.warning("slack: chart %r not attached in %s: %s", chart.title, target.chat, code)
+        if code in CHANNEL_ERRORS:
+            reason = _t(lang, "slack_chart_not_in_channel")
+        elif code in ("missing_scope", "not_allowed_token_type", "no_permission"):
+            reason = _t(lang, "slack_chart_missing_scope")
+        else:
+            reason = _t(lang, "slack_chart_failed", error=code)
+        await self._notice(target, _t(lang, "slack_chart_missing", title=chart.title, reason=reason))
+
+    async def _notice(self, target: _Target, text: str) -> None:
+        """A short adapter notice: to the asking user when we can, else into the chat."""
+        message = plain_message(text)
+        try:
+            if target.response_url and target.user and await self._respond(target, message, ephemeral=True):
+                return
+            await self._post(target.chat, message)
+        except _SEND_ERRORS as exc:
+            log.warning("slack: notice to %s failed: %s", target.chat, delivery_error(exc).reason)

@@ -1,0 +1,363 @@
+"""Everyday analysis: `trend`, `top`, `movers`, `drivers` and `funnel`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.core import Args, Context, Router
+from bot.errors import UsageError
+from bot.i18n import fmt_change_pct, fmt_percent, fmt_value
+from bot.messages import dimension_label, metric_label
+from bot.reply import Chart, Field, Reply, Table
+from handlers.common import check_filter_values, parse_common, parse_dimension, parse_metric
+from handlers.kpi import period_text
+from metrics import charts
+from metrics.breakdown import DRIVERS, Contribution, drivers, movers, top
+from metrics.errors import UnknownDimension
+from metrics.funnel import STAGES, STEPS, funnel
+from metrics.kpis import CATALOG, Kpi, json_number
+from metrics.periods import Comparison, Period, parse_period, previous_period
+from metrics.trend import OTHER, TOTAL_LINE, trend
+
+router = Router()
+
+GRAINS = {"daily": "day", "day": "day", "按天": "day", "weekly": "week", "week": "week", "按周": "week",
+          "monthly": "month", "month": "month", "按月": "month"}
+TOP_ROWS = 15
+MOVER_ROWS = 5
+
+
+def _value_format(ctx: Context, kpi: Kpi) -> Callable[[float], str]:
+    currency = ctx.settings.bot.currency
+    return lambda v: fmt_value(v, kpi.unit, ctx.lang, currency)
+
+
+def _fmt(ctx: Context, kpi: Kpi, value: float | None) -> str:
+    return fmt_value(value, kpi.unit, ctx.lang, ctx.settings.bot.currency, na=ctx.t("na"))
+
+
+def _signed(ctx: Context, kpi: Kpi, delta: float | None) -> str:
+    if delta is None:
+        return ctx.t("na")
+    if kpi.unit == "percent":
+        return f"{delta * 100:+.2f} pp"
+    text = _fmt(ctx, kpi, abs(delta))
+    return ("+" if delta >= 0 else "−") + text
+
+
+def _compare_or_previous(period: Period, compare: Comparison | None) -> Comparison:
+    return compare or Comparison("previous", previous_period(period))
+
+
+def _only_one_metric(ctx: Context, words: list[str], command: str) -> Kpi:
+    if not words:
+        raise UsageError("need_metric", command=command)
+    kpis = [parse_metric(ctx, w) for w in words]
+    if len(kpis) > 1:
+        raise UsageError("one_metric", command=command)
+    return kpis[0]
+
+
+def _require_split(ctx: Context, kpi: Kpi, by: str | None) -> None:
+    if by and not all(ctx.warehouse.available(m, by, []) for m in kpi.measures):
+        raise UnknownDimension("not_split", metric=kpi.name, dimension=by)
+
+
+# ---- trend -------------------------------------------------------------------------
+
+
+@router.command(
+    "trend", aliases=("趋势",),
+    usage="trend <metric> [period] [daily|weekly|monthly] [by <dimension>] [where …]",
+    examples=("trend gmv last 90d", "trend orders last 12w weekly by channel", "trend conversion 本月"),
+)
+async def trend_(ctx: Context, args: Args) -> Reply:
+    parsed = parse_common(ctx, args.raw)
+    grains = [GRAINS[w.lower()] for w in parsed.words if w.lower() in GRAINS]
+    words = [w for w in parsed.words if w.lower() not in GRAINS]
+    kpi = _only_one_metric(ctx, words, "trend")
+    _require_split(ctx, kpi, parsed.by)
+    grain = grains[0] if grains else "day"
+    # a trend of one day says nothing: without a period, the last four weeks
+    period = parsed.period or parse_period("last 28d", ctx.now())
+    if grain == "day" and period.days > 731:
+        raise UsageError("too_many_points", days=period.days)
+    if parsed.filters:
+        await ctx.run(check_filter_values, ctx, ctx.warehouse, parsed.filters)
+    result = await ctx.run(trend, ctx.warehouse, kpi, period, grain, parsed.by, parsed.filters)
+    series = result.series
+    label = metric_label(kpi.name, ctx.lang)
+    title = ctx.t("trend_title", metric=label, period=period_text(period, ctx.lang))
+    named = series.rename(columns={TOTAL_LINE: label, OTHER: ctx.t("other")})
+    png = await ctx.run(charts.line_chart, named, title, y_format=_value_format(ctx, kpi))
+    values = series[TOTAL_LINE] if TOTAL_LINE in series else series.sum(axis=1, min_count=1)
+    fields = []
+    if TOTAL_LINE in series and values.notna().any():
+        fields = [
+            Field(ctx.t("trend_last"), _fmt(ctx, kpi, values.dropna().iloc[-1])),
+            Field(ctx.t("trend_high"), _fmt(ctx, kpi, values.max()), delta=str(values.idxmax())),
+            Field(ctx.t("trend_low"), _fmt(ctx, kpi, values.min()), delta=str(values.idxmin())),
+        ]
+    text = [ctx.t("trend_partial", buckets=", ".join(str(b) for b in result.partial))] if (
+        result.partial and grain != "day") else []
+    data_series = [
+        {"line": str(col), "points": [
+            {"day": str(idx), "value": json_number(v)} for idx, v in series[col].items()
+        ]}
+        for col in series.columns
+    ]
+    return Reply(
+        title=title, text=text, fields=fields,
+        charts=[Chart(png, title, f"trend-{kpi.name}.png")],
+        data={"metric": kpi.name, "grain": grain, "by": parsed.by, "period": period.as_json(),
+              "partial": [str(b) for b in result.partial], "series": data_series},
+    )
+
+
+# ---- top ---------------------------------------------------------------------------
+
+
+@router.command(
+    "top", aliases=("排行", "排名"),
+    usage="top <dimension> [by <metric>] [period] [vs <period>|previous|last year] [where …]",
+    examples=("top category by gmv mtd", "top channel by orders last 7d vs previous", "top region 上月"),
+)
+async def top_(ctx: Context, args: Args) -> Reply:
+    parsed = parse_common(ctx, args.raw, by_is_dimension=False)
+    if not parsed.words:
+        raise UsageError("need_dimension", choices=", ".join(ctx.warehouse.dimensions))
+    dimension = parse_dimension(ctx, parsed.words[0])
+    extra = parsed.words[1:]
+    kpi = parse_metric(ctx, parsed.by) if parsed.by else (
+        _only_one_metric(ctx, extra, "top") if extra else CATALOG["gmv"])
+    if parsed.by and extra:
+        parse_metric(ctx, extra[0])  # says which word is not understood
+        raise UsageError("one_metric", command="top")
+    _require_split(ctx, kpi, dimension)
+    period = parsed.period or parse_period("yesterday", ctx.now())
+    compare = parsed.compare.period if parsed.compare else None
+    if parsed.filters:
+        await ctx.run(check_filter_values, ctx, ctx.warehouse, parsed.filters)
+    result = await ctx.run(top, ctx.warehouse, dimension, kpi, period, compare, parsed.filters)
+    label = metric_label(kpi.name, ctx.lang)
+    columns = ["#", dimension_label(dimension, ctx.lang), label, ctx.t("share")]
+    if compare:
+        columns += [ctx.t("previous"), ctx.t("column_change")]
+    rows = []
+    for i, r in enumerate(result.rows[:TOP_ROWS], 1):
+        row = [str(i), r.key, _fmt(ctx, kpi, r.value), fmt_percent(r.share, ctx.lang) if r.share is not None else "–"]
+        if compare:
+            row += [_fmt(ctx, kpi, r.previous), fmt_change_pct(r.change_pct, ctx.lang) or "–"]
+        rows.append(row)
+    title = ctx.t("top_title", dimension=dimension_label(dimension, ctx.lang), metric=label,
+                  period=period_text(period, ctx.lang))
+    shown = result.rows[:TOP_ROWS]
+    png = await ctx.run(charts.bar_chart, [r.key for r in shown], [r.value or 0.0 for r in shown], title,
+                        value_format=_value_format(ctx, kpi))
+    text = [ctx.t("compared_with", period=period_text(compare, ctx.lang))] if compare else []
+    if len(result.rows) > TOP_ROWS:
+        text.append(ctx.t("rows_more", count=len(result.rows) - TOP_ROWS))
+    return Reply(
+        title=title, text=text,
+        fields=[Field(ctx.t("total"), _fmt(ctx, kpi, result.total))],
+        tables=[Table(columns, rows, align=["r", "l", "r", "r", "r", "r"][: len(columns)])],
+        charts=[Chart(png, title, f"top-{dimension}.png")],
+        data={"dimension": dimension, "metric": kpi.name, "period": period.as_json(),
+              "compare": compare.as_json() if compare else None, "total": result.total,
+              "previous_total": result.previous_total,
+              "rows": [{dimension: r.key, "value": r.value, "share": r.share, "previous": r.previous,
+                        "change": r.change, "change_pct": r.change_pct} for r in result.rows]},
+    )
+
+
+# ---- movers --------------------------------------------------------------------------
+
+
+def _contribution_json(c: Contribution) -> dict[str, object]:
+    return {"value": c.key, "contribution": c.contribution, "current": c.value, "previous": c.previous}
+
+
+@router.command(
+    "movers", aliases=("why", "异动", "归因"),
+    usage="movers <metric> [period] [vs previous|last year|<period>] [by <dimension>] [where …]",
+    examples=("movers gmv yesterday", "movers orders last 7d vs previous by channel", "movers conversion yesterday"),
+)
+async def movers_(ctx: Context, args: Args) -> Reply:
+    parsed = parse_common(ctx, args.raw)
+    kpi = _only_one_metric(ctx, parsed.words, "movers")
+    period = parsed.period or parse_period("yesterday", ctx.now())
+    compare = _compare_or_previous(period, parsed.compare)
+    dims = [parsed.by] if parsed.by else list(ctx.warehouse.dimensions)
+    if parsed.filters:
+        await ctx.run(check_filter_values, ctx, ctx.warehouse, parsed.filters)
+    result = await ctx.run(movers, ctx.warehouse, kpi, period, compare.period, dims, parsed.filters)
+    label = metric_label(kpi.name, ctx.lang)
+    change = result.change
+    title = ctx.t("movers_title", metric=label, period=period_text(period, ctx.lang))
+    text = [ctx.t("movers_summary", metric=label, value=_fmt(ctx, kpi, result.value),
+                  previous=_fmt(ctx, kpi, result.previous), change=_signed(ctx, kpi, change),
+                  period=period_text(compare.period, ctx.lang))]
+    tables = []
+    lead: list[Contribution] = []
+    for dim, contribs in result.by_dimension.items():
+        top_rows = contribs[:MOVER_ROWS]
+        if not lead or (top_rows and abs(top_rows[0].contribution) > abs(lead[0].contribution)):
+            lead = top_rows
+            lead_dim = dim
+        rows = [[c.key, _signed(ctx, kpi, c.contribution),
+                 fmt_percent(c.contribution / change, ctx.lang) if change else "–",
+                 _fmt(ctx, kpi, c.previous), _fmt(ctx, kpi, c.value)] for c in top_rows]
+        tables.append(Table(
+            [dimension_label(dim, ctx.lang), ctx.t("contribution"), ctx.t("of_change"), ctx.t("previous"),
+             ctx.t("current")], rows, title=dimension_label(dim, ctx.lang)))
+    if result.unavailable:
+        text.append(ctx.t("not_split_list", metric=label,
+                          dimensions=", ".join(dimension_label(d, ctx.lang) for d in result.unavailable)))
+    chart = []
+    if lead and change:
+        text.append(ctx.t("movers_lead", dimension=dimension_label(lead_dim, ctx.lang), value=lead[0].key,
+                          share=fmt_percent(lead[0].contribution / change, ctx.lang)))
+        png = await ctx.run(charts.diverging_bar_chart, [c.key for c in lead], [c.contribution for c in lead],
+                            ctx.t("movers_chart", metric=label, dimension=dimension_label(lead_dim, ctx.lang)),
+                            value_format=_value_format(ctx, kpi))
+        chart = [Chart(png, title, f"movers-{kpi.name}.png")]
+    return Reply(
+        title=title, text=text, tables=tables, charts=chart,
+        data={"metric": kpi.name, "period": period.as_json(),
+              "compare": {"kind": compare.kind, **compare.period.as_json()},
+              "value": result.value, "previous": result.previous, "change": change,
+              "dimensions": {d: [_contribution_json(c) for c in cs] for d, cs in result.by_dimension.items()},
+              "unavailable": result.unavailable},
+    )
+
+
+# ---- drivers ----------------------------------------------------------------------------
+
+
+@router.command(
+    "drivers", aliases=("driver", "拆解"),
+    usage="drivers [period] [vs previous|last year|<period>] [by channel]",
+    examples=("drivers yesterday", "drivers last 7d vs previous by channel", "drivers 本月 vs last year"),
+)
+async def drivers_(ctx: Context, args: Args) -> Reply:
+    parsed = parse_common(ctx, args.raw)
+    words = [w for w in parsed.words if w.lower() not in ("gmv", "销售额")]
+    if words:
+        parse_metric(ctx, words[0])
+        raise UsageError("drivers_gmv_only")
+    if parsed.filters:
+        raise UsageError("drivers_no_filter")
+    gmv = CATALOG["gmv"]
+    _require_split(ctx, CATALOG["conversion"], parsed.by)
+    period = parsed.period or parse_period("yesterday", ctx.now())
+    compare = _compare_or_previous(period, parsed.compare)
+    total, rows = await ctx.run(drivers, ctx.warehouse, period, compare.period, parsed.by)
+    names = {d: ctx.t(f"driver_{d}") for d in DRIVERS}
+    title = ctx.t("drivers_title", period=period_text(period, ctx.lang))
+    text = [ctx.t("movers_summary", metric=metric_label("gmv", ctx.lang), value=_fmt(ctx, gmv, total.gmv),
+                  previous=_fmt(ctx, gmv, total.previous_gmv), change=_signed(ctx, gmv, total.gmv - total.previous_gmv),
+                  period=period_text(compare.period, ctx.lang))]
+    fields = []
+    charts_out = []
+    if total.effects is not None:
+        units = {"sessions": "count", "conversion": "percent", "aov": "money"}
+        for d in DRIVERS:
+            now_v, before = total.factors[d]
+            factor_kpi = Kpi(d, "", d, None, units[d], True)  # type: ignore[arg-type]
+            fields.append(Field(
+                names[d], f"{_fmt(ctx, factor_kpi, now_v)} ← {_fmt(ctx, factor_kpi, before)}",
+                delta=_signed(ctx, gmv, total.effects[d]),
+                trend="up" if total.effects[d] > 0 else "down" if total.effects[d] < 0 else "flat",
+                good=total.effects[d] > 0 if total.effects[d] else None,
+            ))
+        png = await ctx.run(
+            charts.waterfall_chart, ctx.t("previous"), total.previous_gmv,
+            [(names[d], total.effects[d]) for d in DRIVERS], ctx.t("current"), title,
+            value_format=_value_format(ctx, gmv),
+        )
+        charts_out.append(Chart(png, title, "drivers.png"))
+    else:
+        text.append(ctx.t("drivers_undefined"))
+    tables = []
+    if rows:
+        table_rows = [[r.key, _signed(ctx, gmv, r.gmv - r.previous_gmv)]
+                      + ([_signed(ctx, gmv, r.effects[d]) for d in DRIVERS] if r.effects else ["–"] * 3)
+                      for r in rows]
+        tables.append(Table([dimension_label(parsed.by or "", ctx.lang), ctx.t("column_change")]
+                            + [names[d] for d in DRIVERS], table_rows))
+
+    def split_json(r):  # type: ignore[no-untyped-def]
+        return {"gmv": r.gmv, "previous_gmv": r.previous_gmv, "change": r.gmv - r.previous_gmv,
+                "factors": {d: {"value": v, "previous": p} for d, (v, p) in r.factors.items()},
+                "effects": r.effects}
+
+    data = {"period": period.as_json(), "compare": {"kind": compare.kind, **compare.period.as_json()},
+            "total": split_json(total), "by": parsed.by}
+    if parsed.by:
+        data["rows"] = [{parsed.by: r.key, **split_json(r)} for r in rows]
+    return Reply(title=title, text=text, fields=fields, tables=tables, charts=charts_out, data=data)
+
+
+# ---- funnel -----------------------------------------------------------------------------
+
+
+@router.command(
+    "funnel", aliases=("漏斗",),
+    usage="funnel [period] [vs previous|last year|<period>] [by channel]",
+    examples=("funnel last 30d", "funnel last 7d vs previous by channel", "funnel 本月"),
+)
+async def funnel_(ctx: Context, args: Args) -> Reply:
+    parsed = parse_common(ctx, args.raw)
+    if parsed.words:
+        raise UsageError("funnel_words", text=" ".join(parsed.words)[:60])
+    for f in parsed.filters:
+        if f.dimension != "channel":
+            raise UnknownDimension("not_split", metric="sessions", dimension=f.dimension)
+    if parsed.by and parsed.by != "channel":
+        raise UnknownDimension("not_split", metric="sessions", dimension=parsed.by)
+    period = parsed.period or parse_period("last 30d", ctx.now())
+    compare = _compare_or_previous(period, parsed.compare)
+    total, rows = await ctx.run(funnel, ctx.warehouse, period, compare.period, parsed.by, parsed.filters)
+    step_names = [ctx.t(f"step_{s}") for s in STEPS]
+    table_rows = []
+    for i, step in enumerate(STEPS):
+        rate, before = total.rate(step), total.rate(step, total.previous) if total.previous else None
+        table_rows.append([
+            f"{step_names[i]} ({ctx.t('stage_' + STAGES[step])})",
+            fmt_value(total.counts[step], "count", ctx.lang, ""),
+            fmt_percent(rate, ctx.lang) if rate is not None else "",
+            fmt_percent(before, ctx.lang) if before is not None else "",
+        ])
+    weakest = total.weakest()
+    title = ctx.t("funnel_title", period=period_text(period, ctx.lang))
+    text = [ctx.t("compared_with", period=period_text(compare.period, ctx.lang))]
+    if weakest:
+        text.append(ctx.t("funnel_weakest", step=ctx.t(f"step_{weakest}"),
+                          before=ctx.t(f"step_{STEPS[STEPS.index(weakest) - 1]}")))
+    tables = [Table([ctx.t("step"), ctx.t("count"), ctx.t("step_rate"), ctx.t("previous")], table_rows)]
+    if rows:
+        by_rows = []
+        for r in rows:
+            weak = r.weakest()
+            by_rows.append([r.key, fmt_value(r.counts["sessions"], "count", ctx.lang, "")]
+                           + [fmt_percent(v, ctx.lang) if (v := r.rate(s)) is not None else ctx.t("na")
+                              for s in STEPS[1:]]
+                           + [ctx.t(f"step_{weak}") if weak else ""])
+        tables.append(Table([dimension_label("channel", ctx.lang), step_names[0]] + step_names[1:]
+                            + [ctx.t("weakest")], by_rows))
+    png = await ctx.run(charts.funnel_chart, list(zip(step_names, [total.counts[s] for s in STEPS], strict=True)),
+                        title, value_format=lambda v: fmt_value(v, "count", ctx.lang, ""))
+
+    def row_json(r):  # type: ignore[no-untyped-def]
+        return {"steps": [{"step": s, "count": r.counts[s], "rate": r.rate(s),
+                           "previous_count": r.previous[s] if r.previous else None,
+                           "previous_rate": r.rate(s, r.previous) if r.previous else None} for s in STEPS],
+                "weakest": r.weakest()}
+
+    data = {"period": period.as_json(), "compare": {"kind": compare.kind, **compare.period.as_json()},
+            "by": parsed.by, **row_json(total)}
+    if rows:
+        data["rows"] = [{"channel": r.key, **row_json(r)} for r in rows]
+    return Reply(title=title, text=text, tables=tables, charts=[Chart(png, title, "funnel.png")], data=data)
+
+
