@@ -102,6 +102,7 @@ CJK_FILES = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf",
     "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
     "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
@@ -395,6 +396,12 @@ def _to_datetimes(index: pd.Index) -> pd.DatetimeIndex:
     return out.tz_localize(None) if out.tz is not None else out
 
 
+def _day(value: date) -> pd.Timestamp:
+    """A highlight as a naive midnight, comparable with the (naive) series index."""
+    stamp = pd.Timestamp(value)
+    return (stamp.tz_localize(None) if stamp.tzinfo is not None else stamp).normalize()
+
+
 def _is_other(name: object) -> bool:
     return str(name).strip().lower() in OTHER_NAMES
 
@@ -433,8 +440,12 @@ def line_chart(
     """
     if isinstance(series, pd.Series):
         series = series.to_frame()
-    if series.shape[1] > MAX_LINES + 1:
-        raise ValueError(f"line_chart takes at most {MAX_LINES} lines plus 'other', got {series.shape[1]}")
+    others = sum(_is_other(name) for name in series.columns)
+    if series.shape[1] - others > MAX_LINES or others > 1:
+        # More lines than colours a reader can tell apart: the caller must fold the tail into "other".
+        raise ValueError(
+            f"line_chart takes at most {MAX_LINES} lines plus one 'other', got {list(series.columns)}"
+        )
     fonts = _fonts()
     x = _to_datetimes(series.index)
     keep = ~x.isna()
@@ -473,7 +484,7 @@ def line_chart(
         )
 
     if highlight:
-        days = pd.DatetimeIndex([pd.Timestamp(d).normalize() for d in highlight]).unique()
+        days = pd.DatetimeIndex([_day(d) for d in highlight]).unique()
         for day in days:
             if unique[0] - step <= day <= unique[-1] + step:
                 ax.axvspan(day - step / 2, day + step / 2, color=HIGHLIGHT_COLOR, alpha=0.22, lw=0, zorder=1)
