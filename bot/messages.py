@@ -91,6 +91,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     # ---- kpi ------------------------------------------------------------------------
     "kpi_title": {"en": "KPIs · {period}", "zh": "核心指标 · {period}"},
     "kpi_by_title": {"en": "KPIs by {dimension} · {period}", "zh": "按{dimension}拆分 · {period}"},
+    "card_deltas": {"en": "{day} d/d · {week} w/w", "zh": "日环比 {day} · 周同比 {week}"},
+    "card_compare": {"en": "w/w: compared with {period}, the same weekday last week.",
+                     "zh": "周同比：对比上周同日 {period}。"},
     "compared_with": {"en": "Compared with {period}.", "zh": "对比 {period}。"},
     "filtered_by": {"en": "Only {conditions}.", "zh": "筛选：{conditions}。"},
     "unavailable": {

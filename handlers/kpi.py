@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.core import Args, Context, Router
@@ -17,16 +18,36 @@ router = Router()
 MAX_ROWS = 25
 
 
-def parse_kpi_query(ctx: Context, raw: str) -> KpiQuery:
+def parse_kpi_query(ctx: Context, raw: str) -> tuple[KpiQuery, bool]:
+    """The query, and whether it is the standard card (no metric and no comparison named)."""
     parsed = parse_common(ctx, raw)
     metrics = tuple(dict.fromkeys(parse_metric(ctx, w) for w in parsed.words))
     period = parsed.period or parse_period("yesterday", ctx.now())
     compare = parsed.compare
+    card = not metrics and compare is None
     if not metrics:
         metrics = tuple(CATALOG[name] for name in STANDARD_CARD)
         if compare is None:
             compare = Comparison("previous", previous_period(period))
-    return KpiQuery(metrics, period, compare, parsed.by, tuple(parsed.filters))
+    return KpiQuery(metrics, period, compare, parsed.by, tuple(parsed.filters)), card
+
+
+def week_ago(period: Period) -> Period:
+    """The same weekdays a week earlier: the comparison that cancels weekly seasonality."""
+    shift = timedelta(days=7)
+    return Period(period.start - shift, period.end - shift, "same weekday last week",
+                  until=period.until - shift if period.until else None)
+
+
+def add_week_comparison(ctx: Context, reply: Reply, weekly: KpiResult) -> None:
+    """The standard card's second delta: vs the same weekday last week, beside day over day."""
+    for f, (name, mv) in zip(reply.fields, weekly.totals.items(), strict=True):
+        week = _delta(ctx, name, mv)
+        if week:
+            f.delta = ctx.t("card_deltas", day=f.delta or "–", week=week)
+        reply.data["metrics"][name]["week_ago"] = mv.as_json()
+    reply.data["compare_week"] = weekly.query.compare.period.as_json() if weekly.query.compare else None
+    reply.text.append(ctx.t("card_compare", period=period_text(weekly.query.compare.period, ctx.lang)))
 
 
 def period_text(period: Period, lang: str) -> str:
@@ -150,8 +171,12 @@ def render_kpi(ctx: Context, result: KpiResult) -> Reply:
     ),
 )
 async def kpi(ctx: Context, args: Args) -> Reply:
-    query = parse_kpi_query(ctx, args.raw)
+    query, card = parse_kpi_query(ctx, args.raw)
     if query.filters:
         await ctx.run(check_filter_values, ctx, ctx.warehouse, query.filters)
     result = await ctx.run(evaluate, ctx.warehouse, query)
-    return render_kpi(ctx, result)
+    reply = render_kpi(ctx, result)
+    if card:
+        weekly_query = replace(query, compare=Comparison("week", week_ago(query.period)), by=None)
+        add_week_comparison(ctx, reply, await ctx.run(evaluate, ctx.warehouse, weekly_query))
+    return reply

@@ -125,7 +125,7 @@ async def test_by_region_filtered_and_chinese_names(chat: Chat, demo_shop: Shop)
         assert metrics["new_customers"]["value"] == new_by_region.get(region, 0)
 
 
-async def test_no_metric_gives_the_standard_card(chat: Chat) -> None:
+async def test_no_metric_gives_the_standard_card_fields(chat: Chat) -> None:
     reply = await chat.send("kpi")
     assert not reply.error
     assert list(reply.data["metrics"]) == ["gmv", "orders", "aov", "conversion", "new_customers", "refund_rate"]
@@ -205,3 +205,18 @@ async def test_help_lists_commands_and_explains_kpi(chat: Chat) -> None:
     kpi_help = await chat.say("help kpi")
     assert "Usage: kpi" in kpi_help and "kpi gmv yesterday" in kpi_help and "refund_rate" in kpi_help
     assert "Did you mean kpi?" in await chat.say("help kpj")
+
+
+async def test_standard_card_compares_day_over_day_and_week_over_week(chat: Chat, demo_shop: Shop) -> None:
+    reply = await chat.send("kpi")
+    assert not reply.error
+    exp = {d: expected(demo_shop, d, d + timedelta(days=1)).iloc[0]
+           for d in (YESTERDAY, YESTERDAY - timedelta(days=1), YESTERDAY - timedelta(days=7))}
+    for name in ("gmv", "orders", "aov", "conversion", "new_customers", "refund_rate"):
+        m = reply.data["metrics"][name]
+        assert m["value"] == pytest.approx(exp[YESTERDAY][name])
+        assert m["previous"] == pytest.approx(exp[YESTERDAY - timedelta(days=1)][name])
+        assert m["week_ago"]["previous"] == pytest.approx(exp[YESTERDAY - timedelta(days=7)][name])
+    assert reply.data["compare_week"] == {"start": str(YESTERDAY - timedelta(days=7)),
+                                          "end": str(YESTERDAY - timedelta(days=6))}
+    assert "d/d" in reply.plain_text() and "w/w" in reply.plain_text()
