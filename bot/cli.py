@@ -117,7 +117,11 @@ def run(config_path: str | None) -> None:
         click.echo("opsbot: no platform to serve: set SLACK_BOT_TOKEN (and SLACK_APP_TOKEN or "
                    "SLACK_SIGNING_SECRET) or TELEGRAM_BOT_TOKEN. See README.md.", err=True)
         sys.exit(EXIT_CANNOT_RUN)
-    asyncio.run(serve(settings, dispatcher, adapters))
+    try:
+        asyncio.run(serve(settings, dispatcher, adapters))
+    except ConfigError as exc:  # e.g. a token the platform refused at start-up
+        click.echo(f"opsbot: {exc}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
 
 
 if __name__ == "__main__":

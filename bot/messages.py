@@ -178,6 +178,25 @@ MESSAGES: dict[str, dict[str, str]] = {
     "summary_movers": {"en": "Which slices moved a metric, summing to the change", "zh": "哪些维度值导致了指标变化"},
     "summary_drivers": {"en": "GMV change split into sessions, conversion and AOV", "zh": "销售额变化拆解为流量、转化率、客单价"},
     "summary_funnel": {"en": "Sessions → views → cart → orders → repeat buyers", "zh": "访客 → 浏览 → 加购 → 下单 → 复购"},
+    # ---- slack adapter ----------------------------------------------------------------
+    "slack_working": {"en": "Working on `{command}`…", "zh": "正在处理 `{command}`…"},
+    "slack_chart_missing": {
+        "en": "The chart “{title}” could not be attached: {reason}",
+        "zh": "图表「{title}」未能附上：{reason}",
+    },
+    "slack_chart_not_in_channel": {
+        "en": "opsbot is not a member of this channel. Invite it (`/invite @opsbot`) and ask again.",
+        "zh": "opsbot 不在此频道中。请先邀请它（`/invite @opsbot`）再试。",
+    },
+    "slack_chart_missing_scope": {
+        "en": "the Slack app lacks the files:write permission. Ask a workspace admin to reinstall it "
+        "from the manifest.",
+        "zh": "Slack 应用缺少 files:write 权限。请工作区管理员按清单重新安装应用。",
+    },
+    "slack_chart_failed": {
+        "en": "Slack refused the upload ({error}). The numbers above are complete.",
+        "zh": "Slack 拒绝了上传（{error}）。以上数据完整无误。",
+    },
     # ---- help ---------------------------------------------------------------------------
     "help_title": {"en": "opsbot commands", "zh": "opsbot 命令"},
     "help_intro": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ from tests.fakes.network import guard
 NOW = datetime(2026, 11, 25, 10, 30)
 TODAY = NOW.date()
 DEMO_SPEC = ShopSpec(end=TODAY, days=120, orders=30_000, seed=11)
+# the embedded warehouse engine the demo-shop tests run on
+WAREHOUSE_ENGINE = os.environ.get("OPSBOT_TEST_WAREHOUSE", "sqlite")
 
 
 @pytest.fixture(autouse=True)
@@ -52,8 +55,8 @@ def demo_shop() -> Shop:
 
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory: pytest.TempPathFactory, demo_shop: Shop) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    engine = create_engine(f"sqlite:///{path}")
+    path = tmp_path_factory.mktemp("demo") / f"demo.{WAREHOUSE_ENGINE}"
+    engine = create_engine(f"{WAREHOUSE_ENGINE}:///{path}")
     write_shop(engine, demo_shop, DEMO_SPEC)
     engine.dispose()
     return path
@@ -62,7 +65,9 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory, demo_shop: Shop) -> Path:
 @pytest.fixture(scope="session")
 def demo_settings(demo_db: Path) -> Settings:
     state = demo_db.parent / "state.db"
-    return Settings.model_validate({"warehouse": {"url": f"sqlite:///{demo_db}"}, "state": {"url": f"sqlite:///{state}"}})
+    return Settings.model_validate(
+        {"warehouse": {"url": f"{WAREHOUSE_ENGINE}:///{demo_db}"}, "state": {"url": f"sqlite:///{state}"}}
+    )
 
 
 @pytest.fixture

@@ -62,6 +62,7 @@ from bot.adapters.slack_render import ACTION_ID_PREFIX, SlackMessage, escape, pl
 from bot.config import Settings, SlackSection
 from bot.core import ChatRef, Dispatcher, Incoming
 from bot.errors import ConfigError
+from bot.messages import t
 from bot.reply import Chart, Reply
 
 log = logging.getLogger(__name__)
@@ -70,31 +71,8 @@ DEFAULT_API_URL = "https://slack.com/api/"
 
 # The adapter's own few user-visible strings. They belong in bot/messages.py (keys prefixed
 # `slack_`); they live here until the lead moves them, so this module adds no keys there.
-MESSAGES: dict[str, dict[str, str]] = {
-    "slack_working": {"en": "Working on `{command}`…", "zh": "正在处理 `{command}`…"},
-    "slack_chart_missing": {
-        "en": "The chart “{title}” could not be attached: {reason}",
-        "zh": "图表「{title}」未能附上：{reason}",
-    },
-    "slack_chart_not_in_channel": {
-        "en": "opsbot is not a member of this channel. Invite it (`/invite @opsbot`) and ask again.",
-        "zh": "opsbot 不在此频道中。请先邀请它（`/invite @opsbot`）再试。",
-    },
-    "slack_chart_missing_scope": {
-        "en": "the Slack app lacks the files:write permission. Ask a workspace admin to reinstall it "
-        "from the manifest.",
-        "zh": "Slack 应用缺少 files:write 权限。请工作区管理员按清单重新安装应用。",
-    },
-    "slack_chart_failed": {
-        "en": "Slack refused the upload ({error}). The numbers above are complete.",
-        "zh": "Slack 拒绝了上传（{error}）。以上数据完整无误。",
-    },
-}
 
 
-def _t(lang: str, key: str, **params: Any) -> str:
-    entry = MESSAGES[key]
-    return (entry.get(lang) or entry["en"]).format(**params)
 
 
 # Errors whose retry can succeed; any other `ok: false` error is a property of the request
@@ -455,7 +433,7 @@ class SlackAdapter:
             # echoed as mrkdwn: escaped, so `/ops <!channel>` cannot ping anyone even privately
             shown = escape(f"{self.config.command} {text}".strip().replace("`", "'"))
             lang = await self._lang(incoming)
-            await ack(response_type="ephemeral", text=_t(lang, "slack_working", command=shown))
+            await ack(response_type="ephemeral", text=t(lang, "slack_working", command=shown))
             target = _Target(
                 chat, user=command["user_id"], response_url=command.get("response_url"), prefer_response_url=True
             )
@@ -657,12 +635,12 @@ class SlackAdapter:
             code = type(exc).__name__
         log.warning("slack: chart %r not attached in %s: %s", chart.title, target.chat, code)
         if code in CHANNEL_ERRORS:
-            reason = _t(lang, "slack_chart_not_in_channel")
+            reason = t(lang, "slack_chart_not_in_channel")
         elif code in ("missing_scope", "not_allowed_token_type", "no_permission"):
-            reason = _t(lang, "slack_chart_missing_scope")
+            reason = t(lang, "slack_chart_missing_scope")
         else:
-            reason = _t(lang, "slack_chart_failed", error=code)
-        await self._notice(target, _t(lang, "slack_chart_missing", title=chart.title, reason=reason))
+            reason = t(lang, "slack_chart_failed", error=code)
+        await self._notice(target, t(lang, "slack_chart_missing", title=chart.title, reason=reason))
 
     async def _notice(self, target: _Target, text: str) -> None:
         """A short adapter notice: to the asking user when we can, else into the chat."""
