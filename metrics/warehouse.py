@@ -93,7 +93,11 @@ class Warehouse:
 
     @classmethod
     def from_url(cls, url: str, mapping: Mapping) -> Warehouse:
-        return cls(create_engine(url), mapping)
+        connect_args: dict[str, Any] = {}
+        if url.startswith("duckdb"):
+            # opsbot only reads; read-only lets several processes (a running bot, `opsbot ask`) share the file
+            connect_args["read_only"] = True
+        return cls(create_engine(url, connect_args=connect_args), mapping)
 
     @property
     def dimensions(self) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ NOW = datetime(2026, 11, 25, 10, 30)
 TODAY = NOW.date()
 DEMO_SPEC = ShopSpec(end=TODAY, days=120, orders=30_000, seed=11)
 # the embedded warehouse engine the demo-shop tests run on
-WAREHOUSE_ENGINE = os.environ.get("OPSBOT_TEST_WAREHOUSE", "sqlite")
+WAREHOUSE_ENGINE = os.environ.get("OPSBOT_TEST_WAREHOUSE", "duckdb")
 
 
 @pytest.fixture(autouse=True)

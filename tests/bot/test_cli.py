@@ -16,12 +16,13 @@ from bot.app import build_dispatcher, ensure_demo_shop
 from bot.cli import main
 from bot.config import load_settings
 from metrics.load import demo_end
+from tests.conftest import WAREHOUSE_ENGINE
 
 
 @pytest.fixture
 def config(tmp_path: Path, demo_db: Path) -> Path:
     path = tmp_path / "opsbot.toml"
-    path.write_text(f'[warehouse]\nurl = "sqlite:///{demo_db}"\n[access]\nchats = ["slack:COPS"]\n')
+    path.write_text(f'[warehouse]\nurl = "{WAREHOUSE_ENGINE}:///{demo_db}"\n[access]\nchats = ["slack:COPS"]\n')
     return path
 
 

@@ -17,7 +17,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_no_file_means_the_demo() -> None:
     settings = load_settings(None)
     assert settings.is_demo
-    assert settings.warehouse_url().endswith("opsbot-demo.db")
+    assert settings.warehouse_url().startswith("duckdb:///") and settings.warehouse_url().endswith("opsbot-demo.duckdb")
     assert settings.state_url().endswith("opsbot-state.db")
 
 
