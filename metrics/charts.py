@@ -24,8 +24,8 @@ import io
 import logging
 import math
 import re
-import textwrap
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -64,7 +64,7 @@ WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 150  # 1200 x 675 px, a 16:9 image chat cli
 TITLE_SIZE, LABEL_SIZE, TICK_SIZE, ANNOTATION_SIZE = 16.0, 13.0, 12.0, 11.0
 LINE_WIDTH = 2.6
 MAX_LINES = 6  # plus one "other" line
-MAX_BARS = 25  # beyond this, labels at >= 11 pt no longer fit in 675 px
+MAX_BARS = 20  # beyond this, labels at >= 11 pt no longer fit in 675 px (CJK glyphs are tall)
 MAX_LABEL_CHARS = 24
 
 # Tableau-10 order: distinct at small sizes and familiar from spreadsheets.
@@ -118,8 +118,8 @@ class _WeightFallbackFilter(logging.Filter):
     """Drop matplotlib's 'Failed to find font weight ... for <CJK family>' warnings.
 
     CJK families usually ship a single weight (WenQuanYi Zen Hei is 500), so every new
-    size/weight resolved through the fallback list logs a WARNING. Using the one weight there
-    is is the intended behaviour of a fallback font, not something for an operator to fix.
+    size/weight resolved through the fallback list logs a WARNING. Using the only weight a
+    fallback font has is intended here, not something for an operator to fix.
     """
 
     def __init__(self) -> None:
@@ -274,9 +274,46 @@ def _signed(fmt: Formatter, value: float) -> str:
     return "+" + text if value > 0 and not text.startswith("+") else text
 
 
+def _width(text: str) -> int:
+    """Display width in Latin-character units: CJK and fullwidth characters count twice."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _shorten(text: str, limit: int = MAX_LABEL_CHARS) -> str:
+    """One line of at most ``limit`` width units, cut with an ellipsis (so 12 Chinese characters
+    take the room of 24 Latin ones and a long label never pushes the plot off the image)."""
     text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    if _width(text) <= limit:
+        return text
+    out, used = [], 1
+    for ch in text:
+        used += _width(ch)
+        if used > limit:
+            break
+        out.append(ch)
+    return "".join(out).rstrip() + "…"
+
+
+# A CJK character may break a line anywhere; other text only between words.
+_WRAP_TOKEN = re.compile(r"\s+|[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]|[^\s\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]+")
+
+
+def _wrap(text: str, width: int, max_lines: int = 3) -> str:
+    """Wrap to lines of about ``width`` units (CJK-aware, unlike textwrap)."""
+    lines: list[str] = []
+    line = ""
+    for token in _WRAP_TOKEN.findall(" ".join(str(text).split())):
+        if token.isspace():
+            line += " " if line else ""
+        elif line and _width(line) + _width(token) > width:
+            lines.append(line.rstrip())
+            line = token
+        else:
+            line += token
+    lines.append(line.rstrip())
+    if len(lines) > max_lines:
+        lines = lines[: max_lines - 1] + [_shorten(" ".join(lines[max_lines - 1 :]), width)]
+    return "\n".join(lines)
 
 
 def _floats(values: Iterable[object]) -> np.ndarray:
@@ -317,7 +354,7 @@ def _style(ax: Axes, fonts: _Fonts, *, grid: str | None = "y") -> None:
 
 def _title(ax: Axes, fonts: _Fonts, title: str) -> None:
     ax.set_title(
-        fonts.clean(_shorten(title, 70)),
+        fonts.clean(_shorten(title, 52)),
         loc="left",
         pad=12,
         color=TEXT_COLOR,
@@ -402,6 +439,18 @@ def _day(value: date) -> pd.Timestamp:
     return (stamp.tz_localize(None) if stamp.tzinfo is not None else stamp).normalize()
 
 
+def _buckets(points: pd.DatetimeIndex, step: pd.Timedelta, days: Sequence[pd.Timestamp]) -> pd.DatetimeIndex:
+    """The points (sorted bucket starts, ``step`` apart) whose bucket [point, point + step) holds a day."""
+    found = []
+    for day in days:
+        pos = int(points.searchsorted(day, side="right")) - 1
+        if pos >= 0:
+            end = points[pos + 1] if pos + 1 < len(points) else points[pos] + step
+            if day < end:
+                found.append(points[pos])
+    return pd.DatetimeIndex(found).unique()
+
+
 def _is_other(name: object) -> bool:
     return str(name).strip().lower() in OTHER_NAMES
 
@@ -484,11 +533,12 @@ def line_chart(
         )
 
     if highlight:
-        days = pd.DatetimeIndex([_day(d) for d in highlight]).unique()
-        for day in days:
-            if unique[0] - step <= day <= unique[-1] + step:
-                ax.axvspan(day - step / 2, day + step / 2, color=HIGHLIGHT_COLOR, alpha=0.22, lw=0, zorder=1)
-        marked = x.normalize().isin(days)
+        # A highlighted day marks the point whose bucket holds it: the day itself in a daily
+        # series, its week or month in a weekly or monthly one. Days off the chart are skipped.
+        buckets = _buckets(unique, step, [_day(d) for d in highlight])
+        for bucket in buckets:
+            ax.axvspan(bucket - step / 2, bucket + step / 2, color=HIGHLIGHT_COLOR, alpha=0.22, lw=0, zorder=1)
+        marked = x.isin(buckets)
         for i, color in enumerate(colors):
             hit = marked & np.isfinite(values[:, i])
             if hit.any():
@@ -542,20 +592,21 @@ def bar_chart(
     fig, ax = _new_figure()
     _title(ax, fonts, title)
     low, high = _pad_limits(float(heights.min()), float(heights.max()))
+    _style(ax, fonts, grid=None)
+    # The bars carry their values, so the value axis would only repeat them: no axis, no
+    # frame, just a baseline at zero.
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     if horizontal:
-        _style(ax, fonts, grid=None)
         bars = ax.barh(positions, heights, height=0.65, color=BAR_COLOR)
         ax.set_yticks(positions, [fonts.clean(_shorten(n)) for n in names])
         ax.set_ylim(len(names) - 0.5, -0.5)  # first (top-ranked) bar on top
         ax.set_xlim(low, high)
-        ax.xaxis.set_visible(False)  # the bars carry their values; an axis would repeat them
-        ax.spines["bottom"].set_visible(False)
-        if low < 0:
-            ax.axvline(0, color="#757575", linewidth=1.0)
+        ax.xaxis.set_visible(False)
+        ax.axvline(0, color="#757575", linewidth=1.0)
     else:
-        _style(ax, fonts, grid=None)
         bars = ax.bar(positions, heights, width=0.65, color=BAR_COLOR)
-        rotate = len(names) > 8 or max(len(n) for n in names) > 8
+        rotate = len(names) > 8 or max(_width(n) for n in names) > 10
         ax.set_xticks(
             positions,
             [fonts.clean(_shorten(n, 16)) for n in names],
@@ -566,10 +617,9 @@ def bar_chart(
         ax.set_xlim(-0.5, len(names) - 0.5)
         ax.set_ylim(low, high)
         ax.yaxis.set_visible(False)
-        ax.spines["left"].set_visible(False)
-        if low < 0:
-            ax.axhline(0, color="#757575", linewidth=1.0)
-    ax.tick_params(length=0)
+        ax.axhline(0, color="#757575", linewidth=1.0)
+    # Many bars: step the labels down to the 11 pt floor so neighbouring labels do not touch.
+    ax.tick_params(length=0, labelsize=ANNOTATION_SIZE if len(names) > 12 else TICK_SIZE)
     ax.bar_label(
         bars,
         labels=texts,
@@ -621,7 +671,7 @@ def diverging_bar_chart(
     ax.xaxis.set_visible(False)
     ax.spines["bottom"].set_visible(False)
     ax.spines["left"].set_visible(False)
-    ax.tick_params(length=0)
+    ax.tick_params(length=0, labelsize=ANNOTATION_SIZE if len(rows) > 12 else TICK_SIZE)
     ax.bar_label(
         bars,
         labels=_bar_labels(fonts, [_signed(fmt, v) for v in heights]),
@@ -735,7 +785,7 @@ def waterfall_chart(
             in_layout=False,
         )
     wrap = 12 if len(bars) > 5 else 16
-    ax.set_xticks(positions, [fonts.clean(textwrap.fill(_shorten(b.label, 30), wrap)) for b in bars])
+    ax.set_xticks(positions, [fonts.clean(_wrap(b.label, wrap)) for b in bars])
     ax.set_xlim(-0.6, len(bars) - 0.4)
     ax.tick_params(axis="x", length=0)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
