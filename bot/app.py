@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.core import Dispatcher, Services
 from bot.store import Store
 from handlers import analysis as analysis_handlers
+from handlers import digest as digest_handlers
 from handlers import help as help_handlers
 from handlers import kpi as kpi_handlers
 from handlers import prefs as prefs_handlers
@@ -28,6 +29,7 @@ ROUTERS = (
     help_handlers.router,
     kpi_handlers.router,
     analysis_handlers.router,
+    digest_handlers.router,
     prefs_handlers.router,
 )
 

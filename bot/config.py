@@ -123,6 +123,38 @@ class TelegramSection(_Section):
     path: str = "/telegram"
 
 
+class DigestSection(_Section):
+    """A subscription from the config file (`[[digest]]`), kept in sync at start-up."""
+
+    chat: str
+    cadence: Literal["daily", "weekly"] = "daily"
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+    at: str = "09:00"
+    metrics: tuple[str, ...] = ()
+    by: str | None = None
+    wait_until: str | None = None
+
+    @field_validator("chat")
+    @classmethod
+    def _chat(cls, value: str) -> str:
+        platform, _, ident = value.partition(":")
+        if platform not in ("slack", "telegram", "console") or not ident:
+            raise ValueError(f"{value!r} must look like 'slack:C0123' or 'telegram:-100123'")
+        return value
+
+    @field_validator("at", "wait_until")
+    @classmethod
+    def _time(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        h, sep, m = value.partition(":")
+        if not sep or not h.isdigit() or not m.isdigit() or int(h) > 23 or int(m) > 59 or len(m) != 2:
+            raise ValueError(f"{value!r} is not a time; write HH:MM")
+        if f"{int(h):02d}:{m}" < "03:00":
+            raise ValueError(f"{value} is between 00:00 and 03:00, where DST changes skip or repeat runs")
+        return f"{int(h):02d}:{m}"
+
+
 class Settings(_Section):
     bot: BotSection = BotSection()
     access: AccessSection = AccessSection()
@@ -131,6 +163,7 @@ class Settings(_Section):
     demo: DemoSection = DemoSection()
     slack: SlackSection | None = None
     telegram: TelegramSection | None = None
+    digest: tuple[DigestSection, ...] = ()
     # where the file was read from (None: defaults); relative paths resolve beside it
     source: Path | None = None
 

@@ -83,6 +83,8 @@ class Services:
     store: Store
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, "opsbot-work"))
     clock: Callable[[], datetime] | None = None  # naive local now; tests inject one
+    # called after a command changed a schedule (subscribe, pause...): the scheduler resyncs
+    schedule_changed: Callable[[], None] | None = None
 
 
 @dataclass
@@ -204,6 +206,11 @@ class Dispatcher:
         if _has_cjk(incoming.text[:200]) or (incoming.language or "").lower().startswith("zh"):
             return "zh"
         return self.services.settings.bot.language
+
+    def context_for(self, chat: ChatRef, user: str = "opsbot:scheduler") -> Context:
+        """A context for work nobody typed (a scheduled digest), in the chat's language."""
+        incoming = Incoming(text="", chat=chat, user=user)
+        return Context(self.services, incoming, self.language(incoming), True, self.commands)
 
     # ---- dispatch -----------------------------------------------------------------
 

@@ -75,6 +75,22 @@ class Reply:
         ]
         return out
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reply:
+        """The inverse of to_json: how a reply waits in the outbox."""
+        return cls(
+            title=data.get("title", ""),
+            text=list(data.get("text", [])),
+            fields=[Field(**f) for f in data.get("fields", [])],
+            tables=[Table(**t) for t in data.get("tables", [])],
+            charts=[Chart(base64.b64decode(c["png_base64"]), c["title"], c.get("filename", "chart.png"))
+                    for c in data.get("charts", [])],
+            actions=[Action(**a) for a in data.get("actions", [])],
+            footer=data.get("footer"),
+            data=dict(data.get("data", {})),
+            error=bool(data.get("error", False)),
+        )
+
     def plain_text(self) -> str:
         """The whole reply as plain text: the console's output and every platform's fallback."""
         parts: list[str] = []

@@ -1,5 +1,5 @@
-"""opsbot's own state (SQLAlchemy 2 ORM): per-chat settings for now; subscriptions,
-goals, alert rules, the outbox and the audit log join it as their issues land.
+"""opsbot's own state (SQLAlchemy 2 ORM): per-chat settings, digest subscriptions, the
+outbox and the scheduler lease; goals, alert rules and the audit log join as their issues land.
 
 The schema is created with `create_all` until it settles; Alembic takes over then.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, String, create_engine, event, select
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -24,7 +24,67 @@ class ChatSetting(Base):
     chat: Mapped[str] = mapped_column(String(200), primary_key=True)
     language: Mapped[str | None] = mapped_column(String(8))
     updated_by: Mapped[str | None] = mapped_column(String(200))
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=lambda: datetime.now(UTC).replace(tzinfo=None))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=lambda: utcnow())
+
+
+def utcnow() -> datetime:
+    """Naive UTC: what every timestamp column of the state database holds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Subscription(Base):
+    """A chat's scheduled digest. The schedule lives here; APScheduler's job store is derived from it."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="digest")
+    cadence: Mapped[str] = mapped_column(String(10))  # daily | weekly
+    weekday: Mapped[str | None] = mapped_column(String(3))  # mon..sun for weekly
+    at: Mapped[str] = mapped_column(String(5))  # HH:MM local
+    timezone: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    by: Mapped[str | None] = mapped_column(String(64))
+    wait_until: Mapped[str | None] = mapped_column(String(5))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused_reason: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(10), default="chat")  # chat | config
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class OutboxItem(Base):
+    """One message to deliver exactly once, under a unique delivery key."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    chat: Mapped[str] = mapped_column(String(200), index=True)
+    payload: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+    fingerprint: Mapped[str | None] = mapped_column(String(64))  # of the numbers, to notice late data
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    sent_chat: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Lease(Base):
+    """Who runs the scheduler: one holder at a time, taken over when it stops renewing."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -65,7 +125,7 @@ class Store:
             row = s.get(ChatSetting, chat) or ChatSetting(chat=chat)
             row.language = language
             row.updated_by = by
-            row.updated_at = datetime.now(UTC).replace(tzinfo=None)
+            row.updated_at = utcnow()
             s.add(row)
         with self._lock:
             self._languages[chat] = language

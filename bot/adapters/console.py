@@ -7,6 +7,7 @@ import json
 import sys
 from typing import TextIO
 
+from bot.adapters.base import Sent
 from bot.core import CONSOLE, ChatRef, Dispatcher, Incoming
 from bot.reply import Reply
 
@@ -21,15 +22,31 @@ def render(reply: Reply, as_json: bool = False) -> str:
 
 
 class ConsoleAdapter:
+    platform = "console"
+
     def __init__(self, dispatcher: Dispatcher, out: TextIO = sys.stdout) -> None:
         self.dispatcher = dispatcher
         self.out = out
+        self._sent = 0
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
 
     async def ask(self, text: str) -> Reply:
         return await self.dispatcher.dispatch(Incoming(text=text, chat=CONSOLE, user=CONSOLE_USER))
 
-    async def send(self, chat: ChatRef, reply: Reply) -> None:
+    async def send(self, chat: ChatRef, reply: Reply) -> Sent:
+        """Pushes (digests, alerts) print: the demo's stand-in for a channel."""
+        self._sent += 1
         print(f"--- to {chat} ---\n{render(reply)}\n", file=self.out, flush=True)
+        return Sent(chat, str(self._sent))
+
+    async def edit(self, sent: Sent, reply: Reply) -> Sent:
+        print(f"--- edit of message {sent.message_id} in {sent.chat} ---\n{render(reply)}\n", file=self.out, flush=True)
+        return sent
 
     async def repl(self, inp: TextIO = sys.stdin) -> None:
         """Read commands until EOF, `quit` or Ctrl-C."""

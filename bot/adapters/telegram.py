@@ -143,8 +143,8 @@ class TelegramAdapter:
         else:
             self.webhook_secret = None
         self.webhook_port: int | None = None  # the bound port once the webhook server runs
+        self._moved: dict[ChatRef, ChatRef] = {}  # groups seen becoming supergroups (old -> new)
         self._runner: web.AppRunner | None = None
-        self._started = False
 
         # Opt in to PTB's timedelta durations now (RetryAfter.retry_after); otherwise every
         # flood-control error emits a PTBDeprecationWarning. setdefault: an explicit choice wins.
@@ -171,9 +171,18 @@ class TelegramAdapter:
 
     async def start(self) -> None:
         try:
+            await self._start()
+        except BaseException:
+            # run.py only stops adapters that started: release sockets and tasks here
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        try:
             await self.app.initialize()  # getMe: the bot's username, which /kpi@name needs
-        except InvalidToken as exc:
-            raise ConfigError("Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)") from exc
+        except InvalidToken:
+            # `from None`: PTB's message quotes the token, and tracebacks end up in logs
+            raise ConfigError("Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)") from None
         await self._register_commands()
         await self.app.start()
         if self.section.mode == "webhook":
@@ -185,7 +194,6 @@ class TelegramAdapter:
                 allowed_updates=ALLOWED_UPDATES,
                 error_callback=self._on_poll_error,
             )
-        self._started = True
         log.info("telegram: @%s running (%s)", self.app.bot.username, self.section.mode)
 
     async def stop(self) -> None:
@@ -200,7 +208,9 @@ class TelegramAdapter:
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
-        self._started = False
+        # Application.shutdown skips everything when initialize() failed half-way (a bad token),
+        # which would leave the HTTP connection pool open; Bot.shutdown is safe to repeat.
+        await self.app.bot.shutdown()
 
     async def _register_commands(self) -> None:
         """The command menu: English by default, Chinese for clients set to zh."""
@@ -309,7 +319,12 @@ class TelegramAdapter:
         command = self.callbacks.command_for(query.data or "")
         try:
             if command is None:
-                await query.answer(adapter_text(self.lang, "button_expired"), show_alert=True)
+                where = chat_ref(query.message.chat.id) if query.message is not None else ChatRef(PLATFORM, "")
+                lang = self.dispatcher.language(
+                    Incoming(text="", chat=where, user=f"{PLATFORM}:{query.from_user.id}",
+                             language=query.from_user.language_code)
+                )
+                await query.answer(adapter_text(lang, "button_expired"), show_alert=True)
             else:
                 await query.answer()  # stops the button's spinner; Telegram expects it within seconds
         except TelegramError as exc:
@@ -356,6 +371,7 @@ class TelegramAdapter:
             log.warning("telegram: could not answer in %s: %s", chat, exc.reason)
 
     async def _chat_migrated(self, old: ChatRef, new: ChatRef) -> None:
+        self._moved[ChatRef(old.platform, old.id)] = new
         log.warning(
             "telegram: %s became supergroup %s; add it to [access] chats and move its subscriptions", old, new
         )
@@ -399,6 +415,16 @@ class TelegramAdapter:
         return Sent(target, sent.message_id)
 
     async def _deliver(self, chat: ChatRef, reply: Reply, quote: int | None) -> Sent:
+        try:
+            return await self._deliver_parts(chat, reply, quote)
+        except DeliveryError as exc:
+            # If the chat moved before the failure, say so: the caller's retry should go to the new id.
+            moved = self._moved.get(ChatRef(chat.platform, chat.id))
+            if exc.migrated_to is None and moved is not None:
+                exc.migrated_to = moved
+            raise
+
+    async def _deliver_parts(self, chat: ChatRef, reply: Reply, quote: int | None) -> Sent:
         rendered = render(reply, self.callbacks, self.lang)
         total = len(rendered.photos) + len(rendered.texts)
         target = chat

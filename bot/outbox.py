@@ -1,0 +1,218 @@
+"""The outbox: every push (digest, alert) is enqueued under a unique delivery key and
+delivered once.
+
+Exactly-once rests on two things. Enqueueing is an INSERT on a unique key, so a
+second scheduler, a retry or a restart that builds the same digest again is a
+no-op. Delivery claims an item with a conditional UPDATE (only one deliverer wins),
+sends it, and records the platform's message id before marking it sent; an item
+left "sending" by a killed process is taken over after `stale_after`, and if its
+message id was recorded it is marked sent without a second post.
+
+The remaining risk: a process killed after the platform accepted a message but
+before the message id was written. Slack and Telegram take no idempotency key, so
+that message is sent again on recovery. The window is one local UPDATE long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.adapters.base import Adapter, DeliveryError, Sent
+from bot.core import ChatRef
+from bot.reply import Reply
+from bot.store import OutboxItem, Store, Subscription, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+BACKOFF = (5, 30, 120, 600, 1800)  # seconds before attempts 2..6
+
+
+def instance_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Outbox:
+    def __init__(self, store: Store, *, stale_after: timedelta = timedelta(minutes=10)) -> None:
+        self.store = store
+        self.stale_after = stale_after
+
+    def enqueue(self, key: str, chat: ChatRef, reply: Reply, fingerprint: str | None = None) -> bool:
+        """Queue a reply; False (and nothing written) when the key was queued before."""
+        try:
+            with self.store.session() as s, s.begin():
+                s.add(OutboxItem(key=key, chat=str(chat), payload=reply.to_json(), fingerprint=fingerprint))
+        except IntegrityError:
+            return False
+        return True
+
+    def get(self, key: str) -> OutboxItem | None:
+        with self.store.session() as s:
+            return s.scalar(select(OutboxItem).where(OutboxItem.key == key))
+
+    def claim(self, worker: str, now: datetime | None = None, limit: int = 50) -> list[OutboxItem]:
+        """Due items this worker now owns, oldest first."""
+        now = now or utcnow()
+        stale = now - self.stale_after
+        claimable = or_(
+            (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now),
+            (OutboxItem.status == "sending") & (OutboxItem.claimed_at < stale),
+        )
+        with self.store.session() as s:
+            ids = s.scalars(select(OutboxItem.id).where(claimable).order_by(OutboxItem.id).limit(limit)).all()
+        claimed = []
+        for item_id in ids:
+            with self.store.session() as s, s.begin():
+                won = s.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id == item_id, claimable)
+                    .values(status="sending", claimed_by=worker, claimed_at=now)
+                ).rowcount
+                if won:
+                    claimed.append(s.get(OutboxItem, item_id))
+        return [c for c in claimed if c is not None]
+
+    def _set(self, item_id: int, **values: object) -> None:
+        with self.store.session() as s, s.begin():
+            s.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(**values))
+
+    def record_message(self, item_id: int, sent: Sent) -> None:
+        self._set(item_id, message_id=sent.message_id, sent_chat=str(sent.chat))
+
+    def mark_sent(self, item_id: int) -> None:
+        self._set(item_id, status="sent", sent_at=utcnow(), last_error=None)
+
+    def retry_later(self, item_id: int, attempts: int, error: str, now: datetime | None = None) -> None:
+        delay = BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
+        self._set(item_id, status="pending", attempts=attempts, last_error=error[:2000],
+                  next_attempt_at=(now or utcnow()) + timedelta(seconds=delay))
+
+    def release(self, item_id: int) -> None:
+        """Give a claimed item back untouched (an earlier item for its chat is still waiting)."""
+        self._set(item_id, status="pending")
+
+    def mark_failed(self, item_id: int, attempts: int, error: str) -> None:
+        self._set(item_id, status="failed", attempts=attempts, last_error=error[:2000])
+
+    def mark_edited(self, item_id: int, payload: dict, fingerprint: str | None) -> None:  # type: ignore[type-arg]
+        self._set(item_id, payload=payload, fingerprint=fingerprint, edited_at=utcnow())
+
+    def recent(self, chat: str | None = None, limit: int = 20) -> list[OutboxItem]:
+        with self.store.session() as s:
+            q = select(OutboxItem).order_by(OutboxItem.id.desc()).limit(limit)
+            if chat:
+                q = q.where(OutboxItem.chat == chat)
+            return list(s.scalars(q).all())
+
+    def counts(self) -> dict[str, int]:
+        from sqlalchemy import func
+
+        with self.store.session() as s:
+            rows = s.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status)).all()
+        return {status: n for status, n in rows}
+
+    def follow_migration(self, old: str, new: ChatRef) -> None:
+        """A Telegram group became a supergroup: its subscriptions and queued items move along."""
+        with self.store.session() as s, s.begin():
+            s.execute(update(Subscription).where(Subscription.chat == old).values(chat=str(new)))
+            s.execute(update(OutboxItem).where(OutboxItem.chat == old, OutboxItem.status != "sent")
+                      .values(chat=str(new)))
+
+    def pause_chat(self, chat: str, reason: str) -> None:
+        with self.store.session() as s, s.begin():
+            s.execute(update(Subscription).where(Subscription.chat == chat)
+                      .values(paused=True, paused_reason=reason[:200]))
+
+
+class Deliverer:
+    """Sends claimed outbox items through the adapters, in order per chat."""
+
+    def __init__(self, outbox: Outbox, adapters: Mapping[str, Adapter], worker: str | None = None,
+                 max_attempts: int = MAX_ATTEMPTS) -> None:
+        self.outbox = outbox
+        self.adapters = adapters
+        self.worker = worker or instance_name()
+        self.max_attempts = max_attempts
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Deliver what is due now; returns how many items were sent."""
+        items = await asyncio.to_thread(self.outbox.claim, self.worker)
+        blocked: set[str] = set()
+        sent = 0
+        for item in items:
+            if item.chat in blocked:
+                await asyncio.to_thread(self.outbox.release, item.id)
+                continue
+            if await self._deliver(item):
+                sent += 1
+            else:
+                blocked.add(item.chat)  # keep the chat's order: later items wait for this one
+        return sent
+
+    async def _deliver(self, item: OutboxItem) -> bool:
+        if item.message_id:
+            # a previous worker posted it and died before marking: never post twice
+            await asyncio.to_thread(self.outbox.mark_sent, item.id)
+            return True
+        chat = ChatRef.parse(item.chat)
+        adapter = self.adapters.get(chat.platform)
+        attempts = item.attempts + 1
+        if adapter is None:
+            await asyncio.to_thread(self.outbox.mark_failed, item.id, attempts,
+                                    f"no {chat.platform} adapter is running")
+            log.error("outbox %s: no %s adapter; marked failed", item.key, chat.platform)
+            return False
+        try:
+            result = await adapter.send(chat, Reply.from_json(item.payload))
+        except DeliveryError as exc:
+            return await self._failed(item, attempts, exc)
+        except Exception as exc:  # an adapter bug must not lose the message
+            log.exception("outbox %s: unexpected send error", item.key)
+            return await self._failed(item, attempts, DeliveryError(type(exc).__name__, permanent=False))
+        await asyncio.to_thread(self.outbox.record_message, item.id, result)
+        await asyncio.to_thread(self.outbox.mark_sent, item.id)
+        if str(result.chat) != item.chat:
+            await asyncio.to_thread(self.outbox.follow_migration, item.chat, result.chat)
+        log.info("outbox %s delivered to %s", item.key, result.chat)
+        return True
+
+    async def _failed(self, item: OutboxItem, attempts: int, exc: DeliveryError) -> bool:
+        if exc.migrated_to is not None:
+            await asyncio.to_thread(self.outbox.follow_migration, item.chat, exc.migrated_to)
+            await asyncio.to_thread(self.outbox.retry_later, item.id, item.attempts, exc.reason,
+                                    utcnow() - timedelta(days=1))
+            return False
+        if exc.permanent or attempts >= self.max_attempts:
+            await asyncio.to_thread(self.outbox.mark_failed, item.id, attempts, exc.reason)
+            log.error("outbox %s to %s failed for good after %d attempt(s): %s", item.key, item.chat, attempts,
+                      exc.reason)
+            if exc.permanent:
+                await asyncio.to_thread(self.outbox.pause_chat, item.chat, exc.reason)
+            return False
+        await asyncio.to_thread(self.outbox.retry_later, item.id, attempts, exc.reason)
+        log.warning("outbox %s to %s: attempt %d failed (%s); will retry", item.key, item.chat, attempts, exc.reason)
+        return False
+
+    async def run_forever(self, interval: float = 5.0) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("outbox delivery round failed")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), interval)
+            except TimeoutError:
+                pass

@@ -1,0 +1,371 @@
+"""The morning digest, and the commands that subscribe a chat to it.
+
+    subscribe digest daily 09:00 [metric …] [by <dimension>] [wait-until 11:00]
+    subscribe digest weekly mon 09:00 …
+    subscriptions · unsubscribe <id> · pause <id> · resume <id> · digest now [weekly] · deliveries
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.core import Args, Context, Router
+from bot.errors import UsageError
+from bot.i18n import fmt_change_pct, fmt_value
+from bot.messages import dimension_label, metric_label
+from bot.reply import Chart, Reply, Table
+from bot.store import OutboxItem, Subscription
+from handlers.common import parse_dimension, parse_metric
+from handlers.kpi import add_week_comparison, period_text, render_kpi, week_ago
+from metrics import charts
+from metrics.breakdown import movers
+from metrics.kpis import CATALOG, STANDARD_CARD, KpiQuery, evaluate
+from metrics.periods import Comparison, Period, parse_period, previous_period
+from metrics.trend import trend
+
+router = Router()
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+HISTORY_DAYS = 56  # "far fewer orders than any day in the last 8 weeks"
+INCOMPLETE_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class DigestSpec:
+    cadence: str = "daily"  # daily | weekly
+    metrics: tuple[str, ...] = ()
+    by: str | None = None
+
+    @classmethod
+    def of(cls, sub: Subscription) -> DigestSpec:
+        return cls(sub.cadence, tuple(sub.metrics or ()), sub.by)
+
+
+# ---- completeness ---------------------------------------------------------------------
+
+
+def completeness(ctx: Context, day: date) -> tuple[str, float, float]:
+    """("complete" | "incomplete" | "missing", orders that day, the smallest day in the last 8 weeks).
+
+    A day with far fewer orders than any recent day is more likely a late load than a
+    collapse; saying so beats reporting a fake drop.
+    """
+    start = datetime.combine(day - timedelta(days=HISTORY_DAYS), datetime.min.time())
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time())
+    daily = ctx.warehouse.daily(["orders"], start, end)
+    by_day = {d: v for d, v in zip(daily["day"], daily["orders"], strict=True)}
+    orders = float(by_day.get(day, 0.0))
+    history = [by_day.get(day - timedelta(days=k), 0.0) for k in range(1, HISTORY_DAYS + 1)]
+    history = [h for h in history if h > 0]
+    low = min(history) if history else 0.0
+    if orders == 0 and history:
+        return "missing", orders, low
+    if history and orders < INCOMPLETE_SHARE * low:
+        return "incomplete", orders, low
+    return "complete", orders, low
+
+
+# ---- building ------------------------------------------------------------------------------
+
+
+def fingerprint(reply: Reply) -> str:
+    """Of the numbers only: a late load changes it, a re-render does not."""
+    numbers = json.dumps(reply.data.get("metrics", {}), sort_keys=True, default=str)
+    return hashlib.sha256(numbers.encode()).hexdigest()[:32]
+
+
+async def build_digest(ctx: Context, spec: DigestSpec, now: datetime | None = None) -> Reply:
+    now = now or ctx.now()
+    weekly = spec.cadence == "weekly"
+    period = parse_period("last week" if weekly else "yesterday", now)
+    compare = Comparison("previous", previous_period(period))
+    names = spec.metrics or STANDARD_CARD
+    query = KpiQuery(tuple(CATALOG[n] for n in names), period, compare)
+    result = await ctx.run(evaluate, ctx.warehouse, query)
+    reply = render_kpi(ctx, result)
+    reply.title = ctx.t("digest_weekly_title" if weekly else "digest_title", period=period_text(period, ctx.lang))
+    if not weekly:
+        weekly_result = await ctx.run(
+            evaluate, ctx.warehouse, replace(query, compare=Comparison("week", week_ago(period))))
+        add_week_comparison(ctx, reply, weekly_result)
+        status, orders, low = await ctx.run(completeness, ctx, period.start)
+        reply.data["data_status"] = status
+        if status != "complete":
+            reply.text.insert(0, ctx.t(f"digest_{status}", day=period.start.isoformat(),
+                                       orders=fmt_value(orders, "count", ctx.lang, ""),
+                                       low=fmt_value(low, "count", ctx.lang, "")))
+    await _add_month_to_date(ctx, reply, now)
+    await _add_movers(ctx, reply, period, compare.period)
+    await _add_trend(ctx, reply, now, weekly)
+    if spec.by:
+        by_result = await ctx.run(evaluate, ctx.warehouse, replace(query, by=spec.by))
+        reply.tables.extend(render_kpi(ctx, by_result).tables)
+    reply.data["cadence"] = spec.cadence
+    return reply
+
+
+def month_to_date(today: date) -> tuple[Period, Period] | None:
+    """This month through yesterday, and the same days of last month (capped at its end)."""
+    first = today.replace(day=1)
+    if first == today:
+        return None
+    prev_first = (first - timedelta(days=1)).replace(day=1)
+    prev_end = min(prev_first + (today - first), first)
+    return Period(first, today, "mtd"), Period(prev_first, prev_end, "last month to date")
+
+
+async def _add_month_to_date(ctx: Context, reply: Reply, now: datetime) -> None:
+    # until goals exist (planning issue), month to date is paced against last month to date
+    periods = month_to_date(now.date())
+    if periods is None:
+        return
+    mtd, last = periods
+    query = KpiQuery((CATALOG["gmv"],), mtd, Comparison("previous", last))
+    result = await ctx.run(evaluate, ctx.warehouse, query)
+    gmv = result.totals["gmv"]
+    currency = ctx.settings.bot.currency
+    reply.text.append(ctx.t(
+        "digest_mtd", value=fmt_value(gmv.value, "money", ctx.lang, currency),
+        previous=fmt_value(gmv.previous, "money", ctx.lang, currency),
+        change=fmt_change_pct(gmv.change_pct, ctx.lang) or ctx.t("na"),
+    ))
+    reply.data["mtd"] = {"period": mtd.as_json(), "compare": last.as_json(), "gmv": gmv.as_json()}
+
+
+async def _add_movers(ctx: Context, reply: Reply, period: Period, compare: Period) -> None:
+    result = await ctx.run(movers, ctx.warehouse, CATALOG["gmv"], period, compare, ["channel", "category"])
+    currency = ctx.settings.bot.currency
+    rows = []
+    for dim, contribs in result.by_dimension.items():
+        for c in contribs[:3]:
+            sign = "+" if c.contribution >= 0 else "−"
+            rows.append([dimension_label(dim, ctx.lang), c.key,
+                         sign + fmt_value(abs(c.contribution), "money", ctx.lang, currency)])
+    if rows:
+        reply.tables.append(Table([ctx.t("dimension"), ctx.t("value"), ctx.t("contribution")], rows,
+                                  title=ctx.t("digest_movers", metric=metric_label("gmv", ctx.lang))))
+    reply.data["movers"] = {
+        dim: [{"value": c.key, "contribution": c.contribution} for c in cs[:3]]
+        for dim, cs in result.by_dimension.items()
+    }
+
+
+async def _add_trend(ctx: Context, reply: Reply, now: datetime, weekly: bool) -> None:
+    period = parse_period("last 12w" if weekly else "last 28d", now)
+    result = await ctx.run(trend, ctx.warehouse, CATALOG["gmv"], period, "week" if weekly else "day")
+    title = ctx.t("trend_title", metric=metric_label("gmv", ctx.lang), period=period_text(period, ctx.lang))
+    series = result.series.rename(columns={"total": metric_label("gmv", ctx.lang)})
+    currency = ctx.settings.bot.currency
+    png = await ctx.run(charts.line_chart, series, title,
+                        y_format=lambda v: fmt_value(v, "money", ctx.lang, currency))
+    reply.charts.append(Chart(png, title, "digest-trend.png"))
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+
+@router.command("digest", aliases=("日报", "早报"), usage="digest now [weekly]",
+                examples=("digest now", "digest now weekly"))
+async def digest_now(ctx: Context, args: Args) -> Reply:
+    words = [w.lower() for w in args.tokens]
+    if words[:1] not in ([], ["now"]) or any(w not in ("now", "weekly", "daily") for w in words):
+        raise UsageError("digest_usage")
+    return await build_digest(ctx, DigestSpec("weekly" if "weekly" in words else "daily"))
+
+
+def parse_subscription(ctx: Context, tokens: list[str]) -> Subscription:
+    words = list(tokens)
+    if not words or words[0].lower() not in ("digest", "日报"):
+        raise UsageError("subscribe_usage")
+    words = words[1:]
+    cadence = "daily"
+    if words and words[0].lower() in ("daily", "weekly", "每天", "每周"):
+        cadence = "weekly" if words.pop(0).lower() in ("weekly", "每周") else "daily"
+    weekday = None
+    if cadence == "weekly":
+        if not words or words[0].lower()[:3] not in WEEKDAYS:
+            raise UsageError("subscribe_weekday", choices=", ".join(WEEKDAYS))
+        weekday = words.pop(0).lower()[:3]
+    if not words or not TIME.match(words[0]):
+        raise UsageError("subscribe_time", text=(words[0] if words else "")[:20])
+    at = _hhmm(words.pop(0))
+    if at < "03:00":
+        # APScheduler 3 can skip or repeat runs between midnight and 3:00 around DST changes
+        raise UsageError("subscribe_night", at=at)
+    wait_until = None
+    metrics: list[str] = []
+    by = None
+    while words:
+        w = words.pop(0)
+        if w.lower() in ("wait-until", "wait_until", "等到"):
+            if not words or not TIME.match(words[0]):
+                raise UsageError("subscribe_wait", text=(words[0] if words else "")[:20])
+            wait_until = _hhmm(words.pop(0))
+            if wait_until <= at:
+                raise UsageError("subscribe_wait_order", at=at, wait=wait_until)
+        elif w.lower() in ("by", "按"):
+            by = parse_dimension(ctx, words.pop(0) if words else None)
+        else:
+            metrics.append(parse_metric(ctx, w).name)
+    return Subscription(
+        chat=str(ctx.incoming.chat), cadence=cadence, weekday=weekday, at=at, timezone=ctx.settings.bot.timezone,
+        metrics=list(dict.fromkeys(metrics)), by=by, wait_until=wait_until, paused=False, source="chat",
+        created_by=ctx.incoming.user,
+    )
+
+
+def _hhmm(text: str) -> str:
+    h, m = text.split(":")
+    return f"{int(h):02d}:{m}"
+
+
+def describe(ctx: Context, sub: Subscription) -> str:
+    when = f"{sub.weekday} {sub.at}" if sub.cadence == "weekly" else sub.at
+    extra = []
+    if sub.metrics:
+        extra.append(", ".join(metric_label(m, ctx.lang) for m in sub.metrics))
+    if sub.by:
+        extra.append(f"by {sub.by}")
+    if sub.wait_until:
+        extra.append(f"wait-until {sub.wait_until}")
+    state = ctx.t("paused") + (f" ({sub.paused_reason})" if sub.paused_reason else "") if sub.paused else ""
+    return f"#{sub.id} {sub.cadence} {when} {sub.timezone} {' · '.join(extra)} {state}".strip()
+
+
+def _schedule_changed(ctx: Context) -> None:
+    if ctx.services.schedule_changed:
+        ctx.services.schedule_changed()
+
+
+@router.command("subscribe", aliases=("订阅",), admin=True,
+                usage="subscribe digest daily HH:MM | weekly <mon..sun> HH:MM [metric …] [by <dimension>] "
+                      "[wait-until HH:MM]",
+                examples=("subscribe digest daily 09:00", "subscribe digest weekly mon 09:00",
+                          "subscribe digest daily 08:30 gmv orders by channel wait-until 10:00"))
+async def subscribe(ctx: Context, args: Args) -> Reply:
+    sub = parse_subscription(ctx, list(args.tokens))
+
+    def save() -> Subscription:
+        with ctx.services.store.session() as s, s.begin():
+            s.add(sub)
+        return sub
+
+    saved = await ctx.run(save)
+    _schedule_changed(ctx)
+    return Reply(text=[ctx.t("subscribed", what=describe(ctx, saved))],
+                 data={"subscription": saved.id, "cadence": saved.cadence, "at": saved.at,
+                       "weekday": saved.weekday, "timezone": saved.timezone})
+
+
+def _own(ctx: Context, args: Args) -> int:
+    if len(args.tokens) != 1 or not args.tokens[0].lstrip("#").isdigit():
+        raise UsageError("need_subscription_id")
+    return int(args.tokens[0].lstrip("#"))
+
+
+def _load(ctx: Context, sub_id: int) -> Subscription:
+    with ctx.services.store.session() as s:
+        sub = s.get(Subscription, sub_id)
+    # a chat only manages its own subscriptions; the console (operator) manages all
+    if sub is None or (ctx.incoming.chat.platform != "console" and sub.chat != str(ctx.incoming.chat)):
+        raise UsageError("no_subscription", id=sub_id)
+    return sub
+
+
+@router.command("subscriptions", aliases=("订阅列表",), usage="subscriptions")
+async def subscriptions(ctx: Context, args: Args) -> Reply:
+    def load() -> list[Subscription]:
+        with ctx.services.store.session() as s:
+            q = select(Subscription).order_by(Subscription.id)
+            if ctx.incoming.chat.platform != "console":
+                q = q.where(Subscription.chat == str(ctx.incoming.chat))
+            return list(s.scalars(q).all())
+
+    subs = await ctx.run(load)
+    if not subs:
+        return Reply(text=[ctx.t("no_subscriptions")], data={"subscriptions": []})
+    return Reply(
+        title=ctx.t("subscriptions_title"),
+        text=[describe(ctx, s) + (f" → {s.chat}" if ctx.incoming.chat.platform == "console" else "") for s in subs],
+        data={"subscriptions": [{"id": s.id, "chat": s.chat, "cadence": s.cadence, "weekday": s.weekday,
+                                 "at": s.at, "timezone": s.timezone, "paused": s.paused} for s in subs]},
+    )
+
+
+async def _set_paused(ctx: Context, args: Args, paused: bool) -> Reply:
+    sub_id = _own(ctx, args)
+
+    def change() -> Subscription:
+        sub = _load(ctx, sub_id)
+        with ctx.services.store.session() as s, s.begin():
+            row = s.get(Subscription, sub.id)
+            assert row is not None
+            row.paused = paused
+            row.paused_reason = None
+        return row
+
+    sub = await ctx.run(change)
+    _schedule_changed(ctx)
+    return Reply(text=[ctx.t("paused_now" if paused else "resumed_now", what=describe(ctx, sub))],
+                 data={"subscription": sub.id, "paused": paused})
+
+
+@router.command("pause", aliases=("暂停",), admin=True, usage="pause <subscription id>", examples=("pause 3",))
+async def pause(ctx: Context, args: Args) -> Reply:
+    return await _set_paused(ctx, args, True)
+
+
+@router.command("resume", aliases=("恢复",), admin=True, usage="resume <subscription id>", examples=("resume 3",))
+async def resume(ctx: Context, args: Args) -> Reply:
+    return await _set_paused(ctx, args, False)
+
+
+@router.command("unsubscribe", aliases=("取消订阅",), admin=True, usage="unsubscribe <subscription id>",
+                examples=("unsubscribe 3",))
+async def unsubscribe(ctx: Context, args: Args) -> Reply:
+    sub_id = _own(ctx, args)
+
+    def delete() -> Subscription:
+        sub = _load(ctx, sub_id)
+        with ctx.services.store.session() as s, s.begin():
+            row = s.get(Subscription, sub.id)
+            s.delete(row)
+        return sub
+
+    sub = await ctx.run(delete)
+    _schedule_changed(ctx)
+    return Reply(text=[ctx.t("unsubscribed", what=describe(ctx, sub))], data={"subscription": sub.id})
+
+
+@router.command("deliveries", aliases=("投递",), usage="deliveries", examples=("deliveries",))
+async def deliveries(ctx: Context, args: Args) -> Reply:
+    def load() -> list[OutboxItem]:
+        with ctx.services.store.session() as s:
+            q = select(OutboxItem).order_by(OutboxItem.id.desc()).limit(20)
+            if ctx.incoming.chat.platform != "console":
+                q = q.where(OutboxItem.chat == str(ctx.incoming.chat))
+            return list(s.scalars(q).all())
+
+    items = await ctx.run(load)
+    if not items:
+        return Reply(text=[ctx.t("no_deliveries")], data={"deliveries": []})
+    zone = ZoneInfo(ctx.settings.bot.timezone)
+    utc = ZoneInfo("UTC")
+    rows = [[i.key, i.chat, ctx.t(f"status_{i.status}"), str(i.attempts),
+             (i.sent_at or i.created_at).replace(tzinfo=utc).astimezone(zone).strftime("%m-%d %H:%M"),
+             (i.last_error or "")[:60]] for i in items]
+    return Reply(
+        title=ctx.t("deliveries_title"),
+        tables=[Table([ctx.t("key"), ctx.t("chat"), ctx.t("status"), ctx.t("attempts"), ctx.t("time"),
+                       ctx.t("error")], rows, align=["l", "l", "l", "r", "l", "l"])],
+        data={"deliveries": [{"key": i.key, "chat": i.chat, "status": i.status, "attempts": i.attempts,
+                              "error": i.last_error, "message_id": i.message_id} for i in items]},
+    )

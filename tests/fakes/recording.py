@@ -1,0 +1,35 @@
+"""An in-memory adapter that records pushes and can be told to fail: for outbox tests that
+are about the outbox, not a platform (platform faults are tested against the fake servers)."""
+
+from __future__ import annotations
+
+from bot.adapters.base import DeliveryError, Sent
+from bot.core import ChatRef
+from bot.reply import Reply
+
+
+class RecordingAdapter:
+    def __init__(self, platform: str = "slack") -> None:
+        self.platform = platform
+        self.sent: list[tuple[ChatRef, Reply]] = []
+        self.edits: list[tuple[Sent, Reply]] = []
+        self.failures: list[DeliveryError] = []
+
+    def fail_next(self, *errors: DeliveryError) -> None:
+        self.failures.extend(errors)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def send(self, chat: ChatRef, reply: Reply) -> Sent:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((chat, reply))
+        return Sent(chat, f"m{len(self.sent)}")
+
+    async def edit(self, sent: Sent, reply: Reply) -> Sent:
+        self.edits.append((sent, reply))
+        return sent
