@@ -101,6 +101,51 @@ def ask(text: str, config_path: str | None, as_json: bool, chat: str | None, use
 
 @main.command()
 @config_option
+@click.option("--now", "now_flag", is_flag=True, required=True, help="Build the digest now (the only mode).")
+@click.option("--chat", default=None, help="Deliver to this chat (e.g. slack:C0123) instead of printing it.")
+@click.option("--weekly", is_flag=True, help="The weekly digest (last week vs the week before).")
+def digest(config_path: str | None, now_flag: bool, chat: str | None, weekly: bool) -> None:
+    """Build today's digest and print it, or deliver it to a chat once a day (for cron)."""
+    from bot.adapters.console import ConsoleAdapter
+    from bot.outbox import Deliverer, Outbox
+    from bot.run import build_adapters
+    from handlers.digest import DigestSpec, build_digest
+
+    _logging(False)
+    settings = _settings(config_path)
+    try:
+        target = ChatRef.parse(chat) if chat else CONSOLE
+        dispatcher = build_dispatcher(settings)
+        adapters = {a.platform: a for a in build_adapters(settings, dispatcher)}
+    except (ValueError, ConfigError) as exc:
+        click.echo(f"opsbot: {exc}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    adapters["console"] = ConsoleAdapter(dispatcher)
+    if target.platform not in adapters:
+        click.echo(f"opsbot: no {target.platform} adapter: set its token in the environment", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+
+    async def go() -> int:
+        ctx = dispatcher.context_for(target)
+        reply = await build_digest(ctx, DigestSpec("weekly" if weekly else "daily"))
+        if target == CONSOLE:
+            click.echo(render(reply))
+            return EXIT_OK
+        outbox = Outbox(dispatcher.services.store)
+        key = f"digest:cli:{target}:{'weekly:' if weekly else ''}{ctx.now().date().isoformat()}"
+        if not outbox.enqueue(key, target, reply):
+            click.echo(f"already delivered today ({key}); nothing sent")
+            return EXIT_OK
+        await Deliverer(outbox, adapters).run_once()
+        item = outbox.get(key)
+        click.echo(f"{key}: {item.status if item else 'missing'}" + (f" ({item.last_error})" if item and item.last_error else ""))
+        return EXIT_OK if item and item.status == "sent" else EXIT_BAD_INPUT
+
+    sys.exit(asyncio.run(go()))
+
+
+@main.command()
+@config_option
 def run(config_path: str | None) -> None:
     """Serve every platform whose token is in the environment (Slack, Telegram)."""
     from bot.run import build_adapters, serve

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.errors import ConfigError
-from metrics.schema import DEFAULT_STATUSES, LOGICAL_TABLES, ColumnMap, Mapping, TableMap
+from metrics.schema import DEFAULT_STATUSES, LOGICAL_TABLES, ColumnMap, Mapping, TableMap, validate_select
 
 
 class _Section(BaseModel):
@@ -65,7 +65,20 @@ class AccessSection(_Section):
 
 class TableSection(_Section):
     table: str | None = None
+    # a read-only SELECT written by the admin, instead of `table`; `columns` then name its output columns
+    query: str | None = None
     columns: dict[str, str] = {}
+
+    @field_validator("query")
+    @classmethod
+    def _read_only(cls, value: str | None) -> str | None:
+        return None if value is None else validate_select(value)
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> TableSection:
+        if self.table is not None and self.query is not None:
+            raise ValueError("set either table or query, not both")
+        return self
 
 
 class StatusSection(_Section):
@@ -194,6 +207,7 @@ class Settings(_Section):
             tables[name] = TableMap(
                 table=section.table or name,
                 columns=ColumnMap({c: section.columns.get(c, c) for c in columns}),
+                query=section.query,
             )
         return Mapping(
             tables=tables,

@@ -142,8 +142,14 @@ class Deliverer:
         self.worker = worker or instance_name()
         self.max_attempts = max_attempts
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def request_stop(self) -> None:
+        """Finish the item in hand, then leave run_forever (never cut a send in half)."""
+        self._stopping = True
         self._wake.set()
 
     async def run_once(self) -> int:
@@ -152,7 +158,7 @@ class Deliverer:
         blocked: set[str] = set()
         sent = 0
         for item in items:
-            if item.chat in blocked:
+            if item.chat in blocked or self._stopping:
                 await asyncio.to_thread(self.outbox.release, item.id)
                 continue
             if await self._deliver(item):
@@ -206,7 +212,8 @@ class Deliverer:
         return False
 
     async def run_forever(self, interval: float = 5.0) -> None:
-        while True:
+        self._stopping = False
+        while not self._stopping:
             try:
                 await self.run_once()
             except Exception:

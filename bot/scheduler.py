@@ -214,7 +214,6 @@ class Scheduler:
         self.lease_seconds = lease_seconds
         self.clock = clock
         self.aps: AsyncIOScheduler | None = None
-        self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -315,15 +314,16 @@ class Scheduler:
         self._loop = asyncio.get_running_loop()
         install(Runtime(self.dispatcher, self.outbox, self.deliverer, clock=self.clock))
         self.dispatcher.services.schedule_changed = self.schedule_changed
-        self._tasks = [asyncio.create_task(self._lease_loop()), asyncio.create_task(self.deliverer.run_forever())]
+        self._lease_task = asyncio.create_task(self._lease_loop())
+        self._deliver_task = asyncio.create_task(self.deliverer.run_forever())
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._lease_task.cancel()
+        await asyncio.gather(self._lease_task, return_exceptions=True)
         if self.aps is not None:
             self.aps.shutdown(wait=False)
             self.aps = None
             await asyncio.to_thread(self.release_lease)
-        # a last round so replies built before the stop still go out
-        await self.deliverer.run_once()
+        # deliveries in flight finish; what is still queued waits in the outbox for the next start
+        self.deliverer.request_stop()
+        await asyncio.gather(self._deliver_task, return_exceptions=True)

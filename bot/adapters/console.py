@@ -24,10 +24,14 @@ def render(reply: Reply, as_json: bool = False) -> str:
 class ConsoleAdapter:
     platform = "console"
 
-    def __init__(self, dispatcher: Dispatcher, out: TextIO = sys.stdout) -> None:
+    def __init__(self, dispatcher: Dispatcher, out: TextIO | None = None) -> None:
         self.dispatcher = dispatcher
-        self.out = out
+        self._out = out
         self._sent = 0
+
+    @property
+    def out(self) -> TextIO:
+        return self._out or sys.stdout  # looked up late: click's test runner swaps sys.stdout
 
     async def start(self) -> None:
         pass
@@ -48,8 +52,9 @@ class ConsoleAdapter:
         print(f"--- edit of message {sent.message_id} in {sent.chat} ---\n{render(reply)}\n", file=self.out, flush=True)
         return sent
 
-    async def repl(self, inp: TextIO = sys.stdin) -> None:
+    async def repl(self, inp: TextIO | None = None) -> None:
         """Read commands until EOF, `quit` or Ctrl-C."""
+        inp = inp or sys.stdin
         loop = asyncio.get_running_loop()
         while True:
             print(PROMPT, end="", file=self.out, flush=True)

@@ -95,3 +95,13 @@ async def test_console_repl_reads_commands_until_quit(demo_settings, demo_wareho
     assert "GMV" in text
     assert "Did you mean kpi?" in text
     assert "Orders" not in text  # nothing is read after quit
+
+
+def test_digest_now_prints_and_delivers_once(config: Path) -> None:
+    result = CliRunner().invoke(main, ["digest", "--now", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "Morning digest" in result.output
+    first = CliRunner().invoke(main, ["digest", "--now", "--config", str(config), "--chat", "console:ops"])
+    assert first.exit_code == 0 and ": sent" in first.output and "--- to console:ops ---" in first.output
+    again = CliRunner().invoke(main, ["digest", "--now", "--config", str(config), "--chat", "console:ops"])
+    assert again.exit_code == 0 and "already delivered today" in again.output
