@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.adapters.base import Adapter
 from bot.config import Settings
-from bot.core import Dispatcher
+from bot.core import ChatRef, Dispatcher
 from bot.outbox import Deliverer, Outbox
 from bot.scheduler import Scheduler
 from bot.store import Store, Subscription
@@ -57,6 +57,24 @@ def sync_config_subscriptions(settings: Settings, store: Store) -> None:
                                    wait_until=d.wait_until, paused=False, source="config", created_by="config"))
 
 
+def _follow_chat_changes(adapters: list[Adapter], outbox: Outbox) -> None:
+    """A Telegram group that became a supergroup keeps its subscriptions; a chat that removed
+    the bot has them paused instead of failing every morning."""
+    for adapter in adapters:
+        if adapter.platform != "telegram":
+            continue
+
+        async def migrated(old: ChatRef, new: ChatRef | None) -> None:
+            if new is not None:
+                await asyncio.to_thread(outbox.follow_migration, str(old), new)
+
+        async def removed(chat: ChatRef, _: ChatRef | None) -> None:
+            await asyncio.to_thread(outbox.pause_chat, str(chat), "the bot was removed from the chat")
+
+        adapter.on_chat_migrated = migrated  # type: ignore[attr-defined]
+        adapter.on_bot_removed = removed  # type: ignore[attr-defined]
+
+
 async def serve(settings: Settings, dispatcher: Dispatcher, adapters: list[Adapter]) -> None:
     """Start everything, wait for SIGINT/SIGTERM, then stop in reverse order."""
     stop = asyncio.Event()
@@ -66,6 +84,7 @@ async def serve(settings: Settings, dispatcher: Dispatcher, adapters: list[Adapt
     store = dispatcher.services.store
     await asyncio.to_thread(sync_config_subscriptions, settings, store)
     outbox = Outbox(store)
+    _follow_chat_changes(adapters, outbox)
     deliverer = Deliverer(outbox, {a.platform: a for a in adapters})
     scheduler = Scheduler(dispatcher, outbox, deliverer, settings.state_url())
     started: list[Adapter] = []
