@@ -16,10 +16,12 @@ that message is sent again on recovery. The window is one local UPDATE long.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import socket
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -27,8 +29,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.base import Adapter, DeliveryError, Sent
 from bot.core import ChatRef
-from bot.reply import Reply
-from bot.store import OutboxItem, Store, Subscription, utcnow
+from bot.reply import Chart, Reply
+from bot.store import Blob, OutboxItem, Store, Subscription, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +49,37 @@ class Outbox:
 
     def enqueue(self, key: str, chat: ChatRef, reply: Reply, fingerprint: str | None = None) -> bool:
         """Queue a reply; False (and nothing written) when the key was queued before."""
+        if self.get(key) is not None:
+            return False
+        payload = self.pack(reply)
         try:
             with self.store.session() as s, s.begin():
-                s.add(OutboxItem(key=key, chat=str(chat), payload=reply.to_json(), fingerprint=fingerprint))
-        except IntegrityError:
+                s.add(OutboxItem(key=key, chat=str(chat), payload=payload, fingerprint=fingerprint))
+        except IntegrityError:  # another instance queued it in between
             return False
         return True
+
+    def pack(self, reply: Reply) -> dict:  # type: ignore[type-arg]
+        """The reply as stored: JSON, with chart images moved into content-addressed blobs."""
+        charts = []
+        for chart in reply.charts:
+            digest = hashlib.sha256(chart.png).hexdigest()
+            with self.store.session() as s, s.begin():
+                if s.get(Blob, digest) is None:
+                    s.add(Blob(sha256=digest, data=chart.png))
+            charts.append({"title": chart.title, "filename": chart.filename, "blob": digest})
+        payload = replace(reply, charts=[]).to_json()
+        payload["charts"] = charts
+        return payload
+
+    def unpack(self, payload: dict) -> Reply:  # type: ignore[type-arg]
+        reply = Reply.from_json({**payload, "charts": []})
+        with self.store.session() as s:
+            for c in payload.get("charts", []):
+                blob = s.get(Blob, c["blob"])
+                if blob is not None:
+                    reply.charts.append(Chart(blob.data, c["title"], c.get("filename", "chart.png")))
+        return reply
 
     def get(self, key: str) -> OutboxItem | None:
         with self.store.session() as s:
@@ -102,8 +129,8 @@ class Outbox:
     def mark_failed(self, item_id: int, attempts: int, error: str) -> None:
         self._set(item_id, status="failed", attempts=attempts, last_error=error[:2000])
 
-    def mark_edited(self, item_id: int, payload: dict, fingerprint: str | None) -> None:  # type: ignore[type-arg]
-        self._set(item_id, payload=payload, fingerprint=fingerprint, edited_at=utcnow())
+    def mark_edited(self, item_id: int, reply: Reply, fingerprint: str | None) -> None:
+        self._set(item_id, payload=self.pack(reply), fingerprint=fingerprint, edited_at=utcnow())
 
     def recent(self, chat: str | None = None, limit: int = 20) -> list[OutboxItem]:
         with self.store.session() as s:
@@ -152,20 +179,31 @@ class Deliverer:
         self._stopping = True
         self._wake.set()
 
-    async def run_once(self) -> int:
-        """Deliver what is due now; returns how many items were sent."""
-        items = await asyncio.to_thread(self.outbox.claim, self.worker)
-        blocked: set[str] = set()
-        sent = 0
+    async def run_once(self, concurrency: int = 8) -> int:
+        """Deliver what is due now; returns how many items were sent.
+
+        Chats are served concurrently (a fan-out of a thousand digests must not take a
+        thousand round trips in a row); within a chat, items go one by one in order and a
+        failed one holds back the ones behind it.
+        """
+        items = await asyncio.to_thread(self.outbox.claim, self.worker, None, 1000)
+        by_chat: dict[str, list[OutboxItem]] = {}
         for item in items:
-            if item.chat in blocked or self._stopping:
-                await asyncio.to_thread(self.outbox.release, item.id)
-                continue
-            if await self._deliver(item):
-                sent += 1
-            else:
-                blocked.add(item.chat)  # keep the chat's order: later items wait for this one
-        return sent
+            by_chat.setdefault(item.chat, []).append(item)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def serve_chat(queue: list[OutboxItem]) -> int:
+            sent = 0
+            async with gate:
+                for i, item in enumerate(queue):
+                    if self._stopping or not await self._deliver(item):
+                        for rest in queue[i + (0 if self._stopping else 1):]:
+                            await asyncio.to_thread(self.outbox.release, rest.id)
+                        break
+                    sent += 1
+            return sent
+
+        return sum(await asyncio.gather(*(serve_chat(q) for q in by_chat.values())))
 
     async def _deliver(self, item: OutboxItem) -> bool:
         if item.message_id:
@@ -181,7 +219,8 @@ class Deliverer:
             log.error("outbox %s: no %s adapter; marked failed", item.key, chat.platform)
             return False
         try:
-            result = await adapter.send(chat, Reply.from_json(item.payload))
+            reply = await asyncio.to_thread(self.outbox.unpack, item.payload)
+            result = await adapter.send(chat, reply)
         except DeliveryError as exc:
             return await self._failed(item, attempts, exc)
         except Exception as exc:  # an adapter bug must not lose the message

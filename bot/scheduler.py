@@ -16,9 +16,10 @@ the state database, run by one instance at a time.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.adapters.base import Sent
 from bot.core import ChatRef, Dispatcher
 from bot.outbox import Deliverer, Outbox, instance_name
+from bot.reply import Reply
 from bot.store import Lease, Subscription, utcnow
 from handlers.digest import DigestSpec, build_digest, completeness, fingerprint
 
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 GRACE = timedelta(hours=6)  # a digest later than this (or on another day) is stale
 RETRY_EVERY = timedelta(minutes=15)  # while waiting for complete data (wait-until)
 REFRESH_AFTER = (timedelta(hours=2), timedelta(hours=6))  # look for late data that changed the numbers
+DIGEST_CACHE_TTL = timedelta(minutes=10)
 LEASE_NAME = "scheduler"
 
 
@@ -53,6 +56,9 @@ class Runtime:
     deliverer: Deliverer
     scheduler: AsyncIOScheduler | None = None
     clock: Callable[[], datetime] | None = None  # aware "now"; tests inject one
+    # digests are the same for every chat with the same spec and language: a morning fan-out
+    # to a thousand channels builds each distinct digest once (entries live DIGEST_CACHE_TTL)
+    digests: dict[tuple[object, ...], tuple[datetime, Reply]] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock() if self.clock else datetime.now(ZoneInfo("UTC"))
@@ -149,10 +155,21 @@ async def run_waiting(sub_id: int, fire_iso: str) -> str:
     return await _enqueue(rt, sub, fire, now.replace(tzinfo=None))
 
 
+async def _digest(rt: Runtime, chat: ChatRef, spec: DigestSpec, local_now: datetime) -> Reply:
+    ctx = rt.dispatcher.context_for(chat)
+    cache_key = (spec, ctx.lang, local_now.date(), ctx.settings.bot.timezone)
+    now = rt.now()
+    cached = rt.digests.get(cache_key)
+    if cached is not None and now - cached[0] < DIGEST_CACHE_TTL:
+        return copy.deepcopy(cached[1])  # callers add notes to their own copy
+    reply = await build_digest(ctx, spec, local_now)
+    rt.digests[cache_key] = (now, reply)
+    return copy.deepcopy(reply)
+
+
 async def _enqueue(rt: Runtime, sub: Subscription, fire: datetime, local_now: datetime) -> str:
     chat = ChatRef.parse(sub.chat)
-    ctx = rt.dispatcher.context_for(chat)
-    reply = await build_digest(ctx, DigestSpec.of(sub), local_now)
+    reply = await _digest(rt, chat, DigestSpec.of(sub), local_now)
     key = digest_key(sub, fire)
     if not await asyncio.to_thread(rt.outbox.enqueue, key, chat, reply, fingerprint(reply)):
         return "duplicate"
@@ -187,7 +204,7 @@ async def refresh_digest(sub_id: int, fire_iso: str) -> str:
     if edit is None:
         return "cannot edit"
     await edit(Sent(chat, item.message_id), reply)
-    await asyncio.to_thread(rt.outbox.mark_edited, item.id, reply.to_json(), fp)
+    await asyncio.to_thread(rt.outbox.mark_edited, item.id, reply, fp)
     log.info("digest %s edited after late data", item.key)
     return "edited"
 

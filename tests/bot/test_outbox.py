@@ -30,7 +30,7 @@ def test_a_key_is_enqueued_once(store: Store) -> None:
     assert outbox.enqueue("digest:1:2026-11-25", CHAT, reply()) is True
     assert outbox.enqueue("digest:1:2026-11-25", CHAT, reply(2)) is False
     item = outbox.get("digest:1:2026-11-25")
-    assert item is not None and Reply.from_json(item.payload).data == {"n": 1}
+    assert item is not None and outbox.unpack(item.payload).data == {"n": 1}
 
 
 def test_the_reply_survives_the_round_trip(store: Store) -> None:
@@ -113,7 +113,7 @@ async def test_a_worker_killed_after_sending_does_not_send_twice(store: Store) -
     outbox.enqueue("k1", CHAT, reply())
     # the dead worker: claimed, sent, recorded the message id, died before marking it sent
     [item] = outbox.claim("dead")
-    sent = await adapter.send(CHAT, Reply.from_json(item.payload))
+    sent = await adapter.send(CHAT, outbox.unpack(item.payload))
     outbox.record_message(item.id, sent)
     assert outbox.get("k1").status == "sending"
     await Deliverer(outbox, {"slack": adapter}, worker="heir").run_once()
@@ -177,3 +177,15 @@ async def test_faults_at_the_fake_slack(
         assert len(calls) == 1  # a permanent error is not retried
         assert item.last_error == "channel_not_found"
     await adapter.stop()
+
+
+def test_charts_are_stored_once_however_many_chats_get_them(store: Store) -> None:
+    from bot.store import Blob
+
+    outbox = Outbox(store)
+    for n in range(5):
+        outbox.enqueue(f"k{n}", ChatRef("slack", f"C{n}"), reply())
+    with store.session() as s:
+        assert s.query(Blob).count() == 1
+    unpacked = outbox.unpack(outbox.get("k3").payload)
+    assert unpacked == reply()
