@@ -190,3 +190,36 @@ async def test_apscheduler_runs_a_missed_job_on_restart(dispatcher: Dispatcher, 
     await second.stop()
     assert len(adapter.sent) == 1
     assert outbox.get(f"digest:1:{due.date().isoformat()}").status == "sent"
+
+
+def test_config_digests_become_subscriptions_once(tmp_path, store: Store) -> None:
+    from sqlalchemy import select
+
+    from bot.config import load_settings
+    from bot.run import sync_config_subscriptions
+
+    cfg = tmp_path / "opsbot.toml"
+    cfg.write_text('[[digest]]\nchat = "slack:COPS"\nat = "09:00"\nmetrics = ["gmv"]\n'
+                   '[[digest]]\nchat = "slack:COPS"\ncadence = "weekly"\nweekday = "mon"\nat = "8:30"\n')
+    settings = load_settings(cfg)
+    sync_config_subscriptions(settings, store)
+    sync_config_subscriptions(settings, store)  # a restart: nothing doubles
+    with store.session() as s:
+        subs = s.scalars(select(Subscription).order_by(Subscription.id)).all()
+        assert [(x.cadence, x.weekday, x.at, x.metrics) for x in subs] == [
+            ("daily", None, "09:00", ["gmv"]), ("weekly", "mon", "08:30", [])]
+    cfg.write_text('[[digest]]\nchat = "slack:COPS"\nat = "09:00"\nmetrics = ["orders"]\n')
+    sync_config_subscriptions(load_settings(cfg), store)
+    with store.session() as s:
+        subs = s.scalars(select(Subscription)).all()
+        assert [(x.cadence, x.metrics) for x in subs] == [("daily", ["orders"])]
+
+
+def test_bad_config_digest_is_refused(tmp_path) -> None:
+    from bot.config import load_settings
+    from bot.errors import ConfigError
+
+    cfg = tmp_path / "opsbot.toml"
+    cfg.write_text('[[digest]]\nchat = "slack:COPS"\nat = "01:00"\n')
+    with pytest.raises(ConfigError, match="digest.0.at"):
+        load_settings(cfg)
