@@ -8,12 +8,12 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from bot.app import build_dispatcher
 from bot.config import Settings
 from bot.core import Dispatcher
-from bot.store import Store
+from bot.store import Base, Store
 from metrics.load import write_shop
 from metrics.sample import Shop, ShopSpec, generate
 from metrics.warehouse import Warehouse
@@ -26,6 +26,10 @@ TODAY = NOW.date()
 DEMO_SPEC = ShopSpec(end=TODAY, days=120, orders=30_000, seed=11)
 # the embedded warehouse engine the demo-shop tests run on
 WAREHOUSE_ENGINE = os.environ.get("OPSBOT_TEST_WAREHOUSE", "duckdb")
+# .ci/run starts a throwaway PostgreSQL and sets this: then every test that touches the warehouse
+# or the state database runs twice, embedded and on PostgreSQL
+PG_URL = os.environ.get("OPSBOT_TEST_PG_URL", "")
+BACKENDS = ["embedded"] + (["postgresql"] if PG_URL else [])
 
 
 @pytest.fixture(autouse=True)
@@ -53,27 +57,45 @@ def demo_shop() -> Shop:
     return generate(DEMO_SPEC)
 
 
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Where the warehouse and the state live: the embedded engines, or PostgreSQL (when CI runs one)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
-def demo_db(tmp_path_factory: pytest.TempPathFactory, demo_shop: Shop) -> Path:
-    path = tmp_path_factory.mktemp("demo") / f"demo.{WAREHOUSE_ENGINE}"
-    engine = create_engine(f"{WAREHOUSE_ENGINE}:///{path}")
+def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory, demo_shop: Shop) -> str:
+    if backend == "postgresql":
+        url = PG_URL
+    else:
+        path = tmp_path_factory.mktemp("demo") / f"demo.{WAREHOUSE_ENGINE}"
+        url = f"{WAREHOUSE_ENGINE}:///{path}"
+    engine = create_engine(url)
     write_shop(engine, demo_shop, DEMO_SPEC)
     engine.dispose()
-    return path
+    return url
 
 
 @pytest.fixture(scope="session")
-def demo_settings(demo_db: Path) -> Settings:
-    state = demo_db.parent / "state.db"
-    return Settings.model_validate(
-        {"warehouse": {"url": f"{WAREHOUSE_ENGINE}:///{demo_db}"}, "state": {"url": f"sqlite:///{state}"}}
-    )
+def demo_settings(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # the state URL here serves dispatchers built without the `store` fixture; tests about state
+    # use `store`, which is fresh per test (and on PostgreSQL for the postgresql backend)
+    state = f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.db'}"
+    return Settings.model_validate({"warehouse": {"url": demo_url}, "state": {"url": state}})
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+def store(backend: str, tmp_path: Path) -> Iterator[Store]:
     """A fresh state database per test."""
-    s = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    if backend == "postgresql":
+        reset = create_engine(PG_URL)
+        with reset.begin() as conn:
+            Base.metadata.drop_all(conn)
+            conn.execute(text("drop table if exists apscheduler_jobs"))
+        reset.dispose()
+        s = Store(PG_URL)
+    else:
+        s = Store(f"sqlite:///{tmp_path / 'state.db'}")
     yield s
     s.dispose()
 

@@ -16,13 +16,12 @@ from bot.app import build_dispatcher, ensure_demo_shop
 from bot.cli import main
 from bot.config import load_settings
 from metrics.load import demo_end
-from tests.conftest import WAREHOUSE_ENGINE
 
 
 @pytest.fixture
-def config(tmp_path: Path, demo_db: Path) -> Path:
-    path = tmp_path / "opsbot.toml"
-    path.write_text(f'[warehouse]\nurl = "{WAREHOUSE_ENGINE}:///{demo_db}"\n[access]\nchats = ["slack:COPS"]\n')
+def config(tmp_path: Path, demo_url: str) -> Path:
+    path = tmp_path / "opsbot.toml"  # the state database defaults to a file beside it
+    path.write_text(f'[warehouse]\nurl = "{demo_url}"\n[access]\nchats = ["slack:COPS"]\n')
     return path
 
 
