@@ -5,6 +5,7 @@ Metric code speaks only logical names; `Mapping` knows the physical ones.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 LOGICAL_TABLES: dict[str, tuple[str, ...]] = {
@@ -33,6 +34,9 @@ class ColumnMap(dict[str, str]):
 class TableMap:
     table: str
     columns: ColumnMap
+    # A read-only SELECT written by the admin, used instead of `table` (which then only
+    # names the subquery). `columns` map logical names onto the query's output columns.
+    query: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,3 +66,52 @@ class Mapping:
         if table == "orders":
             return self.dimensions
         return ("channel",)  # traffic and spend are recorded per channel only
+
+
+# Words that make a statement more than a read. A config query is run by opsbot's own
+# connection, so a typo'd or pasted "DELETE" must never reach the database. This is a
+# guard against mistakes, not a security boundary: give opsbot a read-only database user.
+_WRITE_WORDS = (
+    # a SELECT writes through data-modifying CTEs (WITH x AS (DELETE ...)) or SELECT ... INTO;
+    # the rest can never appear in a read and catch a second statement glued on
+    "insert", "update", "delete", "merge", "into", "truncate", "drop", "alter", "create",
+    "grant", "revoke", "attach", "detach", "copy", "vacuum",
+)
+
+# string literals, quoted names and comments, matched in one pass so that a quote inside a
+# comment or "--" inside a literal is read the way the database reads it
+_SKIPPED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|--[^\n]*|/\*.*?\*/", re.S)
+
+
+def validate_select(query: str) -> str:
+    """A config SQL query, checked to be one read-only SELECT; returned without trailing ';' and comments.
+
+    Raises ValueError saying what is wrong. Quoted names and string literals are
+    ignored when looking for write keywords, so `"update_at"` or `'Delete me'` pass.
+    The query becomes a subquery, so a trailing `;` or `-- comment` (which would
+    swallow the closing parenthesis) is cut off.
+    """
+
+    def blank(match: re.Match[str]) -> str:
+        # same length, so positions in `bare` are positions in `query`
+        text = match.group()
+        return " " * len(text) if text.startswith(("--", "/*")) else "'" + "x" * (len(text) - 2) + "'"
+
+    bare = _SKIPPED.sub(blank, query)
+    end = len(bare.rstrip())
+    while end and bare[end - 1] == ";":
+        end = len(bare[: end - 1].rstrip())
+    start = len(bare) - len(bare.lstrip())
+    query, bare = query[start:end], bare[start:end]
+    if not bare.strip():
+        raise ValueError("query is empty")
+    if ";" in bare:
+        raise ValueError("query must be a single statement (found ';' inside it)")
+    first = re.match(r"[\s(]*([A-Za-z_]*)", bare).group(1).lower()  # type: ignore[union-attr]
+    if first not in ("select", "with"):
+        raise ValueError(f"query must be a SELECT (or WITH ... SELECT), not {first.upper()!r}")
+    words = set(re.findall(r"[a-z_][a-z0-9_]*", bare.lower()))
+    found = sorted(words & set(_WRITE_WORDS))
+    if found:
+        raise ValueError(f"query must only read: it contains {', '.join(w.upper() for w in found)}")
+    return query

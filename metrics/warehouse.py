@@ -33,6 +33,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
@@ -80,7 +81,12 @@ def build_tables(mapping: Mapping, metadata: MetaData | None = None) -> dict[str
                 for dim, physical in mapping.extra_dimensions.items()
                 if dim not in tmap.columns
             ]
-        tables[logical] = Table(tmap.table, metadata, *cols)
+        if tmap.query is not None:
+            # the admin's SELECT as a subquery named after the logical table; its columns are
+            # keyed by logical name like a Table's, so every query below reads it unchanged
+            tables[logical] = text(tmap.query).columns(*cols).subquery(logical)  # type: ignore[assignment]
+        else:
+            tables[logical] = Table(tmap.table, metadata, *cols)
     return tables
 
 
