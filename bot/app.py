@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings
 from bot.core import Dispatcher, Services
 from bot.store import Store
+from handlers import alerts as alert_handlers
 from handlers import analysis as analysis_handlers
 from handlers import digest as digest_handlers
 from handlers import help as help_handlers
@@ -30,6 +31,7 @@ ROUTERS = (
     kpi_handlers.router,
     analysis_handlers.router,
     digest_handlers.router,
+    alert_handlers.router,
     prefs_handlers.router,
 )
 

@@ -168,6 +168,34 @@ class DigestSection(_Section):
         return f"{int(h):02d}:{m}"
 
 
+class AlertRoute(_Section):
+    """Send anomalies of these KPIs (and at least this severity) to this chat."""
+
+    chat: str
+    kpis: tuple[str, ...] = ()  # empty: every KPI
+    min_severity: Literal["info", "warning", "critical"] = "info"
+
+
+class AlertsSection(_Section):
+    enabled: bool = True
+    scan_at: str = "07:30"  # daily scan of yesterday, business timezone
+    sensitivity: Literal["low", "medium", "high"] = "medium"
+    routes: tuple[AlertRoute, ...] = ()
+    cooldown_hours: float = Field(default=6.0, ge=0)
+    quiet_hours: str | None = "22:00-08:00"  # outside working hours only critical alerts are pushed
+    daily_budget: int = Field(default=5, ge=0)  # pushes per chat per day before minor ones wait for the digest
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = value.split("-")
+        if len(parts) != 2 or not all(len(p) == 5 and p[2] == ":" and p.replace(":", "").isdigit() for p in parts):
+            raise ValueError(f"{value!r} must look like '22:00-08:00'")
+        return value
+
+
 class Settings(_Section):
     bot: BotSection = BotSection()
     access: AccessSection = AccessSection()
@@ -177,6 +205,7 @@ class Settings(_Section):
     slack: SlackSection | None = None
     telegram: TelegramSection | None = None
     digest: tuple[DigestSection, ...] = ()
+    alerts: AlertsSection = AlertsSection()
     # where the file was read from (None: defaults); relative paths resolve beside it
     source: Path | None = None
 

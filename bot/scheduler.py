@@ -209,6 +209,30 @@ async def refresh_digest(sub_id: int, fire_iso: str) -> str:
     return "edited"
 
 
+async def run_alert_scan() -> str:
+    """The daily anomaly scan of yesterday: one grouped message per chat, through the outbox."""
+    from handlers.alerts import scan_day
+
+    rt = runtime()
+    settings = rt.dispatcher.services.settings
+    zone = ZoneInfo(settings.bot.timezone)
+    now = rt.now().astimezone(zone)
+    ctx = rt.dispatcher.context_for(ChatRef("console", "scheduler"))
+    results = await ctx.run(scan_day, ctx, now.date() - timedelta(days=1), now)
+    queued = 0
+    for chat_scan in results:
+        if chat_scan.reply is None or chat_scan.key is None:
+            continue
+        chat = ChatRef.parse(chat_scan.chat)
+        # the message is built in the chat's own language
+        chat_scan.reply.data["chat"] = chat_scan.chat
+        if await asyncio.to_thread(rt.outbox.enqueue, chat_scan.key, chat, chat_scan.reply):
+            queued += 1
+    rt.deliverer.wake()
+    log.info("anomaly scan of %s: %d chat message(s) queued", now.date() - timedelta(days=1), queued)
+    return f"queued {queued}"
+
+
 def _schedule_once(rt: Runtime, job_id: str, func: Callable[..., object], args: tuple[object, ...],
                    when: datetime) -> None:
     if rt.scheduler is None:
@@ -273,6 +297,17 @@ class Scheduler:
             subs = list(s.scalars(select(Subscription)).all())
         wanted = {f"sub:{sub.id}": sub for sub in subs if not sub.paused}
         existing = {job.id: job for job in self.aps.get_jobs()}
+        alerts = self.dispatcher.services.settings.alerts
+        if alerts.enabled:
+            hour, minute = (int(x) for x in alerts.scan_at.split(":"))
+            scan_trigger = CronTrigger(hour=hour, minute=minute,
+                                       timezone=ZoneInfo(self.dispatcher.services.settings.bot.timezone))
+            job = existing.get("alerts:scan")
+            if job is None or repr(job.trigger) != repr(scan_trigger):
+                self.aps.add_job(run_alert_scan, scan_trigger, id="alerts:scan", replace_existing=True,
+                                 name="anomaly scan")
+        elif "alerts:scan" in existing:
+            existing["alerts:scan"].remove()
         for job_id, job in existing.items():
             if job_id.startswith("sub:") and job_id not in wanted:
                 job.remove()

@@ -99,6 +99,48 @@ class Blob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class AlertRule(Base):
+    """An explicit threshold next to detection: `alert add refund_rate > 5% daily [by channel]`."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat: Mapped[str] = mapped_column(String(200), index=True)
+    kpi: Mapped[str] = mapped_column(String(40))
+    op: Mapped[str] = mapped_column(String(2))  # ">" or "<"
+    threshold: Mapped[float] = mapped_column()
+    by: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Alert(Base):
+    """One KPI (or slice) out of range: opened once per series, updated while open, closed on recovery."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat: Mapped[str] = mapped_column(String(200), index=True)
+    series: Mapped[str] = mapped_column(String(300), index=True)  # "gmv" or "gmv|channel=search"
+    source: Mapped[str] = mapped_column(String(20))  # detector | rule:<id>
+    day: Mapped[str] = mapped_column(String(10))  # the day the anomaly was first seen (ISO)
+    last_day: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)  # open|acked|closed|expected
+    severity: Mapped[str] = mapped_column(String(10))
+    score: Mapped[float] = mapped_column(default=0.0)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)  # type: ignore[type-arg]
+    opened_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    notified_score: Mapped[float] = mapped_column(default=0.0)
+    acked_by: Mapped[str | None] = mapped_column(String(200))
+    acked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    snoozed_by: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
 class Lease(Base):
     """Who runs the scheduler: one holder at a time, taken over when it stops renewing."""
 

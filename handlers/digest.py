@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from bot.alerts import AlertBook
 from bot.core import Args, Context, Router
 from bot.errors import UsageError
 from bot.i18n import fmt_change_pct, fmt_value
@@ -103,6 +104,7 @@ async def build_digest(ctx: Context, spec: DigestSpec, now: datetime | None = No
                                        orders=fmt_value(orders, "count", ctx.lang, ""),
                                        low=fmt_value(low, "count", ctx.lang, "")))
     await _add_month_to_date(ctx, reply, now)
+    await _add_open_alerts(ctx, reply)
     await _add_movers(ctx, reply, period, compare.period)
     await _add_trend(ctx, reply, now, weekly)
     if spec.by:
@@ -138,6 +140,16 @@ async def _add_month_to_date(ctx: Context, reply: Reply, now: datetime) -> None:
         change=fmt_change_pct(gmv.change_pct, ctx.lang) or ctx.t("na"),
     ))
     reply.data["mtd"] = {"period": mtd.as_json(), "compare": last.as_json(), "gmv": gmv.as_json()}
+
+
+async def _add_open_alerts(ctx: Context, reply: Reply) -> None:
+    """Open anomalies, including minor ones held back from pushing (quiet hours, the budget)."""
+    chat = None if ctx.incoming.chat.platform == "console" else str(ctx.incoming.chat)
+    alerts = await ctx.run(AlertBook(ctx.services.store, ctx.settings.alerts).open_alerts, chat)
+    if alerts:
+        reply.text.append(ctx.t("digest_open_alerts",
+                                alerts="; ".join(f"#{a.id} {a.series} ({a.severity})" for a in alerts[:8])))
+    reply.data["open_alerts"] = [{"id": a.id, "series": a.series, "severity": a.severity} for a in alerts]
 
 
 async def _add_movers(ctx: Context, reply: Reply, period: Period, compare: Period) -> None:

@@ -223,3 +223,24 @@ def test_bad_config_digest_is_refused(tmp_path) -> None:
     cfg.write_text('[[digest]]\nchat = "slack:COPS"\nat = "01:00"\n')
     with pytest.raises(ConfigError, match="digest.0.at"):
         load_settings(cfg)
+
+
+async def test_the_daily_scan_pushes_alerts_through_the_outbox(runtime, store: Store, demo_shop) -> None:
+    """The scheduled scan of yesterday: alerts for the subscribed chat, one grouped message, buttons on it."""
+    from bot.scheduler import run_alert_scan
+
+    rt, adapter, now = runtime
+    drop = demo_shop.labels[(demo_shop.labels.metric == "orders") & (demo_shop.labels.dimension == "channel")].iloc[0]
+    # the morning after the injected drop
+    now["t"] = datetime.combine(drop["day"] + timedelta(days=1), datetime.min.time()).replace(
+        hour=7, minute=30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert (await run_alert_scan()).startswith("queued 1")
+    await rt.deliverer.run_once()
+    [(chat, reply)] = adapter.sent
+    assert str(chat) == "slack:COPS"
+    assert any(f"channel={drop['value']}" in a["series"] for a in reply.data["alerts"])
+    assert any(a.command.startswith("ack ") for a in reply.actions)
+    # a second run the same morning (a restart) posts nothing new
+    await run_alert_scan()
+    await rt.deliverer.run_once()
+    assert len(adapter.sent) == 1

@@ -1,0 +1,384 @@
+"""Anomaly alerts in chat: the scan, the alert message with its buttons, rules, and the
+commands people use on an alert (ack, assign, snooze, expected)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.alerts import AlertBook, Finding, Outcome, severity_at_least
+from bot.core import Args, Context, Router
+from bot.errors import UsageError
+from bot.i18n import fmt_percent, fmt_value
+from bot.messages import dimension_label, metric_label
+from bot.reply import Action, Reply
+from bot.store import Alert, AlertRule, Subscription, utcnow
+from handlers.common import parse_dimension, parse_metric
+from metrics.anomaly_scan import ScanResult, scan
+from metrics.kpis import CATALOG, KpiQuery, evaluate
+from metrics.periods import Period
+
+router = Router()
+
+SNOOZE = re.compile(r"^(\d{1,3})(m|h|d)$")
+SEVERITY_ICON = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
+
+
+def book(ctx: Context) -> AlertBook:
+    return AlertBook(ctx.services.store, ctx.settings.alerts)
+
+
+# ---- findings -------------------------------------------------------------------------------
+
+
+def detector_findings(result: ScanResult) -> tuple[list[Finding], set[str]]:
+    findings = [Finding(a.key, "detector", a.day.isoformat(), a.severity, a.score, a.as_dict())
+                for a in result.anomalies]
+    scanned = {f.series for f in findings}
+    return findings, scanned
+
+
+def rule_findings(ctx: Context, rules: list[AlertRule], day: date) -> tuple[list[Finding], set[str]]:
+    findings: list[Finding] = []
+    scanned: set[str] = set()
+    period = Period(day, day + timedelta(days=1), day.isoformat())
+    for rule in rules:
+        kpi = CATALOG[rule.kpi]
+        result = evaluate(ctx.warehouse, KpiQuery((kpi,), period, by=rule.by))
+        values = [(None, result.totals[kpi.name].value)] if not rule.by else [
+            (key, vals[kpi.name].value) for key, vals in result.rows]
+        for key, value in values:
+            series = f"rule{rule.id}:{kpi.name}" + (f"|{rule.by}={key}" if key is not None else "")
+            scanned.add(series)
+            if value is None:
+                continue
+            broken = value > rule.threshold if rule.op == ">" else value < rule.threshold
+            if broken:
+                details = {"kpi": kpi.name, "dimension": rule.by, "value": key, "day": day.isoformat(),
+                           "actual": value, "threshold": rule.threshold, "op": rule.op, "rule": rule.id}
+                score = abs(value / rule.threshold) if rule.threshold else 1.0
+                findings.append(Finding(series, f"rule:{rule.id}", day.isoformat(), "warning", score, details))
+    return findings, scanned
+
+
+def chats_for(ctx: Context, severity: str, kpi: str) -> list[str]:
+    """Where a detector anomaly goes: the configured routes, else every chat with a digest."""
+    routes = ctx.settings.alerts.routes
+    if routes:
+        return sorted({r.chat for r in routes
+                       if (not r.kpis or kpi in r.kpis) and severity_at_least(severity, r.min_severity)})
+    if not severity_at_least(severity, "warning"):
+        return []
+    with ctx.services.store.session() as s:
+        return sorted(set(s.scalars(select(Subscription.chat).where(Subscription.paused.is_(False))).all()))
+
+
+@dataclass
+class ChatScan:
+    chat: str
+    outcome: Outcome
+    reply: Reply | None
+    key: str | None
+
+
+def scan_day(ctx: Context, day: date, now: datetime) -> list[ChatScan]:
+    """Detect, route, record. Blocking: call through ctx.run."""
+    expected = {date.fromisoformat(d) for d in book(ctx).expected_days()} | promotion_days(ctx)
+    result = scan(ctx.warehouse, day, expected_days=expected, sensitivity=ctx.settings.alerts.sensitivity)
+    detected, _ = detector_findings(result)
+    per_chat: dict[str, list[Finding]] = {}
+    for f in detected:
+        for chat in chats_for(ctx, f.severity, str(f.details["kpi"])):
+            per_chat.setdefault(chat, []).append(f)
+    with ctx.services.store.session() as s:
+        rules = list(s.scalars(select(AlertRule)).all())
+    by_chat_rules: dict[str, list[AlertRule]] = {}
+    for rule in rules:
+        by_chat_rules.setdefault(rule.chat, []).append(rule)
+    chats = set(per_chat) | set(by_chat_rules)
+    with ctx.services.store.session() as s:
+        chats |= set(s.scalars(select(Alert.chat).where(Alert.status.in_(("open", "acked")))).all())
+    local_now = now.astimezone(ZoneInfo(ctx.settings.bot.timezone)).replace(tzinfo=None)
+    out = []
+    for chat in sorted(chats):
+        findings = list(per_chat.get(chat, []))
+        # every series the detector looked at counts as scanned: absent from findings means in range
+        scanned = {f.series for f in detected} | _detector_series(result)
+        rf, rs = rule_findings(ctx, by_chat_rules.get(chat, []), day)
+        findings += rf
+        scanned |= rs
+        outcome = book(ctx).record(chat, findings, scanned, now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None),
+                                   local_now)
+        reply = render_alerts(ctx, outcome, day) if outcome.push or outcome.recovered else None
+        key = None
+        if reply is not None:
+            ids = ",".join(f"{a.id}:{a.notified_score:.3f}" for a in outcome.push + outcome.recovered)
+            key = f"alerts:{chat}:{day.isoformat()}:{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
+        out.append(ChatScan(chat, outcome, reply, key))
+    return out
+
+
+def _detector_series(result: ScanResult) -> set[str]:
+    # totals of every scanned KPI, plus the slices that were scanned (not skipped for low volume)
+    from metrics.anomaly_scan import SCAN_KPIS
+
+    return set(SCAN_KPIS) if not result.no_data else set()
+
+
+def promotion_days(ctx: Context) -> set[date]:
+    """Known promotion days are expected peaks (the campaign calendar joins this with the planning work)."""
+    from sqlalchemy import inspect, text
+
+    try:
+        with ctx.warehouse.connect() as conn:
+            if not inspect(conn).has_table("promotions"):
+                return set()
+            return {date.fromisoformat(str(d)[:10]) for d, in conn.execute(text("select day from promotions"))}
+    except Exception:  # a shop without a promotions table simply has no calendar yet
+        return set()
+
+
+# ---- the message ------------------------------------------------------------------------------
+
+
+def _headline(ctx: Context, alert: Alert) -> str:
+    d = alert.details
+    kpi = CATALOG.get(str(d.get("kpi")))
+    if kpi is None:
+        return alert.series
+    currency = ctx.settings.bot.currency
+    label = metric_label(kpi.name, ctx.lang)
+    if d.get("dimension"):
+        label += f" · {dimension_label(str(d['dimension']), ctx.lang)}={d.get('value')}"
+    actual = fmt_value(d.get("actual"), kpi.unit, ctx.lang, currency)  # type: ignore[arg-type]
+    if "threshold" in d:
+        return ctx.t("alert_rule_line", metric=label, actual=actual, op=d["op"],
+                     threshold=fmt_value(d["threshold"], kpi.unit, ctx.lang, currency))  # type: ignore[arg-type]
+    change = d.get("change")
+    line = ctx.t("alert_line", metric=label, actual=actual,
+                 expected=fmt_value(d.get("expected"), kpi.unit, ctx.lang, currency),  # type: ignore[arg-type]
+                 change=(f"{change * 100:+.0f}%" if isinstance(change, float) else ctx.t("na")))
+    causes = []
+    for dim, items in (d.get("root_causes") or {}).items():  # type: ignore[union-attr]
+        if items and items[0]["share"] >= 0.5:
+            causes.append((items[0]["share"], f"{dimension_label(dim, ctx.lang)}={items[0]['value']}"))
+    if causes:
+        causes.sort(reverse=True)
+        line += " " + ctx.t("alert_causes", share=fmt_percent(causes[0][0], ctx.lang),
+                            slices=", ".join(c for _, c in causes[:3]))
+    return line
+
+
+def render_alerts(ctx: Context, outcome: Outcome, day: date) -> Reply:
+    reply = Reply(title=ctx.t("alerts_title", count=len(outcome.push), day=day.isoformat()))
+    for alert in outcome.push:
+        reply.text.append(f"{SEVERITY_ICON.get(alert.severity, '')} #{alert.id} {_headline(ctx, alert)}")
+        reply.actions += [
+            Action(ctx.t("btn_ack", id=alert.id), f"ack {alert.id}", "primary"),
+            Action(ctx.t("btn_assign"), f"assign {alert.id}"),
+            Action(ctx.t("btn_snooze_4h"), f"snooze {alert.id} 4h"),
+            Action(ctx.t("btn_snooze_1d"), f"snooze {alert.id} 1d"),
+            Action(ctx.t("btn_expected"), f"expected {alert.id}"),
+        ]
+    for alert in outcome.recovered:
+        reply.text.append(ctx.t("alert_recovered", id=alert.id, series=alert.series))
+    if not outcome.push:
+        reply.title = ctx.t("alerts_recovered_title", day=day.isoformat())
+    reply.data = {"day": day.isoformat(),
+                  "alerts": [{"id": a.id, "series": a.series, "severity": a.severity, **a.details}
+                             for a in outcome.push],
+                  "recovered": [{"id": a.id, "series": a.series} for a in outcome.recovered]}
+    return reply
+
+
+# ---- commands ------------------------------------------------------------------------------------
+
+
+def _alert_id(ctx: Context, args: Args, usage_key: str) -> int:
+    if not args.tokens or not args.tokens[0].lstrip("#").isdigit():
+        raise UsageError(usage_key)
+    return int(args.tokens[0].lstrip("#"))
+
+
+def _own_alert(ctx: Context, alert_id: int) -> Alert:
+    chat = None if ctx.incoming.chat.platform == "console" else str(ctx.incoming.chat)
+    alert = book(ctx).get(alert_id, chat)
+    if alert is None:
+        raise UsageError("no_alert", id=alert_id)
+    return alert
+
+
+@router.command("ack", aliases=("确认",), usage="ack <alert id>", examples=("ack 12",))
+async def ack(ctx: Context, args: Args) -> Reply:
+    alert = await ctx.run(_own_alert, ctx, _alert_id(ctx, args, "need_alert_id"))
+    updated = await ctx.run(book(ctx).ack, alert.id, ctx.incoming.user)
+    return Reply(text=[ctx.t("acked", id=updated.id, user=ctx.incoming.user)],
+                 data={"alert": updated.id, "status": updated.status, "by": updated.acked_by})
+
+
+@router.command("assign", aliases=("认领",), usage="assign <alert id>", examples=("assign 12",))
+async def assign(ctx: Context, args: Args) -> Reply:
+    alert = await ctx.run(_own_alert, ctx, _alert_id(ctx, args, "need_alert_id"))
+    updated = await ctx.run(book(ctx).assign, alert.id, ctx.incoming.user)
+    return Reply(text=[ctx.t("assigned", id=updated.id, user=ctx.incoming.user)],
+                 data={"alert": updated.id, "assignee": updated.assignee})
+
+
+@router.command("snooze", aliases=("稍后提醒",), usage="snooze <alert id> <30m|4h|1d>", examples=("snooze 12 4h",))
+async def snooze(ctx: Context, args: Args) -> Reply:
+    alert = await ctx.run(_own_alert, ctx, _alert_id(ctx, args, "need_alert_id"))
+    m = SNOOZE.match(args.tokens[1].lower()) if len(args.tokens) == 2 else None
+    if not m or int(m[1]) == 0:
+        raise UsageError("snooze_usage")
+    amount = int(m[1])
+    delta = {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[m[2]]
+    if delta > timedelta(days=30):
+        raise UsageError("snooze_usage")
+    updated = await ctx.run(book(ctx).snooze, alert.id, utcnow() + delta, ctx.incoming.user)
+    return Reply(text=[ctx.t("snoozed", id=updated.id, duration=args.tokens[1])],
+                 data={"alert": updated.id, "snoozed_until": str(updated.snoozed_until)})
+
+
+@router.command("expected", aliases=("预期",), usage="expected <alert id> [note]",
+                examples=("expected 12 promo", "expected 12 known outage"))
+async def expected(ctx: Context, args: Args) -> Reply:
+    alert = await ctx.run(_own_alert, ctx, _alert_id(ctx, args, "need_alert_id"))
+    note = " ".join(args.tokens[1:]) or "expected"
+    updated = await ctx.run(book(ctx).expected, alert.id, note, ctx.incoming.user)
+    return Reply(text=[ctx.t("marked_expected", id=updated.id, day=updated.day, note=note)],
+                 data={"alert": updated.id, "status": updated.status, "note": updated.note})
+
+
+def _parse_rule(ctx: Context, tokens: list[str]) -> AlertRule:
+    # alert add <kpi> <op> <threshold>[%] [daily] [by <dimension>]
+    words = [w for w in tokens if w.lower() not in ("daily", "每天")]
+    if len(words) < 3:
+        raise UsageError("rule_usage")
+    kpi = parse_metric(ctx, words[0])
+    op = words[1]
+    if op not in (">", "<"):
+        raise UsageError("rule_op", op=op[:10])
+    raw = words[2]
+    percent = raw.endswith("%")
+    try:
+        threshold = float(raw.rstrip("%").replace(",", ""))
+    except ValueError:
+        raise UsageError("rule_threshold", text=raw[:20]) from None
+    if threshold != threshold or threshold in (float("inf"), float("-inf")) or threshold < 0:
+        raise UsageError("rule_threshold", text=raw[:20])
+    if percent:
+        threshold /= 100
+    if percent and kpi.unit != "percent":
+        raise UsageError("rule_percent", metric=kpi.name)
+    by = None
+    rest = words[3:]
+    if rest:
+        if rest[0].lower() not in ("by", "按") or len(rest) != 2:
+            raise UsageError("rule_usage")
+        by = parse_dimension(ctx, rest[1])
+        if not all(ctx.warehouse.available(m, by, []) for m in kpi.measures):
+            raise UsageError("rule_split", metric=kpi.name, dimension=by)
+    return AlertRule(chat=str(ctx.incoming.chat), kpi=kpi.name, op=op, threshold=threshold, by=by,
+                     created_by=ctx.incoming.user)
+
+
+def _describe_rule(ctx: Context, rule: AlertRule) -> str:
+    kpi = CATALOG[rule.kpi]
+    value = fmt_value(rule.threshold, kpi.unit, ctx.lang, ctx.settings.bot.currency)
+    by = f" by {rule.by}" if rule.by else ""
+    return f"#{rule.id} {metric_label(rule.kpi, ctx.lang)} {rule.op} {value} daily{by}"
+
+
+@router.command("alert", aliases=("告警",), admin=True,
+                usage="alert add <metric> <|> <threshold>[%] [daily] [by <dimension>] | alert rm <rule id>",
+                examples=("alert add refund_rate > 5% daily", "alert add orders < 100 by channel", "alert rm 3"))
+async def alert(ctx: Context, args: Args) -> Reply:
+    if not args.tokens or args.tokens[0].lower() not in ("add", "rm", "remove", "del"):
+        raise UsageError("rule_usage")
+    if args.tokens[0].lower() == "add":
+        rule = _parse_rule(ctx, list(args.tokens[1:]))
+
+        def save() -> AlertRule:
+            with ctx.services.store.session() as s, s.begin():
+                s.add(rule)
+            return rule
+
+        saved = await ctx.run(save)
+        return Reply(text=[ctx.t("rule_added", rule=_describe_rule(ctx, saved))],
+                     data={"rule": saved.id, "kpi": saved.kpi, "op": saved.op, "threshold": saved.threshold,
+                           "by": saved.by})
+    if len(args.tokens) != 2 or not args.tokens[1].lstrip("#").isdigit():
+        raise UsageError("rule_usage")
+    rule_id = int(args.tokens[1].lstrip("#"))
+
+    def delete() -> AlertRule | None:
+        with ctx.services.store.session() as s, s.begin():
+            rule = s.get(AlertRule, rule_id)
+            if rule is None or (ctx.incoming.chat.platform != "console" and rule.chat != str(ctx.incoming.chat)):
+                return None
+            s.delete(rule)
+            return rule
+
+    removed = await ctx.run(delete)
+    if removed is None:
+        raise UsageError("no_rule", id=rule_id)
+    return Reply(text=[ctx.t("rule_removed", rule=_describe_rule(ctx, removed))], data={"rule": rule_id})
+
+
+@router.command("alerts", aliases=("告警列表",), usage="alerts [open]", examples=("alerts", "alerts open"))
+async def alerts(ctx: Context, args: Args) -> Reply:
+    if args.tokens and args.tokens[0].lower() not in ("open",):
+        raise UsageError("alerts_usage")
+    chat = None if ctx.incoming.chat.platform == "console" else str(ctx.incoming.chat)
+
+    def load() -> tuple[list[Alert], list[AlertRule]]:
+        with ctx.services.store.session() as s:
+            q = select(AlertRule).order_by(AlertRule.id)
+            rules = list(s.scalars(q if chat is None else q.where(AlertRule.chat == chat)).all())
+        return book(ctx).open_alerts(chat), rules
+
+    open_alerts, rules = await ctx.run(load)
+    text = [f"{SEVERITY_ICON.get(a.severity, '')} #{a.id} {_headline(ctx, a)}"
+            + (f" · {ctx.t('acked_by', user=a.acked_by)}" if a.status == "acked" else "")
+            + (f" · {ctx.t('assigned_to', user=a.assignee)}" if a.assignee else "") for a in open_alerts]
+    if not open_alerts:
+        text.append(ctx.t("no_open_alerts"))
+    if not args.tokens:
+        text.append(ctx.t("rules_title") + ("\n" + "\n".join(_describe_rule(ctx, r) for r in rules)
+                                             if rules else " " + ctx.t("no_rules")))
+    return Reply(title=ctx.t("alerts_open_title"), text=text,
+                 data={"open": [{"id": a.id, "series": a.series, "status": a.status, "severity": a.severity,
+                                 "assignee": a.assignee} for a in open_alerts],
+                       "rules": [{"id": r.id, "kpi": r.kpi, "op": r.op, "threshold": r.threshold, "by": r.by}
+                                 for r in rules]})
+
+
+@router.command("scan", aliases=("检测",), admin=True, usage="scan [day]", examples=("scan", "scan 2026-11-20"))
+async def scan_now(ctx: Context, args: Args) -> Reply:
+    """Run the anomaly scan now and answer with what it found for this chat (the demo's alert feed)."""
+    now = ctx.now()
+    if args.tokens:
+        try:
+            day = date.fromisoformat(args.tokens[0])
+        except ValueError:
+            raise UsageError("scan_usage") from None
+    else:
+        day = now.date() - timedelta(days=1)
+    zone = ZoneInfo(ctx.settings.bot.timezone)
+    result = await ctx.run(scan, ctx.warehouse, day, sensitivity=ctx.settings.alerts.sensitivity,
+                           expected_days=await ctx.run(promotion_days, ctx))
+    findings, scanned = detector_findings(result)
+    outcome = await ctx.run(book(ctx).record, str(ctx.incoming.chat), findings, scanned | set(_detector_series(result)),
+                            now.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None),
+                            now.replace(hour=12))  # a scan someone asked for is never in quiet hours
+    if not outcome.push and not outcome.recovered:
+        return Reply(text=[ctx.t("scan_nothing", day=day.isoformat(), count=len(result.anomalies))],
+                     data={"day": day.isoformat(), "anomalies": [a.as_dict() for a in result.anomalies]})
+    reply = render_alerts(ctx, outcome, day)
+    reply.data["anomalies"] = [a.as_dict() for a in result.anomalies]
+    return reply

