@@ -15,6 +15,7 @@ from bot.core import Dispatcher, Services
 from bot.store import Store
 from handlers import alerts as alert_handlers
 from handlers import analysis as analysis_handlers
+from handlers import cohorts as cohort_handlers
 from handlers import digest as digest_handlers
 from handlers import help as help_handlers
 from handlers import kpi as kpi_handlers
@@ -30,6 +31,7 @@ ROUTERS = (
     help_handlers.router,
     kpi_handlers.router,
     analysis_handlers.router,
+    cohort_handlers.router,
     digest_handlers.router,
     alert_handlers.router,
     prefs_handlers.router,

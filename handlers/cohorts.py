@@ -6,118 +6,16 @@ import math
 import re
 
 import pandas as pd
-from babel.numbers import format_percent
+from babel.numbers import format_currency, format_percent
 
 from bot.core import Args, Context, Router
 from bot.i18n import fmt_count, fmt_money, fmt_ratio, locale_of
-from bot.messages import MESSAGES
 from bot.reply import Chart, Field, Reply, Table
 from metrics import cohorts as co
 from metrics.charts import MAX_LINES, heatmap, line_chart
 from metrics.periods import Period, extract_period
 
 router = Router()
-
-# TEMP: lead moves these into bot/messages.py. `setdefault`, so that once they are there, the
-# wording in bot/messages.py wins over this copy.
-COHORT_MESSAGES: dict[str, dict[str, str]] = {
-    "summary_retention": {
-        "en": "Cohort retention: the share of each month's (or week's) new customers who order again later",
-        "zh": "同期群留存：每月（周）新客在之后各月（周）再次下单的比例",
-    },
-    "summary_ltv": {
-        "en": "Lifetime value by monthly cohort: cumulative GMV per customer, CAC and LTV/CAC",
-        "zh": "按月同期群的客户生命周期价值：人均累计销售额、获客成本与 LTV/CAC",
-    },
-    "retention_title_month": {"en": "Retention by monthly cohort · {period}", "zh": "月度同期群留存率 · {period}"},
-    "retention_title_week": {"en": "Retention by weekly cohort · {period}", "zh": "周度同期群留存率 · {period}"},
-    "retention_explain_month": {
-        "en": "A cohort is the customers whose first non-cancelled order was in that month. M1 is the share "
-        "of them who ordered in the following month, M2 the month after, and so on (M0 = 100%).",
-        "zh": "同期群：首个未取消订单在该月的客户。M1 为其中在下一个月下单的比例，M2 为再下一个月，"
-        "依此类推（M0 = 100%）。",
-    },
-    "retention_explain_week": {
-        "en": "A cohort is the customers whose first non-cancelled order was in that ISO week (Monday to "
-        "Sunday). W1 is the share of them who ordered in the following week, W2 the week after, and so on "
-        "(W0 = 100%).",
-        "zh": "同期群：首个未取消订单在该 ISO 周（周一至周日）的客户。W1 为其中在下一周下单的比例，"
-        "W2 为再下一周，依此类推（W0 = 100%）。",
-    },
-    "cohort_in_progress": {
-        "en": "{current} is still in progress and is left out: it counts neither as a cohort nor as an age.",
-        "zh": "{current} 尚未结束，不计入：既不作为同期群，也不计入任何月龄（周龄）。",
-    },
-    "cohort_none": {"en": "No customer placed a first order in {period}.", "zh": "{period} 内没有新客首单。"},
-    "column_cohort": {"en": "Cohort", "zh": "同期群"},
-    "column_customers": {"en": "Customers", "zh": "客户数"},
-    "column_age_month": {"en": "M{k}", "zh": "M{k}"},
-    "column_age_week": {"en": "W{k}", "zh": "W{k}"},
-    "column_cac": {"en": "CAC", "zh": "获客成本"},
-    "column_ltv_cac": {"en": "LTV/CAC", "zh": "LTV/CAC"},
-    "retention_chart_month": {"en": "Retention by monthly cohort", "zh": "月度同期群留存率"},
-    "retention_chart_week": {"en": "Retention by weekly cohort", "zh": "周度同期群留存率"},
-    "retention_x_month": {"en": "Months since first order", "zh": "距首单月数"},
-    "retention_x_week": {"en": "Weeks since first order", "zh": "距首单周数"},
-    "field_cohort_customers": {"en": "New customers in these cohorts", "zh": "同期群新客数"},
-    "field_retention_month": {"en": "Month-{k} retention", "zh": "第 {k} 月留存率"},
-    "field_retention_week": {"en": "Week-{k} retention", "zh": "第 {k} 周留存率"},
-    "retention_footer": {
-        "en": "Cohort = month (week) of the first non-cancelled order, business time {zone}. Retention over "
-        "several cohorts weighs each by its customers.",
-        "zh": "同期群按首个未取消订单所在的月（周）划分，业务时区 {zone}。多个同期群的留存率按客户数加权。",
-    },
-    "ltv_title": {"en": "LTV by monthly cohort · {period}", "zh": "月度同期群 LTV · {period}"},
-    "ltv_explain": {
-        "en": "M0 is the GMV per customer in the cohort's first month, M1 the total through the following "
-        "month, and so on, up to {months} months. CAC = marketing spend in the cohort month / its new "
-        "customers. LTV/CAC takes each cohort's latest complete month.",
-        "zh": "M0 为同期群首月的人均销售额，M1 为截至下一个月的人均累计销售额，依此类推，最多 {months} 个月。"
-        "获客成本 = 同期群当月推广费用 / 当月新客数。LTV/CAC 取各同期群最近一个完整月的 LTV。",
-    },
-    "ltv_footer": {
-        "en": "LTV counts GMV of non-cancelled orders; refunds are NOT subtracted (the net-of-refunds LTV is "
-        "in the data as ltv_net). Business time {zone}.",
-        "zh": "LTV 按未取消订单的销售额计算，未扣除退款（扣除退款后的 LTV 见数据字段 ltv_net）。业务时区 {zone}。",
-    },
-    "field_cac_all": {"en": "CAC (all cohorts)", "zh": "获客成本（全部同期群）"},
-    "field_ltv_avg": {"en": "Avg LTV M{k}", "zh": "平均 LTV（M{k}）"},
-    "ltv_chart_title": {"en": "Cumulative LTV per customer by cohort", "zh": "各同期群人均累计 LTV"},
-    # ---- errors
-    "cohort_bad_grain": {
-        "en": "Cohorts are by month or by week, not '{text}'. Try `retention by month` or `retention by week`.",
-        "zh": "同期群只能按月或按周划分，不支持「{text}」。可以试试 `retention by month` 或 `retention by week`。",
-    },
-    "cohort_no_complete": {
-        "en": "'{period}' has no complete month or week yet ({current} is still in progress). Try `last month`, "
-        "or no period for the last 12.",
-        "zh": "「{period}」内还没有完整的月或周（{current} 尚未结束）。可以试试 `上月`，或不指定时间段查看最近 12 个。",
-    },
-    "cohort_too_many": {
-        "en": "That period holds {count} cohorts; at most {limit} fit in one table. Pick a shorter period.",
-        "zh": "该时间段包含 {count} 个同期群，一张表最多显示 {limit} 个，请缩短时间段。",
-    },
-    "cohort_no_compare": {
-        "en": "Cohort tables can't be compared with `vs`; ask for each period on its own.",
-        "zh": "同期群表不支持 `vs` 对比，请分别查询各个时间段。",
-    },
-    "cohort_unexpected": {"en": "I can't read '{text}' here.", "zh": "无法识别「{text}」。"},
-    "ltv_bad_months": {
-        "en": "'{text}' is not a number of months. `ltv` takes how many months to follow each cohort, "
-        "1 to {limit}, e.g. `ltv 6`.",
-        "zh": "「{text}」不是月数。`ltv` 后面跟每个同期群要追踪的月数（1 到 {limit}），例如 `ltv 6`。",
-    },
-    "ltv_months_range": {
-        "en": "LTV follows cohorts for 1 to {limit} months, not {months}.",
-        "zh": "LTV 可追踪 1 到 {limit} 个月，不支持 {months}。",
-    },
-    "ltv_monthly_only": {
-        "en": "LTV cohorts are monthly; `by {text}` is not available.",
-        "zh": "LTV 只支持按月同期群，不支持按「{text}」。",
-    },
-}
-for _key, _texts in COHORT_MESSAGES.items():
-    MESSAGES.setdefault(_key, _texts)
 
 BY_WORDS = ("by", "按")
 # after `by`: any of these; on their own only the unambiguous ones, since "month" and "week"
@@ -332,7 +230,13 @@ def ltv_series(result: co.LtvTable) -> pd.DataFrame:
 def ltv_chart(ctx: Context, result: co.LtvTable) -> Chart:
     title = ctx.t("ltv_chart_title")
     currency = ctx.settings.bot.currency
-    png = line_chart(ltv_series(result), title, y_format=lambda v: fmt_money(v, ctx.lang, currency))
+    locale = locale_of(ctx.lang)
+
+    def axis_money(value: float) -> str:
+        # whole currency units: an axis tick with cents is noise
+        return format_currency(value, currency, format="¤#,##0", locale=locale, currency_digits=False)
+
+    png = line_chart(ltv_series(result), title, y_format=axis_money)
     return Chart(png=png, title=title, filename="ltv.png")
 
 
