@@ -32,6 +32,19 @@ PG_URL = os.environ.get("OPSBOT_TEST_PG_URL", "")
 BACKENDS = ["embedded"] + (["postgresql"] if PG_URL else [])
 
 
+def pg_scratch_url(name: str) -> str:
+    """A PostgreSQL database of its own for a test that replaces tables (the shared one holds the demo shop)."""
+    from sqlalchemy.engine import make_url
+
+    base = make_url(PG_URL)
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("select 1 from pg_database where datname = :n"), {"n": name}).scalar():
+            conn.execute(text(f'create database "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     guard(monkeypatch)

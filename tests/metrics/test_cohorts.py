@@ -51,7 +51,7 @@ from metrics.periods import parse_period
 from metrics.sample import Shop
 from metrics.schema import Mapping
 from metrics.warehouse import Warehouse, build_tables
-from tests.conftest import NOW, TODAY
+from tests.conftest import NOW, TODAY, pg_scratch_url
 
 ORDERS = [
     # id, customer, ordered_at (local), amount, status, refunded
@@ -394,7 +394,7 @@ POSTGRES_URL = os.environ.get("OPSBOT_TEST_PG_URL")
 def test_other_engines_give_the_same_triangles(tmp_path: Path, engine: str, utc: bool) -> None:
     if engine == "postgresql" and not POSTGRES_URL:
         pytest.skip("OPSBOT_TEST_PG_URL is not set")
-    url = POSTGRES_URL if engine == "postgresql" else f"duckdb:///{tmp_path / 'cohorts.duckdb'}"
+    url = pg_scratch_url("opsbot_cohorts") if engine == "postgresql" else f"duckdb:///{tmp_path / 'cohorts.duckdb'}"
     assert url
     build_shop_on(url, utc=utc)
     mapping = dataclasses.replace(Mapping.default(SHANGHAI), timestamps="utc" if utc else "local")
