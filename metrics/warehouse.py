@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
-from metrics.dialects import Timestamp, day_of
+from metrics.dialects import Timestamp, day_of, utc_to_local
 from metrics.errors import SourceUnavailable, UnknownDimension
 from metrics.schema import Mapping
 
@@ -312,8 +312,6 @@ class Warehouse:
             self.check_dimension(by)
         for f in filters:
             self.check_dimension(f.dimension)
-        if self.mapping.timestamps == "utc":
-            raise NotImplementedError("daily series over UTC timestamps")  # TODO(issue 9): per-dialect zone shift
         wanted = [m for m in dict.fromkeys(measures) if self.available(m, by, filters)]
         keys = ["day"] + (["key"] if by else [])
         frames: list[pd.DataFrame] = []
@@ -321,12 +319,13 @@ class Warehouse:
         o = self.tables["orders"]
         with self.connect() as conn:
             base = [m for m in wanted if m in ("gmv", "orders", "buyers", "refunded")]
+            day = day_of(self._local_ordered_at(start, end), dialect)
             if base:
                 q = self._orders_query(base, start, end, by, filters)
-                frames.append(self._read_daily(conn, self._by_day(q, day_of(o.c.ordered_at, dialect), o, by), keys))
+                frames.append(self._read_daily(conn, self._by_day(q, day, o, by), keys))
             if "new_customers" in wanted:
                 q = self._new_customers_query(start, end, by, filters)
-                frames.append(self._read_daily(conn, self._by_day(q, day_of(o.c.ordered_at, dialect), o, by), keys))
+                frames.append(self._read_daily(conn, self._by_day(q, day, o, by), keys))
             if "repeat_buyers" in wanted:
                 raise ValueError("repeat buyers are not additive by day; aggregate per bucket")
             for logical, group in (("traffic", TRAFFIC_MEASURES), ("marketing_spend", SPEND_MEASURES)):
@@ -341,6 +340,14 @@ class Warehouse:
         for frame in frames[1:]:
             out = out.merge(frame, on=keys, how="outer")
         return out.fillna(0.0).sort_values(keys).reset_index(drop=True)
+
+    def _local_ordered_at(self, start: datetime, end: datetime) -> Any:
+        """ordered_at as business-local time: as stored, or converted from UTC inside the query."""
+        column = self.tables["orders"].c.ordered_at
+        if self.mapping.timestamps != "utc":
+            return column
+        lo, hi = self._ts_bounds(start, end)
+        return utc_to_local(column, self.engine.dialect.name, self.mapping.timezone, lo, hi)
 
     @staticmethod
     def _by_day(query: Any, day: Any, table: Table, by: str | None) -> Any:

@@ -112,3 +112,32 @@ def test_an_empty_period_is_zero_not_an_error(warehouse: Warehouse) -> None:
     empty = Period(date(2025, 1, 1), date(2025, 1, 2), "2025-01-01")
     got = values(run(warehouse, "gmv orders aov conversion", empty))
     assert got == {"gmv": 0, "orders": 0, "aov": None, "conversion": None}
+
+
+def test_utc_timestamps_are_bucketed_into_business_days(tmp_path: Path) -> None:
+    """Stored in UTC, counted by the Shanghai day (UTC+8): 15:59:59 UTC on Nov 1 is 23:59:59 on Nov 1,
+    16:00:00 UTC is midnight of Nov 2."""
+    import dataclasses
+
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'utc.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("create table orders (order_id integer, customer_id integer, ordered_at text, amount real, "
+                          "status text, refunded_amount real, channel text, category text, region text)"))
+        rows = [(1, 1, "2026-10-31 16:00:00", 10), (2, 2, "2026-11-01 15:59:59", 20),
+                (3, 3, "2026-11-01 16:00:00", 40), (4, 4, "2026-10-31 15:59:59", 80)]
+        conn.execute(text("insert into orders values (:i, :c, :t, :a, 'paid', 0, 'search', 'shoes', 'east')"),
+                     [dict(i=i, c=c, t=t, a=a) for i, c, t, a in rows])
+        conn.execute(text("create table traffic (day text, channel text, sessions int, product_views int, add_to_cart int)"))
+        conn.execute(text("create table marketing_spend (day text, channel text, spend real)"))
+    engine.dispose()
+    wh = Warehouse.from_url(url, dataclasses.replace(Mapping.default("Asia/Shanghai"), timestamps="utc"))
+    from datetime import datetime
+
+    daily = wh.daily(["gmv", "orders"], datetime(2026, 10, 31), datetime(2026, 11, 3))
+    assert dict(zip(daily.day.astype(str), daily.gmv, strict=True)) == {
+        "2026-10-31": 80, "2026-11-01": 30, "2026-11-02": 40}
+    nov1 = wh.aggregate(["gmv"], datetime(2026, 11, 1), datetime(2026, 11, 2))
+    assert nov1.loc["__total__", "gmv"] == 30
