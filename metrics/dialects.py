@@ -61,6 +61,13 @@ def day_of(column: ColumnElement[Any], dialect_name: str) -> ColumnElement[Any]:
 WEEK_EPOCH = date(1900, 1, 1)
 
 
+def hour_of(column: ColumnElement[Any], dialect_name: str) -> ColumnElement[Any]:
+    """The start of the hour of a naive local timestamp: 'YYYY-MM-DD HH' text on SQLite, a timestamp elsewhere."""
+    if dialect_name == "sqlite":
+        return func.substr(column, 1, 13)
+    return func.date_trunc(_text("hour"), column)
+
+
 def _text(value: str) -> ColumnElement[Any]:
     """A string constant written into the SQL rather than bound: PostgreSQL matches a SELECT
     expression to its GROUP BY twin only when both spell the same constant, and two bound

@@ -220,3 +220,12 @@ async def test_standard_card_compares_day_over_day_and_week_over_week(chat: Chat
     assert reply.data["compare_week"] == {"start": str(YESTERDAY - timedelta(days=7)),
                                           "end": str(YESTERDAY - timedelta(days=6))}
     assert "d/d" in reply.plain_text() and "w/w" in reply.plain_text()
+
+
+def test_money_is_stored_exactly(demo_warehouse: Warehouse, demo_shop: Shop) -> None:
+    """Amounts keep their cents: a 4-byte float would turn 139.12 into 139.1199951."""
+    sample = demo_shop.orders.sample(50, random_state=1)
+    with demo_warehouse.engine.connect() as conn:
+        stored = dict(conn.execute(text("select order_id, amount from orders where order_id in ("
+                                        + ",".join(str(i) for i in sample.order_id) + ")")).all())
+    assert {int(k): float(v) for k, v in stored.items()} == dict(zip(sample.order_id, sample.amount, strict=True))
