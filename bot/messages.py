@@ -262,6 +262,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                    "zh": "{metric} {actual}，预期 {expected}（{change}）。"},
     "alert_rule_line": {"en": "{metric} {actual} broke the rule {op} {threshold}.",
                         "zh": "{metric} {actual}，触发规则 {op} {threshold}。"},
+    "alert_so_far": {"en": "today until {until}", "zh": "今日截至 {until}"},
     "alert_causes": {"en": "{share} of the gap is {slices}.", "zh": "{share} 的差距来自 {slices}。"},
     "alert_recovered": {"en": "✅ #{id} {series} is back in range.", "zh": "✅ #{id} {series} 已恢复正常。"},
     "btn_ack": {"en": "Ack #{id}", "zh": "确认 #{id}"},

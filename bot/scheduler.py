@@ -233,6 +233,23 @@ async def run_alert_scan() -> str:
     return f"queued {queued}"
 
 
+async def run_intraday_scan() -> str:
+    """Hourly: today so far vs what is normal by this hour."""
+    from handlers.alerts import intraday_scan
+
+    rt = runtime()
+    ctx = rt.dispatcher.context_for(ChatRef("console", "scheduler"))
+    results = await ctx.run(intraday_scan, ctx, rt.now())
+    queued = 0
+    for chat_scan in results:
+        if chat_scan.reply is not None and chat_scan.key is not None:
+            if await asyncio.to_thread(rt.outbox.enqueue, chat_scan.key, ChatRef.parse(chat_scan.chat),
+                                       chat_scan.reply):
+                queued += 1
+    rt.deliverer.wake()
+    return f"queued {queued}"
+
+
 def _schedule_once(rt: Runtime, job_id: str, func: Callable[..., object], args: tuple[object, ...],
                    when: datetime) -> None:
     if rt.scheduler is None:
@@ -306,8 +323,16 @@ class Scheduler:
             if job is None or repr(job.trigger) != repr(scan_trigger):
                 self.aps.add_job(run_alert_scan, scan_trigger, id="alerts:scan", replace_existing=True,
                                  name="anomaly scan")
-        elif "alerts:scan" in existing:
-            existing["alerts:scan"].remove()
+            intraday = CronTrigger(hour="8-23", minute=5,
+                                   timezone=ZoneInfo(self.dispatcher.services.settings.bot.timezone))
+            job = existing.get("alerts:intraday")
+            if job is None or repr(job.trigger) != repr(intraday):
+                self.aps.add_job(run_intraday_scan, intraday, id="alerts:intraday", replace_existing=True,
+                                 name="intraday scan")
+        else:
+            for job_id in ("alerts:scan", "alerts:intraday"):
+                if job_id in existing:
+                    existing[job_id].remove()
         for job_id, job in existing.items():
             if job_id.startswith("sub:") and job_id not in wanted:
                 job.remove()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 from sqlalchemy import select
 
 from bot.alerts import AlertBook, Finding, Outcome, severity_at_least
@@ -19,6 +20,7 @@ from bot.messages import dimension_label, metric_label
 from bot.reply import Action, Reply
 from bot.store import Alert, AlertRule, Subscription, utcnow
 from handlers.common import parse_dimension, parse_metric
+from metrics.anomaly_intraday import expected_so_far
 from metrics.anomaly_scan import ScanResult, scan
 from metrics.kpis import CATALOG, KpiQuery, evaluate
 from metrics.periods import Period
@@ -123,6 +125,55 @@ def scan_day(ctx: Context, day: date, now: datetime) -> list[ChatScan]:
     return out
 
 
+INTRADAY_WEEKS = 6
+
+
+def intraday_scan(ctx: Context, now: datetime) -> list[ChatScan]:
+    """Today so far against what is normal by this hour, for orders and GMV in total and per
+    channel: a collapse at 10:00 is reported at 11:00, not the next morning. Blocking."""
+    local = now.astimezone(ZoneInfo(ctx.settings.bot.timezone)).replace(tzinfo=None, minute=0, second=0,
+                                                                          microsecond=0)
+    start = datetime.combine(local.date() - timedelta(days=7 * INTRADAY_WEEKS), datetime.min.time())
+    frames = [ctx.warehouse.hourly(["orders", "gmv"], start, local)]
+    if "channel" in ctx.warehouse.dimensions:
+        frames.append(ctx.warehouse.hourly(["orders", "gmv"], start, local, by="channel"))
+    hourly = pd.concat(frames, axis=1)
+    expected = {date.fromisoformat(d) for d in book(ctx).expected_days()} | promotion_days(ctx)
+    checks = expected_so_far(hourly, local, weeks=INTRADAY_WEEKS, expected_days=expected,
+                             sensitivity=ctx.settings.alerts.sensitivity)
+    findings, scanned = [], set()
+    day = local.date().isoformat()
+    for check in checks:
+        series = f"{check.series}@today"
+        scanned.add(series)
+        if not check.flagged:
+            continue
+        kpi, _, slice_ = check.series.partition("|")
+        dimension, _, value = slice_.partition("=")
+        details = {"kpi": kpi, "dimension": dimension or None, "value": value or None, "day": day,
+                   "actual": check.actual, "expected": check.expected, "change": check.change,
+                   "intraday": True, "until": local.strftime("%H:%M")}
+        findings.append(Finding(series, "intraday", day, check.severity or "warning", check.score, details))
+    out = []
+    for chat in sorted({c for f in findings for c in chats_for(ctx, f.severity, str(f.details["kpi"]))}
+                       | _chats_with_open(ctx, "@today")):
+        mine = [f for f in findings if chat in chats_for(ctx, f.severity, str(f.details["kpi"]))]
+        outcome = book(ctx).record(chat, mine, scanned, now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None), local)
+        reply = render_alerts(ctx, outcome, local.date()) if outcome.push or outcome.recovered else None
+        key = None
+        if reply is not None:
+            ids = ",".join(f"{a.id}:{a.notified_score:.3f}" for a in outcome.push + outcome.recovered)
+            key = f"intraday:{chat}:{local.isoformat()}:{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
+        out.append(ChatScan(chat, outcome, reply, key))
+    return out
+
+
+def _chats_with_open(ctx: Context, suffix: str) -> set[str]:
+    with ctx.services.store.session() as s:
+        return set(s.scalars(select(Alert.chat).where(Alert.status.in_(("open", "acked")),
+                                                      Alert.series.endswith(suffix))).all())
+
+
 def _detector_series(result: ScanResult) -> set[str]:
     # totals of every scanned KPI, plus the slices that were scanned (not skipped for low volume)
     from metrics.anomaly_scan import SCAN_KPIS
@@ -160,6 +211,8 @@ def _headline(ctx: Context, alert: Alert) -> str:
         return ctx.t("alert_rule_line", metric=label, actual=actual, op=d["op"],
                      threshold=fmt_value(d["threshold"], kpi.unit, ctx.lang, currency))  # type: ignore[arg-type]
     change = d.get("change")
+    if d.get("intraday"):
+        label += " " + ctx.t("alert_so_far", until=d.get("until"))
     line = ctx.t("alert_line", metric=label, actual=actual,
                  expected=fmt_value(d.get("expected"), kpi.unit, ctx.lang, currency),  # type: ignore[arg-type]
                  change=(f"{change * 100:+.0f}%" if isinstance(change, float) else ctx.t("na")))

@@ -168,3 +168,32 @@ async def test_snooze_needs_a_duration(chat: Chat, dispatcher) -> None:
     expected = await chat.send(f"expected {alert.id} promo")
     assert expected.data["status"] == "expected"
     assert book.expected_days() == {"2026-11-24"}
+
+
+async def test_intraday_collapse_is_reported_the_same_day(dispatcher, demo_shop: Shop) -> None:
+    """The demo's conversion collapse halves orders all day: by 15:00 the scan says so."""
+    from zoneinfo import ZoneInfo
+
+    from bot.core import ChatRef
+    from bot.store import Subscription
+    from handlers.alerts import intraday_scan
+
+    with dispatcher.services.store.session() as s, s.begin():
+        s.add(Subscription(chat="slack:COPS", cadence="daily", at="09:00", timezone="Asia/Shanghai", metrics=[]))
+    collapse = label(demo_shop, "conversion")["day"]
+    now = datetime.combine(collapse, datetime.min.time()).replace(hour=15, tzinfo=ZoneInfo("Asia/Shanghai"))
+    ctx = dispatcher.context_for(ChatRef("console", "test"))
+    [result] = await ctx.run(intraday_scan, ctx, now)
+    assert result.chat == "slack:COPS"
+    pushed = {a.series: a for a in result.outcome.push}
+    assert "orders@today" in pushed
+    o = demo_shop.orders
+    so_far = o[(o.status != "cancelled") & (o.ordered_at >= datetime.combine(collapse, datetime.min.time()))
+               & (o.ordered_at < now.replace(tzinfo=None))]
+    assert pushed["orders@today"].details["actual"] == len(so_far)
+    assert pushed["orders@today"].details["change"] < -0.3
+    assert "today until 15:00" in result.reply.plain_text()
+    # a quiet normal day a week earlier raises nothing
+    calm = now - timedelta(days=7)
+    [again] = await ctx.run(intraday_scan, ctx, calm)
+    assert not any(a.series.startswith("orders@") and a.day == calm.date().isoformat() for a in again.outcome.push)
