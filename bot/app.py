@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+import bot.planning_store  # noqa: F401  (its tables must exist before any Store is built)
 from bot.config import Settings
 from bot.core import Dispatcher, Services
 from bot.store import Store
@@ -19,6 +20,7 @@ from handlers import cohorts as cohort_handlers
 from handlers import digest as digest_handlers
 from handlers import help as help_handlers
 from handlers import kpi as kpi_handlers
+from handlers import planning as planning_handlers
 from handlers import prefs as prefs_handlers
 from metrics.load import demo_end, write_shop
 from metrics.periods import now_in
@@ -34,6 +36,7 @@ ROUTERS = (
     cohort_handlers.router,
     digest_handlers.router,
     alert_handlers.router,
+    planning_handlers.router,
     prefs_handlers.router,
 )
 

@@ -467,3 +467,9 @@ def metric_label(name: str, lang: str) -> str:
 
 def dimension_label(name: str, lang: str) -> str:
     return DIMENSION_LABELS.get(name, {}).get(lang, name)
+
+
+# Planning's strings live in their own module (goals, plans, budgets, segments, campaigns).
+from bot.messages_planning import PLANNING_MESSAGES  # noqa: E402
+
+MESSAGES.update(PLANNING_MESSAGES)

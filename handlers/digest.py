@@ -25,6 +25,7 @@ from bot.reply import Chart, Reply, Table
 from bot.store import OutboxItem, Subscription
 from handlers.common import parse_dimension, parse_metric
 from handlers.kpi import add_week_comparison, period_text, render_kpi, week_ago
+from handlers.planning import pace_report
 from metrics import charts
 from metrics.breakdown import movers
 from metrics.kpis import CATALOG, STANDARD_CARD, KpiQuery, evaluate
@@ -125,7 +126,10 @@ def month_to_date(today: date) -> tuple[Period, Period] | None:
 
 
 async def _add_month_to_date(ctx: Context, reply: Reply, now: datetime) -> None:
-    # until goals exist (planning issue), month to date is paced against last month to date
+    """Pace against every running goal; month to date against last month to date besides."""
+    lines, paces = await pace_report(ctx, now)
+    reply.text.extend(lines)
+    reply.data["pace"] = paces
     periods = month_to_date(now.date())
     if periods is None:
         return

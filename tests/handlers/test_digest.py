@@ -132,3 +132,16 @@ async def test_deliveries_lists_what_was_pushed(chat: Chat, dispatcher) -> None:
     assert reply.data["deliveries"][0] == {"key": "digest:1:2026-11-25", "chat": "slack:COPS", "status": "failed",
                                            "attempts": 6, "error": "channel_not_found", "message_id": None}
     assert "channel_not_found" in reply.plain_text()
+
+
+async def test_the_digest_shows_the_pace_of_every_goal(chat: Chat) -> None:
+    reply = await chat.send("goal set gmv 9000000 2026-12")
+    assert not reply.error, reply.plain_text()
+    digest = await chat.send("digest now")
+    assert len(digest.data["pace"]) == 0  # December has not started on 2026-11-25
+    current = await chat.send("goal set orders 9000 this month")
+    assert not current.error, current.plain_text()
+    digest = await chat.send("digest now")
+    assert len(digest.data["pace"]) == 1 and digest.data["pace"][0]["goal"] == 9000
+    pace = await chat.send("pace orders")
+    assert pace.data and not pace.error

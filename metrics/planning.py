@@ -1,0 +1,341 @@
+"""Goal decomposition and pacing.
+
+A goal ("gmv 3,000,000 in 2027Q1") is split into one target per day, weighted by the shop's own
+seasonality: a weekday profile, a month-of-year profile (when the history covers a year), the
+known promotion days and the growth trend, all read from a log-linear fit of the daily history.
+Months and weeks are sums of days, so every level adds up to the goal exactly: the split works in
+integer minor units (cents for money, units for counts) with largest-remainder rounding.
+
+Pacing compares the actual to date with the plan to date and projects the landing as
+actual + (plan for the remaining days) x (recent actual / recent plan): the plan already holds the
+seasonal shape, the recent ratio says how the shop is running against it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "AT_RISK",
+    "ON_TRACK",
+    "Pace",
+    "Profile",
+    "Split",
+    "daily_weights",
+    "days_of",
+    "decompose",
+    "fit_profile",
+    "largest_remainder",
+    "pace",
+    "pace_level",
+    "verdict",
+]
+
+# verdict thresholds on projected landing / goal: a plan within 2 % is on track, within 10 % the
+# gap can still be closed with effort, beyond that the plan or the goal needs rethinking
+ON_TRACK = 0.98
+AT_RISK = 0.90
+# how many recent days set the run-rate: two weeks smooth the weekday wobble but still react
+RECENT_DAYS = 14
+# z for an 80 % range: wide enough to be honest, narrow enough to be useful in a chat line
+RANGE_Z = 1.2816
+MIN_HISTORY_FOR_MONTHS = 365
+# a trend read from less than a year mixes growth with the season; and even a real one is capped,
+# so a plan never bakes in a growth the shop has not shown for long
+MIN_HISTORY_FOR_TREND = 365
+MAX_GROWTH_PER_YEAR = 0.5
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Multiplicative day weights learnt from history (all 1.0 = no seasonality known)."""
+
+    weekday: tuple[float, ...] = (1.0,) * 7  # Monday..Sunday, mean 1
+    month: tuple[float, ...] = (1.0,) * 12  # January..December, mean 1 over the months seen
+    promo: Mapping[tuple[int, int], float] = field(default_factory=dict)  # (month, day) -> multiplier
+    growth_per_day: float = 0.0  # log growth per day
+    default_promo: float = 1.0  # for a campaign day whose (month, day) was never seen
+    history_days: int = 0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "weekday": [round(w, 4) for w in self.weekday],
+            "month": [round(m, 4) for m in self.month],
+            "promo": {f"{m:02d}-{d:02d}": round(v, 4) for (m, d), v in sorted(self.promo.items())},
+            "growth_per_year": round(math.expm1(self.growth_per_day * 365), 4),
+            "history_days": self.history_days,
+        }
+
+
+def days_of(start: date, end: date) -> list[date]:
+    """Every day of [start, end)."""
+    return [start + timedelta(days=i) for i in range((end - start).days)]
+
+
+def fit_profile(
+    daily: pd.Series,
+    promo_days: Iterable[date] = (),
+    *,
+    trend: bool = True,
+) -> Profile:
+    """Learn the weekday, month and promotion weights from a daily series (index: date).
+
+    log(y) = level + growth*t + weekday + month + one effect per promotion (month, day), by least
+    squares. Logs make the effects multiplicative, so a promotion doubling a Friday and a Monday
+    alike is one number. Month effects need a whole year: with less they would only echo the trend.
+    """
+    s = pd.Series(daily, dtype=float)
+    s = s[s > 0].sort_index()  # no orders on a day is a gap in data, not a seasonal signal
+    if len(s) < 14:
+        return Profile(history_days=len(s))
+    days = [d if isinstance(d, date) else pd.Timestamp(d).date() for d in s.index]
+    t = np.array([(d - days[0]).days for d in days], dtype=float)
+    span = t[-1] + 1
+    y = np.log(s.to_numpy())
+    promo_keys = sorted({(d.month, d.day) for d in promo_days} & {(d.month, d.day) for d in days})
+    use_months = span >= MIN_HISTORY_FOR_MONTHS
+    months_seen = sorted({d.month for d in days}) if use_months else []
+    cols = [np.ones_like(t)]
+    names: list[tuple[str, object]] = [("level", None)]
+    if trend and span >= MIN_HISTORY_FOR_TREND:
+        cols.append(t - t.mean())
+        names.append(("trend", None))
+    for wd in range(1, 7):  # Monday is the reference
+        cols.append(np.array([d.weekday() == wd for d in days], dtype=float))
+        names.append(("weekday", wd))
+    for m in months_seen[1:]:
+        cols.append(np.array([d.month == m for d in days], dtype=float))
+        names.append(("month", m))
+    for key in promo_keys:
+        cols.append(np.array([(d.month, d.day) == key for d in days], dtype=float))
+        names.append(("promo", key))
+    x = np.column_stack(cols)
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    fitted = dict(zip(names, coef, strict=True))
+    wd_log = np.array([0.0] + [fitted[("weekday", wd)] for wd in range(1, 7)])
+    weekday = np.exp(wd_log - wd_log.mean())
+    month = np.ones(12)
+    if months_seen:
+        m_log = np.array([fitted.get(("month", m), 0.0) for m in months_seen])
+        m_log -= m_log.mean()
+        for m, v in zip(months_seen, m_log, strict=True):
+            month[m - 1] = math.exp(v)
+    promo = {key: math.exp(fitted[("promo", key)]) for key in promo_keys}
+    return Profile(
+        weekday=tuple(float(w) for w in weekday),
+        month=tuple(float(m) for m in month),
+        promo=promo,
+        growth_per_day=_capped_growth(float(fitted.get(("trend", None), 0.0))),
+        default_promo=float(np.mean(list(promo.values()))) if promo else 1.0,
+        history_days=int(span),
+    )
+
+
+def _capped_growth(per_day: float) -> float:
+    cap = math.log1p(MAX_GROWTH_PER_YEAR) / 365
+    return max(-cap, min(cap, per_day))
+
+
+def daily_weights(profile: Profile, days: Sequence[date], promo_days: Iterable[date] = ()) -> np.ndarray:
+    """Relative weight of each day: weekday x month x promotion x growth since the first day."""
+    extra = {(d.month, d.day) for d in promo_days}
+    out = np.empty(len(days))
+    for i, d in enumerate(days):
+        w = profile.weekday[d.weekday()] * profile.month[d.month - 1]
+        key = (d.month, d.day)
+        if key in profile.promo:
+            w *= profile.promo[key]
+        elif key in extra:
+            w *= profile.default_promo  # a planned campaign the history has not seen yet
+        w *= math.exp(profile.growth_per_day * (d - days[0]).days) if days else 1.0
+        out[i] = w
+    return out
+
+
+def largest_remainder(total: int, weights: Sequence[float] | np.ndarray) -> list[int]:
+    """Split the integer `total` in proportion to `weights`; the parts sum to `total` exactly.
+
+    Each part gets the floor of its share; the units left over go to the largest remainders
+    (ties to the earlier day, so the split is deterministic).
+    """
+    w = np.asarray(weights, dtype=float)
+    if len(w) == 0:
+        raise ValueError("nothing to split over")
+    if not np.all(np.isfinite(w)) or (w < 0).any():
+        raise ValueError("weights must be finite and non-negative")
+    if w.sum() <= 0:
+        w = np.ones_like(w)
+    sign = -1 if total < 0 else 1
+    n = abs(int(total))
+    # exact fractions via integer arithmetic on scaled weights would be overkill: float shares of
+    # at most 1e15 cents keep the floor right, and the remainder pass fixes the sum regardless
+    shares = w / w.sum() * n
+    base = np.floor(shares).astype(np.int64)
+    left = n - int(base.sum())
+    if left:
+        order = np.argsort(-(shares - base), kind="stable")
+        base[order[:left]] += 1
+    return [sign * int(v) for v in base]
+
+
+@dataclass
+class Split:
+    """A goal split into days, weeks (ISO, clipped to the period) and months; all in minor units."""
+
+    days: list[date]
+    day_units: list[int]
+    scale: int  # minor units per unit: 100 for money, 1 for counts
+
+    def by_day(self) -> list[tuple[date, float]]:
+        return [(d, v / self.scale) for d, v in zip(self.days, self.day_units, strict=True)]
+
+    def _group(self, key: object) -> list[tuple[date, date, float]]:
+        groups: dict[object, list[int]] = {}
+        firsts: dict[object, date] = {}
+        lasts: dict[object, date] = {}
+        for d, v in zip(self.days, self.day_units, strict=True):
+            k = key(d)  # type: ignore[operator]
+            groups.setdefault(k, []).append(v)
+            firsts.setdefault(k, d)
+            lasts[k] = d
+        return [(firsts[k], lasts[k] + timedelta(days=1), sum(vs) / self.scale) for k, vs in groups.items()]
+
+    def by_week(self) -> list[tuple[date, date, float]]:
+        """(first day, day after the last, target) per ISO week; a period starting mid-week
+        starts with a short week."""
+        return self._group(lambda d: d.isocalendar()[:2])
+
+    def by_month(self) -> list[tuple[date, date, float]]:
+        return self._group(lambda d: (d.year, d.month))
+
+    @property
+    def total(self) -> float:
+        return sum(self.day_units) / self.scale
+
+
+def decompose(
+    target: float,
+    start: date,
+    end: date,
+    profile: Profile,
+    *,
+    scale: int = 100,
+    promo_days: Iterable[date] = (),
+) -> Split:
+    """Split `target` over [start, end) by the profile's day weights, exactly to 1/scale."""
+    days = days_of(start, end)
+    if not days:
+        raise ValueError("empty period")
+    units = round(target * scale)
+    weights = daily_weights(profile, days, promo_days)
+    return Split(days, largest_remainder(units, weights), scale)
+
+
+# ---- pacing ------------------------------------------------------------------------------------
+
+
+def verdict(ratio: float | None) -> str:
+    """on_track / at_risk / off_track from projected landing (or level) over the goal."""
+    if ratio is None or not math.isfinite(ratio):
+        return "unknown"
+    if ratio >= ON_TRACK:
+        return "on_track"
+    if ratio >= AT_RISK:
+        return "at_risk"
+    return "off_track"
+
+
+@dataclass
+class Pace:
+    goal: float
+    actual: float  # to date
+    plan: float  # plan to date
+    gap: float  # actual - plan
+    projected: float
+    low: float
+    high: float
+    run_rate_ratio: float | None  # recent actual / recent plan
+    needed_per_day: float | None  # average per remaining day to land on the goal
+    needed_ratio: float | None  # needed vs plan for the remaining days
+    days_elapsed: int
+    days_left: int
+    verdict: str
+
+    def as_json(self) -> dict[str, object]:
+        def num(v: float | None) -> float | None:
+            return None if v is None or not math.isfinite(v) else float(f"{v:.12g}")
+
+        return {
+            "goal": num(self.goal), "actual": num(self.actual), "plan": num(self.plan), "gap": num(self.gap),
+            "projected": num(self.projected), "low": num(self.low), "high": num(self.high),
+            "run_rate_ratio": num(self.run_rate_ratio), "needed_per_day": num(self.needed_per_day),
+            "needed_ratio": num(self.needed_ratio), "days_elapsed": self.days_elapsed,
+            "days_left": self.days_left, "verdict": self.verdict,
+            "attainment": num(self.actual / self.goal if self.goal else None),
+        }
+
+
+def pace(
+    targets: Mapping[date, float],
+    actuals: Mapping[date, float],
+    as_of: date,
+    *,
+    recent_days: int = RECENT_DAYS,
+) -> Pace:
+    """Pace of a sum goal whose daily targets are `targets`, with actuals for days before `as_of`.
+
+    Days before `as_of` are complete; a missing actual is zero (no orders that day).
+    """
+    days = sorted(targets)
+    goal = float(sum(targets.values()))
+    past = [d for d in days if d < as_of]
+    future = [d for d in days if d >= as_of]
+    actual = float(sum(actuals.get(d, 0.0) for d in past))
+    plan = float(sum(targets[d] for d in past))
+    remaining_plan = float(sum(targets[d] for d in future))
+    recent = past[-recent_days:]
+    ratio: float | None = None
+    spread = 0.0
+    if recent:
+        recent_plan = sum(targets[d] for d in recent)
+        if recent_plan > 0:
+            ratio = sum(actuals.get(d, 0.0) for d in recent) / recent_plan
+            daily = np.array([actuals.get(d, 0.0) / targets[d] for d in recent if targets[d] > 0])
+            if len(daily) > 1:
+                # uncertainty of the level from the recent days, plus the noise of the days to come
+                sd = float(np.std(daily, ddof=1))
+                spread = RANGE_Z * sd * math.sqrt(1 / len(daily) + 1 / max(len(future), 1))
+    if not past:
+        # nothing to judge yet: the plan itself is the projection
+        projected, low, high, ratio_used = goal, goal, goal, None
+    else:
+        r = ratio if ratio is not None else 1.0
+        projected = actual + remaining_plan * r
+        low = actual + remaining_plan * max(r - spread, 0.0)
+        high = actual + remaining_plan * (r + spread)
+        ratio_used = ratio
+    # already past the goal: nothing more is needed (not a negative run-rate)
+    needed_per_day = max(goal - actual, 0.0) / len(future) if future else None
+    needed_ratio = max(goal - actual, 0.0) / remaining_plan if future and remaining_plan > 0 else None
+    if not future:
+        v = "achieved" if actual >= goal else "missed"
+    elif not past:
+        v = "not_started"
+    else:
+        v = verdict(projected / goal if goal else None)
+    return Pace(goal, actual, plan, actual - plan, projected, low, high, ratio_used, needed_per_day,
+                needed_ratio, len(past), len(future), v)
+
+
+def pace_level(target: float, actual: float | None, higher_is_better: bool) -> str:
+    """Verdict for a level goal (conversion 3 %, cac 80): how close the level to date is."""
+    if actual is None or target <= 0:
+        return "unknown"
+    ratio = actual / target if higher_is_better else (target / actual if actual > 0 else math.inf)
+    return verdict(ratio)

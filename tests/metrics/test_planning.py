@@ -1,0 +1,193 @@
+"""Goal decomposition and pacing (metrics/planning.py) on hand-made series with known answers."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metrics.planning import (
+    AT_RISK,
+    ON_TRACK,
+    Profile,
+    days_of,
+    decompose,
+    fit_profile,
+    largest_remainder,
+    pace,
+    pace_level,
+    verdict,
+)
+
+WEEKDAY = np.array([0.9, 0.92, 0.95, 1.0, 1.05, 1.15, 1.03])  # Monday..Sunday
+MONTH = np.array([0.8, 0.75, 0.95, 1.0, 1.0, 1.1, 1.0, 0.95, 1.0, 1.05, 1.25, 1.15])
+
+
+def history(start: date, days: int, promo: dict[tuple[int, int], float] | None = None,
+            noise: float = 0.0, seed: int = 1) -> pd.Series:
+    """A daily series with exactly the weekday, month and promotion profile above (no trend)."""
+    rng = np.random.default_rng(seed)
+    index = days_of(start, start + timedelta(days=days))
+    values = []
+    for d in index:
+        v = 10_000 * WEEKDAY[d.weekday()] * MONTH[d.month - 1] * (promo or {}).get((d.month, d.day), 1.0)
+        values.append(v * math.exp(rng.normal(0, noise)) if noise else v)
+    return pd.Series(values, index=index)
+
+
+def test_largest_remainder_sums_exactly() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(1, 120))
+        weights = rng.random(n) * rng.choice([1, 1000, 1e-6])
+        total = int(rng.integers(0, 10**12))
+        parts = largest_remainder(total, weights)
+        assert sum(parts) == total
+        assert all(p >= 0 for p in parts)
+        # no part is more than one unit away from its exact share
+        exact = weights / weights.sum() * total
+        assert np.all(np.abs(np.array(parts) - exact) < 1.0 + 1e-6 * total / n)
+
+
+def test_largest_remainder_ties_go_to_the_earlier_part() -> None:
+    assert largest_remainder(10, [1, 1, 1]) == [4, 3, 3]
+    assert largest_remainder(2, [0, 0]) == [1, 1]  # all-zero weights split evenly
+
+
+def test_decompose_adds_up_to_the_cent_at_every_level() -> None:
+    profile = Profile(weekday=tuple(WEEKDAY / WEEKDAY.mean()))
+    split = decompose(3_000_000.01, date(2027, 1, 1), date(2027, 4, 1), profile)
+    assert sum(split.day_units) == 300_000_001
+    assert len(split.days) == 90
+    months = split.by_month()
+    assert [m[0] for m in months] == [date(2027, 1, 1), date(2027, 2, 1), date(2027, 3, 1)]
+    assert round(sum(v for *_, v in months) * 100) == 300_000_001
+    assert round(sum(v for *_, v in split.by_week()) * 100) == 300_000_001
+    # every month is the exact sum of its days
+    for start, end, value in months:
+        assert round(value * 100) == sum(u for d, u in zip(split.days, split.day_units, strict=True) if start <= d < end)
+
+
+def test_weights_follow_the_learnt_weekday_and_month_profile() -> None:
+    series = history(date(2024, 1, 1), 730, noise=0.02)
+    profile = fit_profile(series)
+    learnt = np.array(profile.weekday)
+    assert learnt == pytest.approx(WEEKDAY / np.exp(np.log(WEEKDAY).mean()), rel=0.02)
+    month = np.array(profile.month)
+    assert month[10] / month[1] == pytest.approx(MONTH[10] / MONTH[1], rel=0.03)
+    split = decompose(1_000_000, date(2026, 1, 1), date(2027, 1, 1), profile)
+    by_day = dict(split.by_day())
+    # a Saturday and a Monday of the same month: the weekday ratio
+    assert by_day[date(2026, 3, 7)] / by_day[date(2026, 3, 2)] == pytest.approx(WEEKDAY[5] / WEEKDAY[0], rel=0.03)
+    months = {s.month: v for s, _, v in split.by_month()}
+    # November outweighs February by the month profile (per day, February being shorter)
+    assert (months[11] / 30) / (months[2] / 28) == pytest.approx(MONTH[10] / MONTH[1], rel=0.04)
+
+
+def test_promotion_days_weigh_more() -> None:
+    series = history(date(2024, 11, 1), 400, promo={(11, 11): 4.0})
+    profile = fit_profile(series, promo_days=[date(2024, 11, 11), date(2025, 11, 11)])
+    assert profile.promo[(11, 11)] == pytest.approx(4.0, rel=0.02)
+    split = decompose(500_000, date(2026, 11, 1), date(2026, 12, 1), profile)
+    by_day = dict(split.by_day())
+    # 11.11 (a Wednesday) against the Wednesday before
+    assert by_day[date(2026, 11, 11)] / by_day[date(2026, 11, 4)] == pytest.approx(4.0, rel=0.03)
+
+
+def test_period_starting_mid_week_has_a_short_first_week() -> None:
+    split = decompose(100_000, date(2026, 11, 25), date(2027, 1, 1), Profile())  # a Wednesday
+    weeks = split.by_week()
+    assert weeks[0][0] == date(2026, 11, 25) and weeks[0][1] == date(2026, 11, 30)  # Wed..Sun
+    assert weeks[1][0] == date(2026, 11, 30)  # then whole ISO weeks from Monday
+    assert weeks[-1][1] == date(2027, 1, 1)
+    assert sum(split.day_units) == 10_000_000
+    # an even profile: 5 of 37 days in the first week
+    assert weeks[0][2] == pytest.approx(100_000 * 5 / 37, abs=0.05)  # each day within a cent
+
+
+def test_leap_year() -> None:
+    split = decompose(29_000, date(2028, 2, 1), date(2028, 3, 1), Profile(), scale=1)
+    assert split.days[-1] == date(2028, 2, 29)
+    assert split.day_units == [1000] * 29
+    # a year split in a leap year has 366 days and still adds up
+    year = decompose(1_000_000, date(2028, 1, 1), date(2029, 1, 1), Profile(weekday=tuple(WEEKDAY)))
+    assert len(year.days) == 366 and sum(year.day_units) == 100_000_000
+    # history through a leap day fits without tripping on Feb 29
+    profile = fit_profile(history(date(2027, 3, 1), 730))
+    assert np.array(profile.weekday) == pytest.approx(WEEKDAY / np.exp(np.log(WEEKDAY).mean()), rel=0.01)
+
+
+# ---- pacing ------------------------------------------------------------------------------------
+
+
+def flat_targets(start: date, days: int, per_day: float) -> dict[date, float]:
+    return {d: per_day for d in days_of(start, start + timedelta(days=days))}
+
+
+def test_pace_known_answer() -> None:
+    start = date(2026, 11, 1)
+    targets = flat_targets(start, 30, 100.0)  # goal 3000
+    actuals = {d: 90.0 for d in days_of(start, start + timedelta(days=10))}
+    p = pace(targets, actuals, as_of=start + timedelta(days=10))
+    assert (p.goal, p.actual, p.plan, p.gap) == (3000, 900, 1000, -100)
+    assert p.run_rate_ratio == pytest.approx(0.9)
+    assert p.projected == pytest.approx(900 + 2000 * 0.9)  # 2700: exactly 90 % of the goal
+    assert p.low == pytest.approx(p.projected) and p.high == pytest.approx(p.projected)  # no noise, no range
+    assert p.needed_per_day == pytest.approx(2100 / 20)
+    assert p.needed_ratio == pytest.approx(1.05)
+    assert (p.days_elapsed, p.days_left) == (10, 20)
+    assert p.verdict == "at_risk"
+
+
+def test_pace_uses_the_recent_run_rate_against_a_seasonal_plan() -> None:
+    start = date(2026, 11, 1)
+    days = days_of(start, start + timedelta(days=30))
+    targets = {d: (200.0 if d.weekday() >= 5 else 100.0) for d in days}
+    as_of = start + timedelta(days=20)
+    # the first 6 days were weak, the last 14 exactly on plan: the projection follows the recent days
+    actuals = {d: targets[d] * (0.5 if i < 6 else 1.0) for i, d in enumerate(days[:20])}
+    p = pace(targets, actuals, as_of)
+    remaining = sum(targets[d] for d in days[20:])
+    assert p.run_rate_ratio == pytest.approx(1.0)
+    assert p.projected == pytest.approx(sum(actuals.values()) + remaining)
+
+
+def test_pace_range_widens_with_noise() -> None:
+    start = date(2026, 11, 1)
+    targets = flat_targets(start, 30, 100.0)
+    rng = np.random.default_rng(5)
+    actuals = {d: 100.0 * rng.uniform(0.7, 1.3) for d in days_of(start, start + timedelta(days=15))}
+    p = pace(targets, actuals, start + timedelta(days=15))
+    assert p.low < p.projected < p.high
+
+
+def test_pace_before_and_after_the_period() -> None:
+    start = date(2026, 12, 1)
+    targets = flat_targets(start, 31, 10.0)
+    before = pace(targets, {}, date(2026, 11, 20))
+    assert before.verdict == "not_started" and before.projected == pytest.approx(310)
+    done = {d: 11.0 for d in targets}
+    assert pace(targets, done, date(2027, 1, 5)).verdict == "achieved"
+    assert pace(targets, {d: 9.0 for d in targets}, date(2027, 1, 5)).verdict == "missed"
+    ahead = pace(targets, {d: 50.0 for d in list(targets)[:10]}, start + timedelta(days=10))
+    assert ahead.needed_per_day == 0.0  # already past the goal: nothing more needed
+
+
+@pytest.mark.parametrize(("ratio", "expected"), [
+    (1.2, "on_track"), (ON_TRACK, "on_track"), (ON_TRACK - 1e-9, "at_risk"),
+    (AT_RISK, "at_risk"), (AT_RISK - 1e-9, "off_track"), (0.0, "off_track"), (None, "unknown"),
+])
+def test_verdict_thresholds(ratio: float | None, expected: str) -> None:
+    assert verdict(ratio) == expected
+
+
+def test_level_goals() -> None:
+    assert pace_level(0.03, 0.031, higher_is_better=True) == "on_track"
+    assert pace_level(0.03, 0.028, higher_is_better=True) == "at_risk"
+    assert pace_level(0.03, 0.02, higher_is_better=True) == "off_track"
+    assert pace_level(80.0, 78.0, higher_is_better=False) == "on_track"  # cac below target is good
+    assert pace_level(80.0, 100.0, higher_is_better=False) == "off_track"
+    assert pace_level(80.0, None, higher_is_better=False) == "unknown"
