@@ -182,16 +182,10 @@ def _detector_series(result: ScanResult) -> set[str]:
 
 
 def promotion_days(ctx: Context) -> set[date]:
-    """Known promotion days are expected peaks (the campaign calendar joins this with the planning work)."""
-    from sqlalchemy import inspect, text
+    """Expected peaks: the promotions table and the campaign calendar (`campaign add`)."""
+    from handlers.planning import promo_days
 
-    try:
-        with ctx.warehouse.connect() as conn:
-            if not inspect(conn).has_table("promotions"):
-                return set()
-            return {date.fromisoformat(str(d)[:10]) for d, in conn.execute(text("select day from promotions"))}
-    except Exception:  # a shop without a promotions table simply has no calendar yet
-        return set()
+    return set(promo_days(ctx))
 
 
 # ---- the message ------------------------------------------------------------------------------

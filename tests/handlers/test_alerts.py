@@ -197,3 +197,15 @@ async def test_intraday_collapse_is_reported_the_same_day(dispatcher, demo_shop:
     calm = now - timedelta(days=7)
     [again] = await ctx.run(intraday_scan, ctx, calm)
     assert not any(a.series.startswith("orders@") and a.day == calm.date().isoformat() for a in again.outcome.push)
+
+
+async def test_campaign_days_are_expected_peaks(chat: Chat, dispatcher) -> None:
+    from bot.core import ChatRef
+    from handlers.alerts import promotion_days
+
+    ctx = dispatcher.context_for(ChatRef("console", "test"))
+    before = promotion_days(ctx)
+    assert date(2026, 11, 11) in before  # the demo's promotions table
+    added = await chat.send("campaign add spring 2027-03-01..2027-03-03")
+    assert not added.error, added.plain_text()
+    assert promotion_days(ctx) - before == {date(2027, 3, 1), date(2027, 3, 2), date(2027, 3, 3)}
