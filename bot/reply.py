@@ -47,6 +47,16 @@ class Chart:
 
 
 @dataclass
+class Attachment:
+    """A file that goes with the reply (a segment export as CSV)."""
+
+    filename: str
+    content: bytes
+    mime: str = "application/octet-stream"
+    title: str = ""
+
+
+@dataclass
 class Action:
     """A button: clicking it runs `command` as if the clicker had typed it."""
 
@@ -62,6 +72,7 @@ class Reply:
     fields: list[Field] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
+    files: list[Attachment] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     footer: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
@@ -72,6 +83,11 @@ class Reply:
         out["charts"] = [
             {"title": c.title, "filename": c.filename, "png_base64": base64.b64encode(c.png).decode()}
             for c in self.charts
+        ]
+        out["files"] = [
+            {"filename": f.filename, "mime": f.mime, "title": f.title,
+             "content_base64": base64.b64encode(f.content).decode()}
+            for f in self.files
         ]
         return out
 
@@ -85,6 +101,8 @@ class Reply:
             tables=[Table(**t) for t in data.get("tables", [])],
             charts=[Chart(base64.b64decode(c["png_base64"]), c["title"], c.get("filename", "chart.png"))
                     for c in data.get("charts", [])],
+            files=[Attachment(f["filename"], base64.b64decode(f["content_base64"]), f.get("mime", ""),
+                              f.get("title", "")) for f in data.get("files", [])],
             actions=[Action(**a) for a in data.get("actions", [])],
             footer=data.get("footer"),
             data=dict(data.get("data", {})),
@@ -103,6 +121,8 @@ class Reply:
             parts.append(render_table_text(table))
         for chart in self.charts:
             parts.append(f"[chart: {chart.title}]")
+        for f in self.files:
+            parts.append(f"[file: {f.filename}, {len(f.content):,} bytes]")
         if self.actions:
             parts.append("  ".join(f"[{a.label}: {a.command}]" for a in self.actions))
         if self.footer:

@@ -30,7 +30,7 @@ from bot.errors import AccessDenied, UsageError
 from bot.i18n import fmt_change_pct, fmt_count, fmt_percent, fmt_value
 from bot.messages import metric_label
 from bot.planning_store import Campaign, Goal, GoalTarget, SpendPlan
-from bot.reply import Action, Chart, Field, Reply
+from bot.reply import Action, Attachment, Chart, Field, Reply
 from bot.reply import Table as ReplyTable
 from handlers.common import did_you_mean, parse_metric
 from handlers.kpi import period_text
@@ -962,7 +962,7 @@ async def _export(ctx: Context, report: seg_mod.SegmentReport, segment: str) -> 
                     count=fmt_count(len(lines) - 1, ctx.lang)),
         text=[ctx.t("segments_export_text", filename=filename)],
         tables=[ReplyTable(lines[0].split(","), preview)] if preview else [],
-        # TODO(shared): Reply has no file part yet; adapters should upload data["file"] as an attachment
+        files=[Attachment(filename, csv.encode("utf-8"), "text/csv", filename)],
         data={"segment": segment, "as_of": report.as_of.isoformat(), "rows": len(lines) - 1,
               "file": {"filename": filename, "mime": "text/csv", "content": csv}},
     )

@@ -577,6 +577,9 @@ class SlackAdapter:
                 raise
         for chart in reply.charts:
             await self._upload(target, chart, lang)
+        for attachment in reply.files:
+            await self._upload(target, Chart(attachment.content, attachment.title or attachment.filename,
+                                             attachment.filename), lang)
         return stamps
 
     async def _post(self, chat: ChatRef, message: SlackMessage, user: str | None = None) -> str:

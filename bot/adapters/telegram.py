@@ -452,6 +452,12 @@ class TelegramAdapter:
                 reply_markup=rendered.keyboard if sent == total else None,
             )
             first_text = first_text or message
+        for attachment in reply.files:
+            _, target = await self._call(
+                target, "send_document",
+                document=InputFile(attachment.content, filename=attachment.filename),
+                message_thread_id=_thread(target),
+            )
         # the first text message is the one an edit can replace (a photo has no text to edit)
         landed = first_text or first_any
         return Sent(target, str(landed.message_id) if landed is not None else "")

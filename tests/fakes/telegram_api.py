@@ -379,6 +379,12 @@ class FakeTelegram:
             extra["caption"] = params["caption"]
         return self._message(params, **extra)
 
+    def _api_senddocument(self, params: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> Any:
+        if "document" not in files and not params.get("document"):
+            return _error(400, "Bad Request: there is no document in the request")
+        name = files["document"][0] if "document" in files else "file"
+        return self._message(params, document={"file_id": "doc1", "file_unique_id": "d1", "file_name": name})
+
     def _api_editmessagetext(self, params: dict[str, Any], files: Any) -> Any:
         refused = self._check_html(params, "text", 4096)
         if refused:

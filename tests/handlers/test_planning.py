@@ -230,3 +230,15 @@ async def test_help_lists_planning_commands(chat: Chat) -> None:
     assert "goal" in reply.data["commands"]
     one = await chat.send("help budget")
     assert "budget" in one.plain_text()
+
+
+async def test_segment_export_is_a_csv_attachment(chat) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    reply = await chat.send("segments export all")
+    assert not reply.error, reply.plain_text()
+    [attachment] = reply.files
+    assert attachment.mime == "text/csv" and attachment.filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(attachment.content.decode())))
+    assert len(rows) == reply.data["rows"]

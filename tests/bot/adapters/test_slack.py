@@ -495,3 +495,14 @@ def test_fake_builds_payloads_slack_would_send() -> None:
     # guards the fixtures themselves: a click payload carries the command as the button value
     payload = block_actions("kpi gmv")
     assert payload["actions"][0]["value"] == "kpi gmv" and payload["actions"][0]["action_id"].startswith("opsbot_")
+
+
+async def test_send_uploads_files(outbound: SlackAdapter, fake_slack: FakeSlack) -> None:  # noqa: F811
+    from bot.reply import Attachment
+
+    csv = b"customer_id,segment\n1,dormant\n"
+    await outbound.send(ChatRef("slack", "COPS"), Reply(title="Dormant", files=[Attachment("dormant.csv", csv, "text/csv")]))
+    url = await fake_slack.wait_for("files.getUploadURLExternal")
+    assert url.args["filename"] == "dormant.csv"
+    await fake_slack.wait_for("files.completeUploadExternal")
+    assert list(fake_slack.uploads.values()) == [csv]

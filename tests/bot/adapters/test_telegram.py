@@ -490,3 +490,12 @@ async def test_a_rejected_token_is_a_config_error(api: FakeTelegram, tg_dispatch
     with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
         await adapter.start()
     await adapter.stop()
+
+
+async def test_files_go_out_as_documents(adapter: TelegramAdapter, api: FakeTelegram) -> None:
+    from bot.reply import Attachment
+
+    reply = Reply(title="Dormant customers", files=[Attachment("segment-dormant.csv", b"customer_id\n1\n", "text/csv")])
+    await adapter.send(ChatRef("telegram", str(GROUP)), reply)
+    [call] = api.calls_to("sendDocument", chat_id=GROUP)
+    assert call.result["document"]["file_name"] == "segment-dormant.csv"
