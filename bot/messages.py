@@ -262,6 +262,10 @@ MESSAGES: dict[str, dict[str, str]] = {
                    "zh": "{metric} {actual}，预期 {expected}（{change}）。"},
     "alert_rule_line": {"en": "{metric} {actual} broke the rule {op} {threshold}.",
                         "zh": "{metric} {actual}，触发规则 {op} {threshold}。"},
+    "alert_segment_shift": {
+        "en": "{customers} high-value customers turned at-risk or dormant last month ({rate} of them, "
+              "usually {usual}). Time for a win-back offer.",
+        "zh": "上月有 {customers} 位高价值客户转为流失风险或沉睡（占 {rate}，通常为 {usual}）。建议启动召回活动。"},
     "alert_so_far": {"en": "today until {until}", "zh": "今日截至 {until}"},
     "alert_causes": {"en": "{share} of the gap is {slices}.", "zh": "{share} 的差距来自 {slices}。"},
     "alert_recovered": {"en": "✅ #{id} {series} is back in range.", "zh": "✅ #{id} {series} 已恢复正常。"},

@@ -93,6 +93,7 @@ def scan_day(ctx: Context, day: date, now: datetime) -> list[ChatScan]:
     expected = {date.fromisoformat(d) for d in book(ctx).expected_days()} | promotion_days(ctx)
     result = scan(ctx.warehouse, day, expected_days=expected, sensitivity=ctx.settings.alerts.sensitivity)
     detected, _ = detector_findings(result)
+    detected += segment_shift_findings(ctx, day)
     per_chat: dict[str, list[Finding]] = {}
     for f in detected:
         for chat in chats_for(ctx, f.severity, str(f.details["kpi"])):
@@ -110,7 +111,7 @@ def scan_day(ctx: Context, day: date, now: datetime) -> list[ChatScan]:
     for chat in sorted(chats):
         findings = list(per_chat.get(chat, []))
         # every series the detector looked at counts as scanned: absent from findings means in range
-        scanned = {f.series for f in detected} | _detector_series(result)
+        scanned = {f.series for f in detected} | _detector_series(result) | {SEGMENT_SERIES}
         rf, rs = rule_findings(ctx, by_chat_rules.get(chat, []), day)
         findings += rf
         scanned |= rs
@@ -123,6 +124,21 @@ def scan_day(ctx: Context, day: date, now: datetime) -> list[ChatScan]:
             key = f"alerts:{chat}:{day.isoformat()}:{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
         out.append(ChatScan(chat, outcome, reply, key))
     return out
+
+
+SEGMENT_SERIES = "segment:champions->declining"
+
+
+def segment_shift_findings(ctx: Context, day: date) -> list[Finding]:
+    """High-value customers turning at-risk or dormant faster than in the months before."""
+    from metrics.segments import segment_report
+
+    report = segment_report(ctx.warehouse, day + timedelta(days=1))
+    return [Finding(SEGMENT_SERIES, "segments", day.isoformat(), "warning",
+                    float(s["rate"] / s["usual"]) if s["usual"] else 10.0,
+                    {"kpi": "segments", "segment_shift": True, "day": day.isoformat(), "customers": s["customers"],
+                     "rate": s["rate"], "usual": s["usual"]})
+            for s in report.shifts]
 
 
 INTRADAY_WEEKS = 6
@@ -193,6 +209,9 @@ def promotion_days(ctx: Context) -> set[date]:
 
 def _headline(ctx: Context, alert: Alert) -> str:
     d = alert.details
+    if d.get("segment_shift"):
+        return ctx.t("alert_segment_shift", customers=d["customers"], rate=fmt_percent(d["rate"], ctx.lang),
+                     usual=fmt_percent(d["usual"], ctx.lang))
     kpi = CATALOG.get(str(d.get("kpi")))
     if kpi is None:
         return alert.series

@@ -209,3 +209,26 @@ async def test_campaign_days_are_expected_peaks(chat: Chat, dispatcher) -> None:
     added = await chat.send("campaign add spring 2027-03-01..2027-03-03")
     assert not added.error, added.plain_text()
     assert promotion_days(ctx) - before == {date(2027, 3, 1), date(2027, 3, 2), date(2027, 3, 3)}
+
+
+def test_segment_shifts_become_alerts(dispatcher, monkeypatch) -> None:
+    from bot.core import ChatRef
+    from handlers import alerts as alerts_mod
+    from metrics import segments
+
+    shift = {"from": "champions", "to": ["at_risk", "dormant"], "customers": 40, "rate": 0.2, "usual": 0.05}
+    real = segments.segment_report
+
+    def with_shift(*args, **kwargs):  # type: ignore[no-untyped-def]
+        report = real(*args, **kwargs)
+        report.shifts = [shift]
+        return report
+
+    monkeypatch.setattr(segments, "segment_report", with_shift)
+    ctx = dispatcher.context_for(ChatRef("console", "test"))
+    [found] = alerts_mod.segment_shift_findings(ctx, date(2026, 11, 24))
+    assert found.series == alerts_mod.SEGMENT_SERIES and found.score == pytest.approx(4.0)
+    book = AlertBook(dispatcher.services.store, AlertsSection(quiet_hours=None))
+    out = book.record("slack:COPS", [found], {found.series}, datetime(2026, 11, 25, 1), NOON)
+    reply = alerts_mod.render_alerts(ctx, out, date(2026, 11, 24))
+    assert "40 high-value customers" in reply.plain_text()
