@@ -50,6 +50,20 @@ def _row(frame: pd.DataFrame, key: str) -> pd.Series | None:
     return frame.loc[key] if key in frame.index else None
 
 
+# measures whose slices add up to the total (a new customer belongs to their first order's slice);
+# distinct counts (buyers) do not
+ADDITIVE = frozenset({"gmv", "orders", "refunded", "new_customers", "sessions", "product_views", "add_to_cart",
+                      "spend"})
+
+
+def _totals(wh: Warehouse, kpi: Kpi, period: Period, filters: Sequence[Filter],
+            split: pd.DataFrame | None) -> pd.DataFrame:
+    """The period's totals: summed from a split already read when that is exact, else queried."""
+    if split is not None and set(kpi.measures) <= ADDITIVE and set(kpi.measures) <= set(split.columns):
+        return split.sum().to_frame(TOTAL).T
+    return _frame(wh, kpi, period, None, filters)
+
+
 def top(
     wh: Warehouse,
     dimension: str,
@@ -73,8 +87,8 @@ def top(
                 previous = 0.0
         rows.append(Ranked(str(key), value, share, previous))
     rows.sort(key=lambda r: -(r.value if r.value is not None else -math.inf))
-    totals = _frame(wh, kpi, period, None, filters)
-    prev_totals = _frame(wh, kpi, compare, None, filters) if compare else None
+    totals = _totals(wh, kpi, period, filters, cur)
+    prev_totals = _totals(wh, kpi, compare, filters, prev) if compare else None
     return TopResult(
         dimension, kpi, kpi_value(kpi, _row(totals, TOTAL)),
         kpi_value(kpi, _row(prev_totals, TOTAL)) if prev_totals is not None else None, rows,
@@ -144,14 +158,17 @@ def movers(
     dimensions: Sequence[str],
     filters: Sequence[Filter] = (),
 ) -> MoversResult:
-    totals = _frame(wh, kpi, period, None, filters)
-    prev_totals = _frame(wh, kpi, compare, None, filters)
+    splits = {dim: (_frame(wh, kpi, period, dim, filters), _frame(wh, kpi, compare, dim, filters))
+              for dim in dimensions if all(wh.available(m, dim, filters) for m in kpi.measures)}
+    first = next(iter(splits.values()), (None, None))
+    totals = _totals(wh, kpi, period, filters, first[0])
+    prev_totals = _totals(wh, kpi, compare, filters, first[1])
     result = MoversResult(kpi, kpi_value(kpi, _row(totals, TOTAL)), kpi_value(kpi, _row(prev_totals, TOTAL)))
     for dim in dimensions:
-        if not all(wh.available(m, dim, filters) for m in kpi.measures):
+        if dim not in splits:
             result.unavailable.append(dim)
             continue
-        split = contributions(kpi, _frame(wh, kpi, period, dim, filters), _frame(wh, kpi, compare, dim, filters))
+        split = contributions(kpi, *splits[dim])
         if split is None:
             result.unavailable.append(dim)
         else:
