@@ -376,7 +376,10 @@ def _png(fig: Figure) -> bytes:
         fig.set_layout_engine(None)
     buf = io.BytesIO()
     # No "Software" chunk: identical input gives identical bytes across matplotlib versions.
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
+    # compress_level 1: flat-colour charts compress almost as well as at the default 6, in a
+    # fraction of the time (the encoder was a tenth of a chart's cost)
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None},
+                pil_kwargs={"compress_level": 1})
     return buf.getvalue()
 
 
