@@ -226,6 +226,26 @@ def ingest(
 
 
 @main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the flagged points as JSON.")
+@click.option(
+    "--sensitivity", type=click.Choice(["low", "medium", "high"]), default="medium", show_default=True,
+    help="How big a deviation must be to be flagged (high flags more).",
+)
+def detect(file: str, as_json: bool, sensitivity: str) -> None:
+    """Flag anomalies in a timestamp,value CSV of any regular grain (5-minute, hourly, daily)."""
+    from metrics.anomaly_cli import SeriesError, detect_csv, render_detect
+
+    try:
+        results = detect_csv(file, sensitivity)  # type: ignore[arg-type]
+    except SeriesError as exc:
+        click.echo(f"opsbot: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(render_detect(results, as_json))
+    sys.exit(EXIT_OK)
+
+
+@main.command()
 @config_option
 def run(config_path: str | None) -> None:
     """Serve every platform whose token is in the environment (Slack, Telegram)."""

@@ -13,23 +13,28 @@ history gives what a scan on each day would have given):
 * **Level correction** c_t: the median of (x - m) over the last `level_days`. Growth (or a lasting
   change) makes every same-weekday lag too low by about the same amount; the median of recent
   residuals measures that amount without being dragged by a few anomalous days.
-* **Spread** sigma_t: 1.4826 x the median absolute residual over the last `scale_days` (MAD of
-  past residuals, which estimates a standard deviation for normal noise and ignores outliers).
-  Level and spread are re-estimated every `refresh` rows on a calendar-anchored schedule (weekly
-  for daily data, hourly for sub-daily), not on every row: they drift slowly, and refreshing on
-  every row would cost a rolling median per point. The anchor is absolute time, so the daily scan
-  and a backtest agree.
-* For sub-daily data several baselines compete (hour-of-week, hour-of-day, the local median of
-  the last rows); each row uses the one whose past residuals were smallest, so a flat machine
-  metric is not judged against last week's noise and a strongly daily series is not judged against
-  its last hour.
+* **Spread** sigma_t, from the past residuals of the last `scale_days`: the larger of the MAD
+  estimate (1.4826 x median |residual|) and a high-quantile estimate (the 90th percentile of
+  |residual|, or the 10th largest on long sub-daily windows, scaled to one standard deviation).
+  Both are one standard deviation for normal noise and ignore a few outliers; on heavy-tailed
+  series (a CPU with frequent harmless spikes) the quantile is larger, so only deviations beyond
+  the usual spikes alarm. Level and spread are re-estimated every `refresh` rows on a
+  calendar-anchored schedule (weekly for daily data, hourly for sub-daily), not on every row: they
+  drift slowly, and refreshing on every row would cost a rolling median per point. The anchor is
+  absolute time, so the daily scan and a backtest agree.
+* Several baselines compete: daily data has the weekday median and the median of the last 7 days
+  (a conversion rate has no weekday pattern, and 7 recent days are less noisy than 6 same
+  weekdays); sub-daily data has hour-of-week, hour-of-day and the median of the last rows. Each
+  row uses the one whose past residuals were smallest.
 * **Score** z = (x - expected) / spread. Counts get a Poisson floor on the spread (sqrt(expected)),
   so a series with 3 orders a day cannot alarm on one order.
 * **Ratios** (conversion, refund rate, AOV, ...) are tested on their parts: the spread of the ratio
   on a day is sqrt(phi * v(p) / d), d the day's denominator, v(p) = p(1-p) for shares and p^2 for
   means, phi a dispersion factor estimated from the past standardised residuals (>= 1 for count
   proportions: never tighter than binomial). A slice with 12 sessions gets a band 30 times wider
-  than one with 10,000, so one lucky order is not an anomaly.
+  than one with 10,000, so one lucky order is not an anomaly. Money shares (refund rate) also get
+  the root-mean-square residual as a floor: one refunded laptop routinely moves a day's rate by
+  several robust spreads.
 * **Expected days** (promotions, known outages) are blanked before anything is computed: they
   never enter a baseline, a level or a spread, and are never flagged.
 """
@@ -38,9 +43,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -51,6 +56,7 @@ Direction = Literal["up", "down"]
 Severity = Literal["info", "warning", "critical"]
 RatioKind = Literal["binomial", "share", "mean"]
 SENSITIVITIES: tuple[Sensitivity, ...] = ("low", "medium", "high")
+_T = TypeVar("_T")
 
 MAD_TO_SD = 1.4826  # MAD x this = standard deviation, for normal noise
 _DAY = pd.Timedelta(days=1)
@@ -69,10 +75,9 @@ class Params:
     local_rows: int = 12  # sub-daily local-median baseline: median of the last this many rows
     level_days: float = 14.0
     scale_days: float = 56.0
-    # the spread is the q-quantile of past |residuals| scaled to a standard deviation: 0.5 is the
-    # MAD; a higher q keeps heavy-tailed series (frequent normal spikes) from alarming constantly
+    # the spread is the larger of the MAD and the q-quantile of past |residuals| (each scaled to a
+    # standard deviation): a high q keeps heavy-tailed series (frequent normal spikes) quiet
     spread_quantile: float = 0.9
-    asymmetric: bool = False  # separate spreads above and below the baseline
     daily_local: bool = True  # daily data also tries the local-median baseline
     spread_rank: int = 10  # the spread quantile is at least 1 - rank / (residuals in the window)
     family_correction: bool = True  # the scan raises the threshold of slices by their number
@@ -233,14 +238,6 @@ def family_threshold(threshold: float, members: int) -> float:
     return float(_normal_ppf(1 - tail / (2 * members)))
 
 
-def _shifted(x: np.ndarray, offset: int) -> np.ndarray:
-    """x[t - offset] for every t (NaN before the start)."""
-    out = np.full_like(x, np.nan)
-    if offset < len(x):
-        out[offset:] = x[: len(x) - offset]
-    return out
-
-
 def seasonal_median(x: np.ndarray, cand: Candidate, min_share: float) -> np.ndarray:
     """Median of the same slot in earlier seasons, for every row at once (T, S)."""
     offsets = np.array(sorted({k * cand.period - j for k in range(1, cand.lags + 1)
@@ -296,33 +293,33 @@ def _spread_out(stat: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
 
 @dataclass
 class Fit:
-    """Per row and series: the expected value, the spreads, the signed score and the flags.
+    """Per row and series: the expected value, the spread, the signed score and the flags.
 
-    The normal band at a threshold k is [expected - k * spread_down, expected + k * spread_up].
+    The normal band at a threshold k is expected +- k * spread.
     """
 
     expected: np.ndarray
-    spread_up: np.ndarray
-    spread_down: np.ndarray
+    spread: np.ndarray
     score: np.ndarray
     flags: np.ndarray
     baseline: np.ndarray  # index of the candidate used (-1: none)
 
 
-_FIT_FIELDS = ("expected", "spread_up", "spread_down", "score", "flags", "baseline")
+_FIT_FIELDS = ("expected", "spread", "score", "flags", "baseline")
 
 
 def _spread(
     resid: np.ndarray, sw: int, rows: np.ndarray, min_count: int, params: Params, rms: bool = False
 ) -> np.ndarray:
-    """Unitless spread of the past residuals (absolute, or one side's magnitudes), per row.
+    """Spread of the past |residuals| (in the residuals' units), per row.
 
-    The MAD estimate, or a high-quantile estimate where that is larger. Both measure one standard
+    The residuals are centred by the level correction, so the median |residual| is the MAD. The
+    MAD estimate, or a high-quantile estimate where that is larger. Both measure one standard
     deviation for normal noise; on a heavy-tailed series (frequent harmless spikes) the quantile is
     larger and keeps those spikes from alarming. With `spread_rank` the quantile is at least
     1 - rank/n of the n residuals in the window: on long windows (sub-daily data: thousands of
     rows) that is close to the window's largest deviations, so an alert means "bigger than
-    anything usual lately", while on 28 daily residuals it stays near the 90th percentile.
+    anything usual lately", while on 56 daily residuals it stays at the 90th percentile.
     Both come from one sort of each window.
     """
     n_rows = len(resid)
@@ -347,8 +344,8 @@ def _spread(
 
 def _fit_candidate(
     x: np.ndarray, w: np.ndarray | None, cand: Candidate, grid: Grid, params: Params, rms: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(expected, unitless spread above, unitless spread below) of one baseline.
+) -> tuple[np.ndarray, np.ndarray]:
+    """(expected, spread) of one baseline; the spread is in x's units divided by `w` (if any).
 
     The windows are sorted in float32: half the memory traffic of float64, twice as fast, and 7
     significant digits are plenty for a baseline and a spread (the scores are float64).
@@ -360,7 +357,7 @@ def _fit_candidate(
     rows = refresh_rows(n, grid)
     m = seasonal_median(x, cand, params.min_lag_share)
     if cand.level:
-        lw = grid.rows(params.level_days)
+        lw = max(grid.rows(params.level_days), 7)  # coarse grains (weekly, monthly) still need rows
         level = _spread_out(past_quantile(x - m, lw, rows, max(3, lw // 4)), rows, n)
         expected = m + np.nan_to_num(level, nan=0.0)
     else:
@@ -368,17 +365,10 @@ def _fit_candidate(
     resid = x - expected
     if w is not None:
         resid = resid / w
-    sw = grid.rows(params.scale_days)
+    sw = max(grid.rows(params.scale_days), 28)
     min_count = max(7, int(round(grid.per_day))) if grid.step <= _DAY else 7
-    expected = expected.astype(np.float64)
-    if not params.asymmetric:
-        both = _spread(np.abs(resid), sw, rows, min_count, params, rms).astype(np.float64)
-        return expected, both, both
-    # Each side from its own residuals (zeros count on both): refunds and order values have a long
-    # upper tail, so a spike must beat past spikes, while a drop is judged against past dips.
-    up = _spread(np.where(resid >= 0, resid, np.nan), sw, rows, max(3, min_count // 2), params, rms)
-    down = _spread(np.where(resid <= 0, -resid, np.nan), sw, rows, max(3, min_count // 2), params, rms)
-    return expected, up.astype(np.float64), down.astype(np.float64)
+    spread = _spread(np.abs(resid), sw, rows, min_count, params, rms).astype(np.float64)
+    return expected.astype(np.float64), spread
 
 
 def fit(
@@ -430,17 +420,15 @@ def fit(
     w = None if weights is None else np.where(mask, np.nan, np.asarray(weights, dtype=np.float64))
 
     best_exp = np.full((n, s), np.nan)
-    best_up = np.full((n, s), np.inf)
-    best_down = np.full((n, s), np.inf)
+    best_spread = np.full((n, s), np.inf)
     best_idx = np.full((n, s), -1, dtype=np.int64)
     for i, cand in enumerate(grid.candidates(params)):  # at most three baselines, not a loop per point
-        exp_c, up_c, down_c = _fit_candidate(clean, w, cand, grid, params, heavy_tails)
-        ok = np.isfinite(exp_c) & np.isfinite(up_c) & np.isfinite(down_c)
-        # the baseline whose past residuals were smallest (both sides together) wins
-        better = ok & (up_c + down_c < best_up + best_down)
+        exp_c, spread_c = _fit_candidate(clean, w, cand, grid, params, heavy_tails)
+        ok = np.isfinite(exp_c) & np.isfinite(spread_c)
+        # the baseline whose past residuals were smallest wins
+        better = ok & (spread_c < best_spread)
         best_exp = np.where(better, exp_c, best_exp)
-        best_up = np.where(better, up_c, best_up)
-        best_down = np.where(better, down_c, best_down)
+        best_spread = np.where(better, spread_c, best_spread)
         best_idx = np.where(better, i, best_idx)
     none = best_idx < 0
 
@@ -454,17 +442,17 @@ def fit(
         # a perfectly flat past must not turn float noise into an infinite score
         return np.fmax(spread, 1e-9 * np.maximum(np.abs(best_exp), 1.0))
 
-    up, down = to_units(best_up), to_units(best_down)
+    spread = to_units(best_spread)
     dev = x - best_exp
     with np.errstate(invalid="ignore", divide="ignore"):
-        score = dev / np.where(dev >= 0, up, down)
+        score = dev / spread
     flags = (
         ~mask
         & np.isfinite(score)
         & (np.abs(score) >= (np.asarray(thr, dtype=np.float64)[None, :] if np.ndim(thr) else thr))
         & (np.abs(dev) >= params.min_change * np.abs(best_exp))
     )
-    return Fit(best_exp, up, down, np.where(np.isfinite(score), score, np.nan), flags, best_idx)
+    return Fit(best_exp, spread, np.where(np.isfinite(score), score, np.nan), flags, best_idx)
 
 
 def _rows_cols(mask: np.ndarray | None, lo: int, size: int) -> np.ndarray | None:
@@ -474,10 +462,10 @@ def _rows_cols(mask: np.ndarray | None, lo: int, size: int) -> np.ndarray | None
     return np.asarray(mask)[:, lo : lo + size]
 
 
-def _series_cols(value: bool | float | np.ndarray, lo: int, size: int) -> bool | float | np.ndarray:
+def _series_cols(value: _T, lo: int, size: int) -> _T:
     """Series lo..lo+size of a per-series (S,) argument; a scalar applies to every block."""
     if isinstance(value, np.ndarray) and value.ndim == 1 and value.size > 1:
-        return value[lo : lo + size]
+        return value[lo : lo + size]  # type: ignore[return-value]
     return value
 
 
@@ -619,7 +607,8 @@ def anomalies(
     sev = severity(z, change, params.threshold(sensitivity), params)
     stamps = pd.DatetimeIndex(index)
     return [
-        Anomaly(str(series[j]), stamps[i], float(vi), float(ei), float(zi), "up" if zi > 0 else "down", str(si))
+        Anomaly(str(series[j]), stamps[i], float(vi), float(ei), float(zi), "up" if zi > 0 else "down",
+                cast(Severity, str(si)))
         for i, j, vi, ei, zi, si in zip(t_idx, s_idx, v, e, z, sev, strict=True)
     ]
 
@@ -680,8 +669,3 @@ def detect_daily_ratio(
     rows = None if last is None else slice(len(num) - last, None)
     return anomalies(fitted, ratio, num.index, [str(c) for c in numerator.columns],
                      rows=rows, sensitivity=sensitivity, params=params)
-
-
-def with_params(**changes: object) -> Params:
-    """PARAMS with some fields changed (for experiments and tests)."""
-    return replace(PARAMS, **changes)  # type: ignore[arg-type]

@@ -62,6 +62,19 @@ class IntradayCheck:
         }
 
 
+def wide_hourly(long: pd.DataFrame, measure: str, prefix: str | None = None) -> pd.DataFrame:
+    """A long hourly result (columns hour[, key], measures; the proposed `Warehouse.hourly`) as the
+    wide frame `expected_so_far` takes: one column per key ("orders|channel=search" with a
+    prefix "orders|channel"), or a single column named after the measure without a key."""
+    frame = long.assign(hour=pd.to_datetime(long["hour"]))
+    if "key" not in frame.columns:
+        return frame.groupby("hour")[[measure]].sum().astype(np.float64)
+    wide = frame.pivot_table(index="hour", columns="key", values=measure, aggfunc="sum").fillna(0.0)
+    if prefix:
+        wide.columns = [f"{prefix}={k}" for k in wide.columns]
+    return wide.astype(np.float64)
+
+
 def _day_cube(hourly: pd.DataFrame, days: list[date]) -> np.ndarray:
     """(days, 24, series) hourly volumes of the given days (missing hours are 0)."""
     start = pd.Timestamp(min(days))

@@ -30,8 +30,19 @@ import numpy as np
 import pandas as pd
 
 from metrics.anomaly import (
-    PARAMS, Direction, Fit, Params, RatioKind, Sensitivity, Severity, daily_grid, family_threshold, fit,
-    fit_ratio, severity,
+    PARAMS,
+    Direction,
+    Fit,
+    Params,
+    RatioKind,
+    Sensitivity,
+    Severity,
+    daily_grid,
+    family_threshold,
+    fit,
+    fit_ratio,
+    past_quantile,
+    severity,
 )
 from metrics.kpis import CATALOG, Kpi
 from metrics.warehouse import Warehouse
@@ -58,6 +69,9 @@ class MinVolume:
         if kpi.name in ("sessions", "spend"):
             return "sessions", self.sessions
         return "orders", self.orders
+
+
+MIN_VOLUME = MinVolume()
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,18 @@ def load_levels(wh: Warehouse, start: date, end: date, dimensions: Sequence[str]
             # a day or slice with no rows had none of it
             per[m] = wide.reindex(days).fillna(0.0).astype(np.float64)
         frames[level] = per
+    # days before the first recorded order or session are not zeros, they are before the data: a
+    # scan window that reaches back past the start of the history must not learn "0 is normal"
+    total = frames.get(None, {})
+    seen = np.zeros(len(days), dtype=bool)
+    for m in ("orders", "sessions"):
+        if m in total:
+            seen |= total[m].to_numpy().sum(axis=1) > 0
+    if seen.any():
+        before = days[: int(np.argmax(seen))]
+        for per in frames.values():
+            for frame in per.values():
+                frame.loc[before] = np.nan
     return Levels(days, frames)
 
 
@@ -233,16 +259,14 @@ def _block(levels: Levels, kpi: Kpi, expected_rows: np.ndarray, sensitivity: Sen
 def _typical_volume(volume: np.ndarray, expected_rows: np.ndarray, window: int = 28) -> np.ndarray:
     """Median daily volume of each series over the `window` days before each row (T, S)."""
     v = np.where(expected_rows[:, None], np.nan, volume)
-    out = np.full(v.shape, np.nan)
-    for_rows = np.arange(len(v))
-    from metrics.anomaly import past_quantile  # the same NaN-aware windowed median
+    return past_quantile(v, window, np.arange(len(v)), min_count=1)
 
-    out[:] = past_quantile(v, window, for_rows, min_count=1)
-    return out
+
+Parts = tuple[list[str], np.ndarray, np.ndarray]  # slice values, actual (T, S), expected (T, S)
 
 
 def _expected_parts(levels: Levels, measure: str, dimension: str, grid_rows: np.ndarray,
-                    sensitivity: Sensitivity, params: Params) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+                    sensitivity: Sensitivity, params: Params) -> Parts | None:
     """(slice values, actual (T, S), expected (T, S)) of one measure by one dimension."""
     frame = levels.measure(dimension, measure)
     if frame is None or frame.shape[1] == 0:
@@ -255,8 +279,7 @@ def _expected_parts(levels: Levels, measure: str, dimension: str, grid_rows: np.
 
 
 def root_causes(
-    kpi: Kpi, t: int, actual: float, expected: float,
-    parts: dict[str, dict[str, tuple[list[str], np.ndarray, np.ndarray]]], limit: int = 3,
+    kpi: Kpi, t: int, actual: float, expected: float, parts: dict[str, dict[str, Parts]], limit: int = 3,
 ) -> dict[str, list[RootCause]]:
     """Per dimension, the `limit` slices pushing hardest in the direction of the gap (module docstring)."""
     gap = actual - expected
@@ -308,7 +331,7 @@ def detect_levels(
     kpis: Sequence[str] = SCAN_KPIS,
     expected_days: Collection[date] = (),
     sensitivity: Sensitivity = "medium",
-    min_volume: MinVolume = MinVolume(),
+    min_volume: MinVolume = MIN_VOLUME,
     params: Params = PARAMS,
     with_causes: bool = True,
 ) -> tuple[list[KpiAnomaly], list[str]]:
@@ -318,19 +341,18 @@ def detect_levels(
     rows = np.asarray(rows, dtype=np.int64)
     found: list[KpiAnomaly] = []
     skipped: list[str] = []
-    part_cache: dict[str, dict[str, tuple[list[str], np.ndarray, np.ndarray]]] = {}
+    # (dimension, measure) -> slice values, actual, expected: fitted once, shared by every KPI
+    part_cache: dict[tuple[str, str], Parts | None] = {}
 
-    def parts_for(kpi: Kpi) -> dict[str, dict[str, tuple[list[str], np.ndarray, np.ndarray]]]:
-        out: dict[str, dict[str, tuple[list[str], np.ndarray, np.ndarray]]] = {}
+    def parts_for(kpi: Kpi) -> dict[str, dict[str, Parts]]:
+        out: dict[str, dict[str, Parts]] = {}
         for dim in [lvl for lvl in levels.frames if lvl is not None]:
             for m in kpi.measures:
-                key = f"{dim}:{m}"
-                if key not in part_cache:
-                    got = _expected_parts(levels, m, dim, expected_rows, sensitivity, params)
-                    if got is None:
-                        continue
-                    part_cache[key] = {m: got}  # type: ignore[dict-item]
-                out.setdefault(dim, {})[m] = part_cache[key][m]  # type: ignore[index]
+                if (dim, m) not in part_cache:
+                    part_cache[dim, m] = _expected_parts(levels, m, dim, expected_rows, sensitivity, params)
+                got = part_cache[dim, m]
+                if got is not None:
+                    out.setdefault(dim, {})[m] = got
         return out
 
     threshold = params.threshold(sensitivity)
@@ -385,7 +407,7 @@ def scan(
     dimensions: Sequence[str] | None = None,
     expected_days: Collection[date] = (),
     sensitivity: Sensitivity = "medium",
-    min_volume: MinVolume = MinVolume(),
+    min_volume: MinVolume = MIN_VOLUME,
     params: Params = PARAMS,
     history_days: int | None = None,
 ) -> ScanResult:
@@ -415,7 +437,7 @@ def backtest(
     dimensions: Sequence[str] | None = None,
     expected_days: Collection[date] = (),
     sensitivity: Sensitivity = "medium",
-    min_volume: MinVolume = MinVolume(),
+    min_volume: MinVolume = MIN_VOLUME,
     params: Params = PARAMS,
     with_causes: bool = True,
 ) -> tuple[Levels, list[KpiAnomaly]]:

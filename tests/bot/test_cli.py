@@ -104,3 +104,20 @@ def test_digest_now_prints_and_delivers_once(config: Path) -> None:
     assert first.exit_code == 0 and ": sent" in first.output and "--- to console:ops ---" in first.output
     again = CliRunner().invoke(main, ["digest", "--now", "--config", str(config), "--chat", "console:ops"])
     assert again.exit_code == 0 and "already delivered today" in again.output
+
+
+def test_detect_flags_a_spike_in_a_csv(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(120)]
+    values = 1000 + 100 * np.sin(np.arange(120) * 2 * np.pi / 7) + rng.normal(0, 10, 120)
+    values[100] *= 3  # the spike
+    path = tmp_path / "series.csv"
+    path.write_text("timestamp,value\n" + "".join(f"{d},{v:.2f}\n" for d, v in zip(days, values, strict=True)))
+    result = CliRunner().invoke(main, ["detect", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    flagged = json.loads(result.output)
+    assert str(days[100]) in json.dumps(flagged)
+    missing = CliRunner().invoke(main, ["detect", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 1 and "no such file" in missing.output
