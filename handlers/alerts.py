@@ -38,11 +38,52 @@ def book(ctx: Context) -> AlertBook:
 # ---- findings -------------------------------------------------------------------------------
 
 
-def detector_findings(result: ScanResult) -> tuple[list[Finding], set[str]]:
-    findings = [Finding(a.key, "detector", a.day.isoformat(), a.severity, a.score, a.as_dict())
-                for a in result.anomalies]
+def money_at_stake(anomaly: dict[str, object]) -> float | None:
+    """The GMV a deviation is worth: the gap itself for GMV, the order gap at the day's AOV for orders."""
+    actual, expected = anomaly.get("actual"), anomaly.get("expected")
+    if not isinstance(actual, float | int) or not isinstance(expected, float | int):
+        return None
+    if anomaly.get("kpi") == "gmv":
+        return abs(float(actual) - float(expected))
+    aov = anomaly.get("aov")
+    if anomaly.get("kpi") == "orders" and isinstance(aov, float | int):
+        return abs(float(actual) - float(expected)) * float(aov)
+    return None
+
+
+def escalate(severity: str, stake: float | None, typical_gmv: float | None) -> str:
+    """Severity from the money at stake as well as the size of the deviation: a gap worth a fifth
+    of a normal day's GMV is critical, one worth a twentieth at least a warning."""
+    if stake is None or not typical_gmv:
+        return severity
+    share = stake / typical_gmv
+    floor = "critical" if share >= 0.2 else "warning" if share >= 0.05 else "info"
+    return max(severity, floor, key=SEVERITY_ORDER.index)
+
+
+SEVERITY_ORDER = ["info", "warning", "critical"]
+
+
+def detector_findings(result: ScanResult, typical_gmv: float | None = None,
+                      aov: float | None = None) -> tuple[list[Finding], set[str]]:
+    findings = []
+    for a in result.anomalies:
+        details = a.as_dict()
+        details["aov"] = aov
+        stake = money_at_stake(details)
+        details["money_at_stake"] = stake
+        findings.append(Finding(a.key, "detector", a.day.isoformat(), escalate(a.severity, stake, typical_gmv),
+                                a.score, details))
     scanned = {f.series for f in findings}
     return findings, scanned
+
+
+def _typical(ctx: Context, day: date) -> tuple[float | None, float | None]:
+    start = datetime.combine(day - timedelta(days=28), datetime.min.time())
+    daily = ctx.warehouse.daily(["gmv", "orders"], start, datetime.combine(day, datetime.min.time()))
+    if daily.empty or daily["orders"].sum() == 0:
+        return None, None
+    return float(daily["gmv"].median()), float(daily["gmv"].sum() / daily["orders"].sum())
 
 
 def rule_findings(ctx: Context, rules: list[AlertRule], day: date) -> tuple[list[Finding], set[str]]:
@@ -92,7 +133,7 @@ def scan_day(ctx: Context, day: date, now: datetime) -> list[ChatScan]:
     """Detect, route, record. Blocking: call through ctx.run."""
     expected = {date.fromisoformat(d) for d in book(ctx).expected_days()} | promotion_days(ctx)
     result = scan(ctx.warehouse, day, expected_days=expected, sensitivity=ctx.settings.alerts.sensitivity)
-    detected, _ = detector_findings(result)
+    detected, _ = detector_findings(result, *_typical(ctx, day))
     detected += segment_shift_findings(ctx, day)
     per_chat: dict[str, list[Finding]] = {}
     for f in detected:
@@ -438,7 +479,7 @@ async def scan_now(ctx: Context, args: Args) -> Reply:
     zone = ZoneInfo(ctx.settings.bot.timezone)
     result = await ctx.run(scan, ctx.warehouse, day, sensitivity=ctx.settings.alerts.sensitivity,
                            expected_days=await ctx.run(promotion_days, ctx))
-    findings, scanned = detector_findings(result)
+    findings, scanned = detector_findings(result, *await ctx.run(_typical, ctx, day))
     outcome = await ctx.run(book(ctx).record, str(ctx.incoming.chat), findings, scanned | set(_detector_series(result)),
                             now.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None),
                             now.replace(hour=12))  # a scan someone asked for is never in quiet hours

@@ -232,3 +232,25 @@ def test_segment_shifts_become_alerts(dispatcher, monkeypatch) -> None:
     out = book.record("slack:COPS", [found], {found.series}, datetime(2026, 11, 25, 1), NOON)
     reply = alerts_mod.render_alerts(ctx, out, date(2026, 11, 24))
     assert "40 high-value customers" in reply.plain_text()
+
+
+@pytest.mark.parametrize(("severity", "stake", "typical", "expected"), [
+    ("info", 30_000.0, 100_000.0, "critical"),  # a third of a normal day's GMV
+    ("info", 6_000.0, 100_000.0, "warning"),
+    ("info", 1_000.0, 100_000.0, "info"),
+    ("critical", 1_000.0, 100_000.0, "critical"),  # money never lowers a severity
+    ("warning", None, 100_000.0, "warning"),  # no money figure (conversion): as detected
+])
+def test_severity_counts_the_money_at_stake(severity: str, stake: float | None, typical: float,
+                                            expected: str) -> None:
+    from handlers.alerts import escalate
+
+    assert escalate(severity, stake, typical) == expected
+
+
+def test_money_at_stake_of_orders_is_the_order_gap_at_aov() -> None:
+    from handlers.alerts import money_at_stake
+
+    assert money_at_stake({"kpi": "orders", "actual": 80.0, "expected": 100.0, "aov": 250.0}) == 5000.0
+    assert money_at_stake({"kpi": "gmv", "actual": 900.0, "expected": 1000.0}) == 100.0
+    assert money_at_stake({"kpi": "conversion", "actual": 0.01, "expected": 0.02}) is None
