@@ -24,6 +24,7 @@ router = Router()
 GRAINS = {"daily": "day", "day": "day", "按天": "day", "weekly": "week", "week": "week", "按周": "week",
           "monthly": "month", "month": "month", "按月": "month"}
 TOP_ROWS = 15
+CHART_BARS = 10
 MOVER_ROWS = 5
 
 
@@ -151,7 +152,7 @@ async def top_(ctx: Context, args: Args) -> Reply:
         rows.append(row)
     title = ctx.t("top_title", dimension=dimension_label(dimension, ctx.lang), metric=label,
                   period=period_text(period, ctx.lang))
-    shown = result.rows[:TOP_ROWS]
+    shown = result.rows[:CHART_BARS]  # a phone shows ten bars legibly; the table has the rest
     png = await ctx.run(charts.bar_chart, [r.key for r in shown], [r.value or 0.0 for r in shown], title,
                         value_format=_value_format(ctx, kpi))
     text = [ctx.t("compared_with", period=period_text(compare, ctx.lang))] if compare else []

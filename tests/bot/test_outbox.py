@@ -132,7 +132,7 @@ async def test_a_worker_killed_before_sending_is_taken_over(store: Store) -> Non
 
 async def test_order_is_kept_per_chat(store: Store) -> None:
     adapter = RecordingAdapter()
-    adapter.fail_next(DeliveryError("timeout", permanent=False))
+    adapter.fail_next(DeliveryError("timeout", permanent=False), chat=str(CHAT))
     outbox = Outbox(store)
     for n in (1, 2, 3):
         outbox.enqueue(f"k{n}", CHAT, reply(n))

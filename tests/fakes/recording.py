@@ -14,9 +14,11 @@ class RecordingAdapter:
         self.sent: list[tuple[ChatRef, Reply]] = []
         self.edits: list[tuple[Sent, Reply]] = []
         self.failures: list[DeliveryError] = []
+        self.fail_only: str | None = None  # fail sends to this chat only (deliveries run concurrently)
 
-    def fail_next(self, *errors: DeliveryError) -> None:
+    def fail_next(self, *errors: DeliveryError, chat: str | None = None) -> None:
         self.failures.extend(errors)
+        self.fail_only = chat
 
     async def start(self) -> None:
         pass
@@ -25,7 +27,7 @@ class RecordingAdapter:
         pass
 
     async def send(self, chat: ChatRef, reply: Reply) -> Sent:
-        if self.failures:
+        if self.failures and self.fail_only in (None, str(chat)):
             raise self.failures.pop(0)
         self.sent.append((chat, reply))
         return Sent(chat, f"m{len(self.sent)}")
