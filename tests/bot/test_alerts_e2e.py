@@ -45,6 +45,23 @@ async def slack(demo_settings: Settings, demo_warehouse: Warehouse, clock: Clock
     await adapter.stop()
 
 
+async def scan_the_morning_after_the_drop(dispatcher: Dispatcher, store: Store, demo_shop: Shop, chat: str,
+                                          adapter: SlackAdapter | object) -> dict:  # type: ignore[type-arg]
+    """Subscribe `chat`, run the scheduled scan the morning after the injected channel drop, deliver."""
+    with store.session() as s, s.begin():
+        s.add(Subscription(chat=chat, cadence="daily", at="09:00", timezone="Asia/Shanghai", metrics=[]))
+    labels = demo_shop.labels
+    drop = labels[(labels.metric == "orders") & (labels.dimension == "channel")].iloc[0]
+    morning = datetime.combine(drop["day"] + timedelta(days=1), datetime.min.time()).replace(
+        hour=7, minute=30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    outbox = Outbox(store)
+    platform = chat.split(":")[0]
+    install(Runtime(dispatcher, outbox, Deliverer(outbox, {platform: adapter}), clock=lambda: morning))  # type: ignore[dict-item]
+    assert await run_alert_scan() == "queued 1"
+    await Deliverer(outbox, {platform: adapter}).run_once()  # type: ignore[dict-item]
+    return dict(drop)
+
+
 def buttons(blocks: list[dict]) -> dict[str, str]:  # type: ignore[type-arg]
     return {e["text"]["text"]: e["value"] for b in blocks if b["type"] == "actions" for e in b["elements"]}
 
@@ -53,17 +70,7 @@ async def test_injected_drop_alert_is_acknowledged_from_its_button(
     slack: tuple[Dispatcher, SlackAdapter], store: Store, demo_shop: Shop, fake_slack: FakeSlack  # noqa: F811
 ) -> None:
     dispatcher, adapter = slack
-    with store.session() as s, s.begin():
-        s.add(Subscription(chat="slack:COPS", cadence="daily", at="09:00", timezone="Asia/Shanghai", metrics=[]))
-    labels = demo_shop.labels
-    drop = labels[(labels.metric == "orders") & (labels.dimension == "channel")].iloc[0]
-    morning = datetime.combine(drop["day"] + timedelta(days=1), datetime.min.time()).replace(
-        hour=7, minute=30, tzinfo=ZoneInfo("Asia/Shanghai"))
-    outbox = Outbox(store)
-    install(Runtime(dispatcher, outbox, Deliverer(outbox, {"slack": adapter}), clock=lambda: morning))
-
-    assert await run_alert_scan() == "queued 1"
-    await Deliverer(outbox, {"slack": adapter}).run_once()
+    drop = await scan_the_morning_after_the_drop(dispatcher, store, demo_shop, "slack:COPS", adapter)
     [message] = [c for c in fake_slack.calls_to("chat.postMessage") if "anomaly" in c.text]
     assert message.args["channel"] == "COPS"
     assert f"channel={drop['value']}" in message.text  # the slice is named
@@ -97,17 +104,7 @@ async def test_telegram_alert_snoozed_from_its_inline_button(
     adapter = make_adapter(api, dispatcher)
     await adapter.start()
     try:
-        with store.session() as s, s.begin():
-            s.add(Subscription(chat=f"telegram:{GROUP}", cadence="daily", at="09:00", timezone="Asia/Shanghai",
-                               metrics=[]))
-        labels = demo_shop.labels
-        drop = labels[(labels.metric == "orders") & (labels.dimension == "channel")].iloc[0]
-        morning = datetime.combine(drop["day"] + timedelta(days=1), datetime.min.time()).replace(
-            hour=7, minute=30, tzinfo=ZoneInfo("Asia/Shanghai"))
-        outbox = Outbox(store)
-        install(Runtime(dispatcher, outbox, Deliverer(outbox, {"telegram": adapter}), clock=lambda: morning))
-        assert await run_alert_scan() == "queued 1"
-        await Deliverer(outbox, {"telegram": adapter}).run_once()
+        await scan_the_morning_after_the_drop(dispatcher, store, demo_shop, f"telegram:{GROUP}", adapter)
         [message] = await api.wait_for("sendMessage", chat_id=GROUP)
         keyboard = [b for row in message.params["reply_markup"]["inline_keyboard"] for b in row]
         snooze = next(b["callback_data"] for b in keyboard if b["text"] == "Snooze 4h")
