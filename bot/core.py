@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -215,6 +216,25 @@ class Dispatcher:
     # ---- dispatch -----------------------------------------------------------------
 
     async def dispatch(self, incoming: Incoming) -> Reply:
+        started = time.monotonic()
+        reply = await self._answer(incoming)
+        outcome = "ok"
+        if reply.error:
+            key = str(reply.data.get("error", "error"))
+            outcome = f"incident:{reply.data.get('incident')}" if key in ("incident", "data_unavailable") else (
+                "refused" if key in ("not_allowed", "admin_only") else f"error:{key}")
+        await self._audit(incoming, outcome, int((time.monotonic() - started) * 1000))
+        return reply
+
+    async def _audit(self, incoming: Incoming, outcome: str, duration_ms: int) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self.services.executor, self.services.store.audit, str(incoming.chat), incoming.user,
+                incoming.text.strip(), outcome, duration_ms)
+        except Exception:  # a full or locked state database must not cost the user the answer
+            log.warning("could not write the audit log", exc_info=True)
+
+    async def _answer(self, incoming: Incoming) -> Reply:
         lang = self.language(incoming)
         try:
             return await self._dispatch(incoming, lang)

@@ -141,6 +141,20 @@ class Alert(Base):
     note: Mapped[str | None] = mapped_column(String(200))
 
 
+class AuditEntry(Base):
+    """Every command: who asked, where, what, how it ended and how long it took."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    chat: Mapped[str] = mapped_column(String(200))
+    user: Mapped[str] = mapped_column(String(200))
+    command: Mapped[str] = mapped_column(String(500))  # the text, cut to 500 characters
+    outcome: Mapped[str] = mapped_column(String(40))  # ok | error:<key> | refused | incident:<id>
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+
 class Lease(Base):
     """Who runs the scheduler: one holder at a time, taken over when it stops renewing."""
 
@@ -197,6 +211,11 @@ class Store:
             s.add(row)
         with self._lock:
             self._languages[chat] = language
+
+    def audit(self, chat: str, user: str, command: str, outcome: str, duration_ms: int) -> None:
+        with self.session() as s, s.begin():
+            s.add(AuditEntry(chat=chat, user=user, command=command[:500], outcome=outcome[:40],
+                             duration_ms=duration_ms))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -89,3 +89,24 @@ async def test_unreachable_warehouse_says_data_source_unavailable(demo_settings:
     assert reply.error
     assert "data source is unavailable" in reply.plain_text()
     assert "s3cret" not in reply.plain_text()
+
+
+async def test_every_command_is_audited(guarded: Dispatcher) -> None:
+    from sqlalchemy import select
+
+    from bot.store import AuditEntry
+
+    chat = Chat(guarded)
+    await chat.as_("slack:COPS", "slack:U1").send("kpi gmv")
+    await chat.as_("slack:COPS", "slack:U1").send("kpi gmvv")
+    await chat.as_("slack:CRANDOM", "slack:U2").send("kpi gmv")
+    await chat.as_("slack:COPS", "slack:U1").send("secret")
+    with guarded.services.store.session() as s:
+        rows = s.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [(r.chat, r.user, r.command, r.outcome) for r in rows][-4:] == [
+        ("slack:COPS", "slack:U1", "kpi gmv", "ok"),
+        ("slack:COPS", "slack:U1", "kpi gmvv", "error:unknown_metric"),
+        ("slack:CRANDOM", "slack:U2", "kpi gmv", "refused"),
+        ("slack:COPS", "slack:U1", "secret", "refused"),
+    ]
+    assert all(r.duration_ms >= 0 for r in rows)
