@@ -114,6 +114,13 @@ MESSAGES: dict[str, dict[str, str]] = {
                   "zh": "本会话恢复默认语言（{lang}）；中文提问将以中文回复。"},
     "lang_unknown": {"en": "I don't know the language '{value}'. Choose one of: {choices}, or auto.",
                      "zh": "不支持语言「{value}」。可选：{choices}，或 auto。"},
+    "whoami": {"en": "Chat {chat}, user {user}, {role}.", "zh": "会话 {chat}，用户 {user}，{role}。"},
+    "role_admin": {"en": "admin", "zh": "管理员"},
+    "role_member": {"en": "member", "zh": "成员"},
+    "audit_title": {"en": "Audit log", "zh": "审计日志"},
+    "audit_usage": {"en": "Use `audit` or `audit 50` (at most 200).", "zh": "请使用 `audit` 或 `audit 50`（最多200条）。"},
+    "summary_whoami": {"en": "Your chat id, user id and role", "zh": "查看会话 ID、用户 ID 和角色"},
+    "summary_audit": {"en": "Recent commands: who, where, what, outcome", "zh": "最近的命令：谁、在哪、做了什么、结果"},
     "summary_lang": {"en": "Set this chat's reply language", "zh": "设置本会话的回复语言"},
     # ---- analysis -------------------------------------------------------------------------
     "need_metric": {"en": "`{command}` needs a metric, e.g. `{command} gmv`.", "zh": "`{command}` 需要一个指标，例如 `{command} gmv`。"},

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from bot.core import Args, Context, Router
 from bot.errors import UsageError
 from bot.messages import LANGUAGES, t
-from bot.reply import Reply
+from bot.reply import Reply, Table
+from bot.store import AuditEntry
 
 router = Router()
 
@@ -25,3 +28,30 @@ async def lang(ctx: Context, args: Args) -> Reply:
     await ctx.run(ctx.services.store.set_chat_language, chat, choice, ctx.incoming.user)
     shown = choice or ctx.settings.bot.language
     return Reply(text=[t(shown, "lang_set" if choice else "lang_auto", lang=shown)], data={"language": choice})
+
+
+@router.command("whoami", aliases=("我是谁",), usage="whoami", examples=("whoami",))
+async def whoami(ctx: Context, args: Args) -> Reply:
+    role = ctx.t("role_admin") if ctx.is_admin else ctx.t("role_member")
+    return Reply(text=[ctx.t("whoami", chat=str(ctx.incoming.chat), user=ctx.incoming.user, role=role)],
+                 data={"chat": str(ctx.incoming.chat), "user": ctx.incoming.user, "admin": ctx.is_admin})
+
+
+@router.command("audit", aliases=("审计",), admin=True, usage="audit [n]", examples=("audit", "audit 50"))
+async def audit(ctx: Context, args: Args) -> Reply:
+    if len(args.tokens) > 1 or (args.tokens and not args.tokens[0].isdigit()):
+        raise UsageError("audit_usage")
+    limit = min(int(args.tokens[0]), 200) if args.tokens else 20
+
+    def load() -> list[AuditEntry]:
+        with ctx.services.store.session() as s:
+            return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)).all())
+
+    entries = await ctx.run(load)
+    rows = [[e.at.strftime("%m-%d %H:%M"), e.chat, e.user, e.command[:40], e.outcome, str(e.duration_ms)]
+            for e in entries]
+    return Reply(title=ctx.t("audit_title"),
+                 tables=[Table(["UTC", ctx.t("chat"), "user", "command", ctx.t("status"), "ms"], rows,
+                               align=["l", "l", "l", "l", "l", "r"])],
+                 data={"entries": [{"at": e.at.isoformat(), "chat": e.chat, "user": e.user, "command": e.command,
+                                    "outcome": e.outcome, "duration_ms": e.duration_ms} for e in entries]})

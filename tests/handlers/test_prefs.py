@@ -33,3 +33,13 @@ async def test_language_survives_a_restart(chat: Chat, demo_settings, demo_wareh
     await chat.send("lang zh")
     again = Chat(build_dispatcher(demo_settings, demo_warehouse, clock=clock, store=type(store)(str(store.engine.url))))
     assert "销售额" in await again.say("kpi gmv")
+
+
+async def test_whoami_and_audit(chat: Chat) -> None:
+    me = await chat.send("whoami")
+    assert me.data == {"chat": "console:local", "user": "console:local", "admin": True}
+    await chat.send("kpi gmvv")
+    log = await chat.send("audit 5")
+    assert [e["command"] for e in log.data["entries"]][:2] == ["kpi gmvv", "whoami"]
+    assert log.data["entries"][0]["outcome"] == "error:unknown_metric"
+    assert "Use `audit`" in await chat.say("audit lots")
