@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,30 +24,16 @@ from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bot.planning_store  # noqa: E402,F401  (tables before Store())
-from bench.bench_kpi import machine  # noqa: E402
+from bench.bench_kpi import machine, median_ms  # noqa: E402
 from bot.app import build_dispatcher  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.core import CONSOLE, Incoming  # noqa: E402
-from bot.messages import MESSAGES  # noqa: E402
-from bot.messages_planning import PLANNING_MESSAGES  # noqa: E402
 from bot.store import Store  # noqa: E402
-from handlers import planning  # noqa: E402
 from metrics.load import demo_end, write_shop  # noqa: E402
 from metrics.sample import ShopSpec, generate  # noqa: E402
 from metrics.warehouse import Warehouse  # noqa: E402
 
 OUT = Path(__file__).parent / "out"
-
-
-def timed(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm: a running bot answers on a warm database
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -65,14 +49,11 @@ def main() -> None:
         write_shop(engine, generate(spec), spec)
         end = spec.end
     engine.dispose()
-    MESSAGES.update(PLANNING_MESSAGES)
     settings = Settings.model_validate({"warehouse": {"url": url}})
     wh = Warehouse.from_url(url, settings.mapping())
     now = datetime.combine(end, datetime.min.time()) + timedelta(hours=10)
     state = Path(tempfile.mkdtemp()) / "state.db"  # in-memory SQLite is one database per connection
     dispatcher = build_dispatcher(settings, wh, clock=lambda: now, store=Store(f"sqlite:///{state}"))
-    if dispatcher.find("goal") is None:
-        dispatcher.include(planning.router)
 
     def ask(cmd: str) -> Callable[[], object]:
         def run() -> object:
@@ -86,7 +67,7 @@ def main() -> None:
     commands = ["goal set gmv 60000000 this month", "plan gmv", "plan gmv next quarter", "pace", "pace gmv",
                 "budget 2000000 next month", "budget 2000000 for new_customers search social live_stream max 50%",
                 "segments", "segments export dormant", "campaign report 11.11"]
-    rows = [(cmd, timed(ask(cmd), args.runs)) for cmd in commands]
+    rows = [(cmd, median_ms(ask(cmd), args.runs)) for cmd in commands]
     customers = ask("segments")().data["customers"]  # type: ignore[attr-defined]
 
     # baseline: pandas on the same rows already in memory
@@ -103,8 +84,8 @@ def main() -> None:
         o = orders[(orders.status != "cancelled") & (orders.ordered_at >= cut - pd.Timedelta(days=730))]
         return o.groupby(o.ordered_at.dt.date).amount.sum()
 
-    base = [("pandas: per-customer RFM aggregates (1 snapshot)", timed(pandas_rfm, args.runs)),
-            ("pandas: daily GMV, 730 days", timed(pandas_daily, args.runs))]
+    base = [("pandas: per-customer RFM aggregates (1 snapshot)", median_ms(pandas_rfm, args.runs)),
+            ("pandas: daily GMV, 730 days", median_ms(pandas_daily, args.runs))]
     print(f"machine: {machine()}")
     print(f"shop: {args.db.name}, {len(orders):,} orders, {customers:,} customers, today = {end}")
     print("| command | median ms |\n| --- | ---: |")

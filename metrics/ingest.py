@@ -70,7 +70,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from metrics.dialects import Timestamp
-from metrics.schema import LOGICAL_TABLES, Mapping
+from metrics.schema import LOGICAL_TABLES, READ_INDEXES, Mapping
 
 # ---- what each logical table needs -------------------------------------------------------
 
@@ -89,11 +89,6 @@ UNIQUE_INDEX: dict[str, str] = {
     "orders": "ux_orders_order_id",
     "traffic": "ux_traffic_day_channel",
     "marketing_spend": "ux_spend_day_channel",
-}
-READ_INDEXES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "orders": (("ix_orders_ordered_at", ("ordered_at",)), ("ix_orders_customer", ("customer_id", "ordered_at"))),
-    "traffic": (("ix_traffic_day", ("day",)),),
-    "marketing_spend": (("ix_spend_day", ("day",)),),
 }
 # columns of an invoice-line file that exist only before aggregation (lines mode)
 LINE_COLUMNS: tuple[str, ...] = ("quantity", "unit_price")

@@ -11,7 +11,7 @@ from sqlalchemy import Column, Engine, Index, MetaData, String, Table, insert, s
 
 from metrics.dialects import SQLITE_TIMESTAMP
 from metrics.sample import Shop, ShopSpec
-from metrics.schema import Mapping
+from metrics.schema import READ_INDEXES, Mapping
 from metrics.warehouse import build_tables
 
 META_TABLE = "opsbot_meta"
@@ -90,13 +90,10 @@ def write_shop(engine: Engine, shop: Shop, spec: ShopSpec, mapping: Mapping | No
                     conn.execute(insert(table), _records(frame.iloc[lo : lo + _CHUNK], table, engine))
     # indexes after the rows: building them once is far cheaper than maintaining them per insert;
     # DuckDB prunes with its own zone maps and only slows down with explicit indexes
-    for index in () if engine.dialect.name == "duckdb" else (
-        Index("ix_orders_ordered_at", tables["orders"].c.ordered_at),
-        Index("ix_orders_customer", tables["orders"].c.customer_id, tables["orders"].c.ordered_at),
-        Index("ix_traffic_day", tables["traffic"].c.day),
-        Index("ix_spend_day", tables["marketing_spend"].c.day),
-    ):
-        index.create(engine)
+    if engine.dialect.name != "duckdb":
+        for logical, indexes in READ_INDEXES.items():
+            for name, cols in indexes:
+                Index(name, *[tables[logical].c[c] for c in cols]).create(engine)
     with engine.begin() as conn:
         for table, frame in ((labels, shop.labels), (promotions, shop.promotions)):
             if len(frame):

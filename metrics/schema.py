@@ -17,6 +17,14 @@ LOGICAL_TABLES: dict[str, tuple[str, ...]] = {
     "marketing_spend": ("day", "channel", "spend"),
 }
 
+# the indexes the read queries need (period scans, first-order lookups), created by the demo
+# loader and by ingest on the tables they create
+READ_INDEXES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "orders": (("ix_orders_ordered_at", ("ordered_at",)), ("ix_orders_customer", ("customer_id", "ordered_at"))),
+    "traffic": (("ix_traffic_day", ("day",)),),
+    "marketing_spend": (("ix_spend_day", ("day",)),),
+}
+
 DEFAULT_DIMENSIONS: tuple[str, ...] = ("channel", "category", "region")
 
 DEFAULT_STATUSES: dict[str, tuple[str, ...]] = {

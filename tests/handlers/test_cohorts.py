@@ -13,27 +13,13 @@ from matplotlib.image import imread
 
 from bot.app import build_dispatcher
 from bot.config import Settings
-from bot.core import Dispatcher
 from bot.reply import Reply
-from handlers import cohorts
 from metrics import cohorts as co
 from metrics.sample import Shop
 from metrics.warehouse import Warehouse
 from tests.conftest import NOW, TODAY, Clock
 from tests.fakes.chat import Chat
 from tests.metrics.test_cohorts import GMV, SPEND_BY_MONTH, TRIANGLE, build_shop, expected_cells
-
-
-def _with_cohorts(d: Dispatcher) -> Dispatcher:
-    # bot/app.py may not include the router yet
-    if d.find("retention") is None:
-        d.include(cohorts.router)
-    return d
-
-
-@pytest.fixture
-def chat(demo_settings: Settings, demo_warehouse: Warehouse, clock: Clock) -> Chat:
-    return Chat(_with_cohorts(build_dispatcher(demo_settings, demo_warehouse, clock=clock)))
 
 
 @pytest.fixture
@@ -43,7 +29,7 @@ def small_chat(tmp_path: Path, clock: Clock) -> Chat:
         {"warehouse": {"url": url}, "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"}}
     )
     wh = Warehouse.from_url(url, settings.mapping())
-    return Chat(_with_cohorts(build_dispatcher(settings, wh, clock=clock)))
+    return Chat(build_dispatcher(settings, wh, clock=clock))
 
 
 def png_shape(reply: Reply) -> tuple[int, ...]:

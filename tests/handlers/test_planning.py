@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pandas as pd
 import pytest
 
-import bot.planning_store  # noqa: F401  (tables on bot.store.Base before Store() is built)
-from bot.core import Dispatcher
 from bot.messages import MESSAGES
 from bot.messages_planning import PLANNING_MESSAGES
 from handlers import planning
 from metrics.sample import Shop
 from tests.conftest import TODAY
 from tests.fakes.chat import Chat
-
-
-@pytest.fixture(autouse=True)
-def _messages() -> Iterator[None]:
-    added = [k for k in PLANNING_MESSAGES if k not in MESSAGES]
-    MESSAGES.update(PLANNING_MESSAGES)
-    yield
-    for k in added:
-        MESSAGES.pop(k, None)
-
-
-@pytest.fixture
-def chat(dispatcher: Dispatcher) -> Chat:
-    if dispatcher.find("goal") is None:
-        dispatcher.include(planning.router)
-    return Chat(dispatcher)
 
 
 def counted(shop: Shop) -> pd.DataFrame:
@@ -43,6 +24,7 @@ def counted(shop: Shop) -> pd.DataFrame:
 def test_messages_have_both_languages() -> None:
     for key, entry in PLANNING_MESSAGES.items():
         assert entry.get("en") and entry.get("zh"), key
+        assert MESSAGES[key] is entry  # merged into the one catalogue
     for command in planning.router.commands:
         assert command.summary_key in PLANNING_MESSAGES
 

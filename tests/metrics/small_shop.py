@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 
 ORDERS = [
     # id, customer, ordered_at, amount, status, refunded, channel, category, region
@@ -51,17 +51,22 @@ SPEND = [
 ]
 
 
+def create_tables(conn: Connection) -> None:
+    """The DESIGN.md tables as a real SQLite file holds them: timestamps and days as text."""
+    conn.execute(text(
+        "create table orders (order_id integer primary key, customer_id integer, ordered_at text, "
+        "amount real, status text, refunded_amount real, channel text, category text, region text)"
+    ))
+    conn.execute(text("create table traffic (day text, channel text, sessions integer, "
+                      "product_views integer, add_to_cart integer)"))
+    conn.execute(text("create table marketing_spend (day text, channel text, spend real)"))
+
+
 def build(path: Path) -> str:
     url = f"sqlite:///{path}"
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(
-            "create table orders (order_id integer primary key, customer_id integer, ordered_at text, "
-            "amount real, status text, refunded_amount real, channel text, category text, region text)"
-        ))
-        conn.execute(text("create table traffic (day text, channel text, sessions integer, "
-                          "product_views integer, add_to_cart integer)"))
-        conn.execute(text("create table marketing_spend (day text, channel text, spend real)"))
+        create_tables(conn)
         conn.execute(text("insert into orders values (:a,:b,:c,:d,:e,:f,:g,:h,:i)"),
                      [dict(zip("abcdefghi", row, strict=True)) for row in ORDERS])
         conn.execute(text("insert into traffic values (:a,:b,:c,:d,:e)"),

@@ -52,6 +52,7 @@ from metrics.sample import Shop
 from metrics.schema import Mapping
 from metrics.warehouse import Warehouse, build_tables
 from tests.conftest import NOW, TODAY, pg_scratch_url
+from tests.metrics import small_shop
 
 ORDERS = [
     # id, customer, ordered_at (local), amount, status, refunded
@@ -117,13 +118,7 @@ def build_shop(path: Path, utc: bool = False) -> str:
     url = f"sqlite:///{path}"
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(
-            "create table orders (order_id integer primary key, customer_id integer, ordered_at text, "
-            "amount real, status text, refunded_amount real, channel text, category text, region text)"
-        ))
-        conn.execute(text("create table traffic (day text, channel text, sessions integer, "
-                          "product_views integer, add_to_cart integer)"))
-        conn.execute(text("create table marketing_spend (day text, channel text, spend real)"))
+        small_shop.create_tables(conn)
         conn.execute(
             text("insert into orders values (:i, :c, :t, :a, :s, :r, 'search', 'shoes', 'east')"),
             [dict(i=i, c=c, t=_stored(t, utc).isoformat(sep=" ") if utc else t, a=a, s=s, r=r)
