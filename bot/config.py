@@ -46,21 +46,82 @@ class BotSection(_Section):
         return value.upper()
 
 
+def _check_chat_id(value: str) -> str:
+    platform, _, ident = value.partition(":")
+    if platform not in ("slack", "telegram", "console") or not ident:
+        raise ValueError(f"{value!r} must look like 'slack:C0123' or 'telegram:-100123'")
+    return value
+
+
 class AccessSection(_Section):
-    """Who gets answers. Entries are `platform:id`, e.g. `slack:C0123` or `telegram:-100123`."""
+    """Who gets answers, and what they may see. Entries are `platform:id`, e.g. `slack:C0123`."""
 
     chats: tuple[str, ...] = ()
     users: tuple[str, ...] = ()
     admins: tuple[str, ...] = ()
+    # Slack workspaces (team ids) opsbot answers in; empty: any workspace its token is installed in
+    slack_teams: tuple[str, ...] = ()
+    # row-level scopes: a chat sees only these dimension values, everywhere (kpi, digests, alerts,
+    # exports), e.g. "slack:C0EAST" = { region = ["east"] }
+    scopes: dict[str, dict[str, tuple[str, ...]]] = {}
+    # where operational notices go (data source down / back); none: only the log says it
+    admin_chat: str | None = None
+    audit_retention_days: int = Field(default=365, ge=1)
 
     @field_validator("chats", "users", "admins")
     @classmethod
     def _qualified(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         for v in values:
-            platform, _, ident = v.partition(":")
-            if platform not in ("slack", "telegram", "console") or not ident:
-                raise ValueError(f"{v!r} must look like 'slack:C0123' or 'telegram:-100123'")
+            _check_chat_id(v)
         return values
+
+    @field_validator("admin_chat")
+    @classmethod
+    def _admin_chat(cls, value: str | None) -> str | None:
+        return None if value is None else _check_chat_id(value)
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _scopes(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        out: dict[str, dict[str, tuple[str, ...]]] = {}
+        for chat, dims in value.items():
+            _check_chat_id(chat)
+            if not isinstance(dims, dict) or not dims:
+                raise ValueError(f"scope of {chat!r} must be a table like {{ region = [\"east\"] }}")
+            out[chat] = {}
+            for dim, values in dims.items():
+                values = [values] if isinstance(values, str) else values
+                if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+                    raise ValueError(f"scope of {chat!r}: {dim} must be a value or a non-empty list of values")
+                out[chat][dim] = tuple(values)
+        return out
+
+    def scope_for(self, chat: str) -> dict[str, tuple[str, ...]]:
+        """The dimension values a chat is limited to (empty: it sees the whole shop)."""
+        return self.scopes.get(chat, {})
+
+
+class LimitsSection(_Section):
+    """So that one person or one heavy question cannot stall everyone."""
+
+    user_per_minute: int = Field(default=20, ge=1)
+    chat_per_minute: int = Field(default=60, ge=1)
+    query_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    max_concurrent_queries: int = Field(default=4, ge=1, le=64)
+
+
+class LogSection(_Section):
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class OpsSection(_Section):
+    """The operating surface: /healthz and /metrics (Prometheus) on a local port; port 0 turns it off."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=0, le=65535)
 
 
 class TableSection(_Section):
@@ -150,10 +211,7 @@ class DigestSection(_Section):
     @field_validator("chat")
     @classmethod
     def _chat(cls, value: str) -> str:
-        platform, _, ident = value.partition(":")
-        if platform not in ("slack", "telegram", "console") or not ident:
-            raise ValueError(f"{value!r} must look like 'slack:C0123' or 'telegram:-100123'")
-        return value
+        return _check_chat_id(value)
 
     @field_validator("at", "wait_until")
     @classmethod
@@ -199,6 +257,9 @@ class AlertsSection(_Section):
 class Settings(_Section):
     bot: BotSection = BotSection()
     access: AccessSection = AccessSection()
+    limits: LimitsSection = LimitsSection()
+    log: LogSection = LogSection()
+    ops: OpsSection = OpsSection()
     warehouse: WarehouseSection = WarehouseSection()
     state: StateSection = StateSection()
     demo: DemoSection = DemoSection()
@@ -208,6 +269,16 @@ class Settings(_Section):
     alerts: AlertsSection = AlertsSection()
     # where the file was read from (None: defaults); relative paths resolve beside it
     source: Path | None = None
+
+    @model_validator(mode="after")
+    def _scopes_name_dimensions(self) -> Settings:
+        known = self.mapping().dimensions
+        for chat, dims in self.access.scopes.items():
+            for dim in dims:
+                if dim not in known:
+                    raise ValueError(f"access.scopes: {chat} is scoped by unknown dimension {dim!r} "
+                                     f"(known: {', '.join(known)})")
+        return self
 
     @property
     def base_dir(self) -> Path:

@@ -65,6 +65,7 @@ class Incoming:
     chat: ChatRef
     user: str  # `platform:user id`
     language: str | None = None  # a language hint from the platform (Telegram's language_code)
+    team: str | None = None  # the Slack workspace (team id) it came from
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,8 @@ class Dispatcher:
         self.services = services
         self._commands: dict[str, Command] = {}
         self._ordered: list[Command] = []
+        # called after every command with (command name, outcome kind, seconds): metrics hook in here
+        self.observers: list[Callable[[str, str, float], None]] = []
 
     def include(self, router: Router) -> None:
         for command in router.commands:
@@ -218,13 +221,26 @@ class Dispatcher:
     async def dispatch(self, incoming: Incoming) -> Reply:
         started = time.monotonic()
         reply = await self._answer(incoming)
+        seconds = time.monotonic() - started
         outcome = "ok"
         if reply.error:
             key = str(reply.data.get("error", "error"))
             outcome = f"incident:{reply.data.get('incident')}" if key in ("incident", "data_unavailable") else (
                 "refused" if key in ("not_allowed", "admin_only") else f"error:{key}")
-        await self._audit(incoming, outcome, int((time.monotonic() - started) * 1000))
+        await self._audit(incoming, outcome, int(seconds * 1000))
+        name = self.command_name(incoming.text)
+        for observe in self.observers:
+            try:
+                observe(name, outcome_kind(reply), seconds)
+            except Exception:  # metrics must never cost the user the answer
+                log.warning("a dispatch observer failed", exc_info=True)
         return reply
+
+    def command_name(self, text: str) -> str:
+        """The command a text asks for, for metrics: its name, or "unknown" (never the raw word)."""
+        word = text.strip().lstrip("/").partition(" ")[0].split("@", 1)[0]
+        command = self.find(word) if word else None
+        return command.name if command else "unknown"
 
     async def _audit(self, incoming: Incoming, outcome: str, duration_ms: int) -> None:
         try:
@@ -284,6 +300,22 @@ class Dispatcher:
         if usage:
             text.append(t(lang, "usage_line", usage=usage))
         return Reply(title=t(lang, "error_title"), text=text, error=True, data={"error": key, **_jsonable(params)})
+
+
+def outcome_kind(reply: Reply) -> str:
+    """A small fixed set of outcomes for metrics: ok, user_error, refused, limited, unavailable, incident."""
+    if not reply.error:
+        return "ok"
+    key = str(reply.data.get("error", ""))
+    if key in ("not_allowed", "admin_only"):
+        return "refused"
+    if key == "rate_limited":
+        return "limited"
+    if key == "data_unavailable":
+        return "unavailable"
+    if key == "incident":
+        return "incident"
+    return "user_error"
 
 
 def _has_cjk(text: str) -> bool:
