@@ -88,6 +88,11 @@ class Services:
     # called after a command changed a schedule (subscribe, pause...): the scheduler resyncs
     schedule_changed: Callable[[], None] | None = None
 
+    def warehouse_for(self, chat: ChatRef | str) -> Warehouse:
+        """The warehouse as `chat` may see it: row-level scopes are applied here, for every
+        command, digest, alert and export alike (handlers only ever get this one)."""
+        return self.warehouse.scoped(self.settings.access.scope_for(str(chat)))
+
 
 @dataclass
 class Context:
@@ -103,7 +108,11 @@ class Context:
 
     @property
     def warehouse(self) -> Warehouse:
-        return self.services.warehouse
+        return self.services.warehouse_for(self.incoming.chat)
+
+    @property
+    def scope(self) -> dict[str, tuple[str, ...]]:
+        return self.settings.access.scope_for(str(self.incoming.chat))
 
     def now(self) -> datetime:
         """Now as naive wall-clock time in the business timezone."""

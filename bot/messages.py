@@ -115,6 +115,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "lang_unknown": {"en": "I don't know the language '{value}'. Choose one of: {choices}, or auto.",
                      "zh": "不支持语言「{value}」。可选：{choices}，或 auto。"},
     "whoami": {"en": "Chat {chat}, user {user}, {role}.", "zh": "会话 {chat}，用户 {user}，{role}。"},
+    "whoami_scope": {"en": "This chat sees only: {scope}.", "zh": "本会话只能查看：{scope}。"},
+    "whoami_unscoped": {"en": "This chat sees the whole shop.", "zh": "本会话可查看全店数据。"},
     "role_admin": {"en": "admin", "zh": "管理员"},
     "role_member": {"en": "member", "zh": "成员"},
     "audit_title": {"en": "Audit log", "zh": "审计日志"},

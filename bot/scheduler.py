@@ -18,12 +18,21 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -157,7 +166,9 @@ async def run_waiting(sub_id: int, fire_iso: str) -> str:
 
 async def _digest(rt: Runtime, chat: ChatRef, spec: DigestSpec, local_now: datetime) -> Reply:
     ctx = rt.dispatcher.context_for(chat)
-    cache_key = (spec, ctx.lang, local_now.date(), ctx.settings.bot.timezone)
+    # chats with different row-level scopes see different numbers: never share their digests
+    scope = tuple(sorted(ctx.scope.items()))
+    cache_key = (spec, ctx.lang, scope, local_now.date(), ctx.settings.bot.timezone)
     now = rt.now()
     cached = rt.digests.get(cache_key)
     if cached is not None and now - cached[0] < DIGEST_CACHE_TTL:
@@ -273,6 +284,13 @@ class Scheduler:
         self.clock = clock
         self.aps: AsyncIOScheduler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # jobs running now (job id -> monotonic start), so stop() can let them finish
+        self._running: dict[str, float] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+        # metrics hook in here: (job id, seconds late when it started), (job id, seconds it ran, ok)
+        self.job_started: list[Callable[[str, float], None]] = []
+        self.job_finished: list[Callable[[str, float, bool], None]] = []
 
     @property
     def store(self):  # type: ignore[no-untyped-def]
@@ -353,12 +371,35 @@ class Scheduler:
         if loop is not None and self.aps is not None:
             loop.call_soon_threadsafe(self.sync_jobs)
 
-    def _on_event(self, event: JobExecutionEvent) -> None:
+    def _on_event(self, event: JobEvent) -> None:
+        if isinstance(event, JobSubmissionEvent):
+            self._running[event.job_id] = time.monotonic()
+            self._idle.clear()
+            # late = how long after its scheduled time the job started (a busy loop, a restart);
+            # measured at submission, so the job's own run time does not count
+            late = (datetime.now(ZoneInfo("UTC")) - max(event.scheduled_run_times)).total_seconds()
+            self._notify(self.job_started, event.job_id, max(late, 0.0))
+            return
+        assert isinstance(event, JobExecutionEvent)
         if event.code == EVENT_JOB_MISSED:
             log.warning("job %s missed its run at %s (opsbot was down or busy)", event.job_id,
                         event.scheduled_run_time)
-        elif event.exception is not None:
+            return
+        if event.exception is not None:
             log.error("job %s failed: %r", event.job_id, event.exception)
+        started = self._running.pop(event.job_id, None)
+        if not self._running:
+            self._idle.set()
+        if started is not None:
+            self._notify(self.job_finished, event.job_id, time.monotonic() - started, event.exception is None)
+
+    @staticmethod
+    def _notify(observers: list[Callable[..., None]], *args: object) -> None:
+        for observe in observers:
+            try:
+                observe(*args)
+            except Exception:  # metrics must never disturb the jobs
+                log.warning("a scheduler observer failed", exc_info=True)
 
     async def _start_aps(self) -> None:
         self.aps = AsyncIOScheduler(
@@ -366,7 +407,8 @@ class Scheduler:
             job_defaults={"coalesce": True, "misfire_grace_time": int(GRACE.total_seconds()), "max_instances": 1},
             timezone=ZoneInfo("UTC"),
         )
-        self.aps.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+        self.aps.add_listener(
+            self._on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_MISSED | EVENT_JOB_ERROR)
         runtime().scheduler = self.aps
         self.aps.start()
         self.sync_jobs()
@@ -394,13 +436,39 @@ class Scheduler:
         self._lease_task = asyncio.create_task(self._lease_loop())
         self._deliver_task = asyncio.create_task(self.deliverer.run_forever())
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float | None = None) -> None:
+        """Start nothing new, let running jobs and the deliveries in hand finish, release the lease.
+
+        With a `timeout` (seconds), what is still running then is cancelled: APScheduler's
+        shutdown cancels its jobs (PITFALLS 1.5), and a delivery cut in half is taken over by
+        the next start (bot/outbox.py). What is still queued waits in the outbox either way.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         self._lease_task.cancel()
         await asyncio.gather(self._lease_task, return_exceptions=True)
+        self.deliverer.request_stop()
         if self.aps is not None:
+            self.aps.pause()  # no new runs; the running ones go on
+            if not await _wait(self._idle.wait(), deadline):
+                log.warning("scheduler: job(s) %s still running at shutdown were cancelled",
+                            ", ".join(sorted(self._running)))
             self.aps.shutdown(wait=False)
             self.aps = None
+            runtime().scheduler = None
             await asyncio.to_thread(self.release_lease)
-        # deliveries in flight finish; what is still queued waits in the outbox for the next start
-        self.deliverer.request_stop()
-        await asyncio.gather(self._deliver_task, return_exceptions=True)
+        if not await _wait(asyncio.shield(self._deliver_task), deadline):
+            log.warning("outbox: a delivery still running at shutdown was cancelled; the next start resumes it")
+            self._deliver_task.cancel()
+            await asyncio.gather(self._deliver_task, return_exceptions=True)
+
+
+async def _wait(aw: Awaitable[object], deadline: float | None) -> bool:
+    """Await `aw` until the monotonic `deadline` (None: no limit); False if it was not done by then."""
+    remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+    try:
+        await asyncio.wait_for(aw, remaining)
+    except TimeoutError:
+        return False
+    except Exception:  # a failed delivery loop is logged where it fails
+        pass
+    return True

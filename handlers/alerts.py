@@ -3,6 +3,7 @@ commands people use on an alert (ack, assign, snooze, expected)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
@@ -13,13 +14,13 @@ import pandas as pd
 from sqlalchemy import select
 
 from bot.alerts import AlertBook, Finding, Outcome, severity_at_least
-from bot.core import Args, Context, Router
+from bot.core import Args, ChatRef, Context, Incoming, Router
 from bot.errors import UsageError
 from bot.i18n import fmt_percent, fmt_value
 from bot.messages import dimension_label, metric_label
 from bot.reply import Action, Reply
 from bot.store import Alert, AlertRule, Subscription, utcnow
-from handlers.common import parse_dimension, parse_metric
+from handlers.common import parse_dimension, parse_id, parse_metric
 from metrics.anomaly_intraday import expected_so_far
 from metrics.anomaly_scan import ScanResult, scan
 from metrics.kpis import CATALOG, KpiQuery, evaluate
@@ -129,42 +130,64 @@ class ChatScan:
     key: str | None
 
 
+def seen_from(ctx: Context, chat: str) -> Context:
+    """The same context as `chat` sees the shop: its row-level scope applies to every number."""
+    return dataclasses.replace(ctx, incoming=Incoming("", ChatRef.parse(chat), ctx.incoming.user))
+
+
+def by_scope(ctx: Context, chats: set[str]) -> list[tuple[Context, set[str]]]:
+    """Chats grouped by row-level scope, each group with a context that sees what its chats see:
+    an alert is detected on the numbers its chat may see, never on the whole shop."""
+    groups: dict[tuple[object, ...], set[str]] = {}
+    for chat in chats:
+        groups.setdefault(tuple(sorted(ctx.settings.access.scope_for(chat).items())), set()).add(chat)
+    return [(seen_from(ctx, min(members)), members) for _, members in sorted(groups.items())]
+
+
 def scan_day(ctx: Context, day: date, now: datetime) -> list[ChatScan]:
-    """Detect, route, record. Blocking: call through ctx.run."""
-    expected = {date.fromisoformat(d) for d in book(ctx).expected_days()} | promotion_days(ctx)
-    result = scan(ctx.warehouse, day, expected_days=expected, sensitivity=ctx.settings.alerts.sensitivity)
-    detected, _ = detector_findings(result, *_typical(ctx, day))
-    detected += segment_shift_findings(ctx, day)
-    per_chat: dict[str, list[Finding]] = {}
-    for f in detected:
-        for chat in chats_for(ctx, f.severity, str(f.details["kpi"])):
-            per_chat.setdefault(chat, []).append(f)
+    """Detect, route, record: once per row-level scope among the chats alerts may go to. Blocking:
+    call through ctx.run."""
     with ctx.services.store.session() as s:
         rules = list(s.scalars(select(AlertRule)).all())
+        open_chats = set(s.scalars(select(Alert.chat).where(Alert.status.in_(("open", "acked")))).all())
     by_chat_rules: dict[str, list[AlertRule]] = {}
     for rule in rules:
         by_chat_rules.setdefault(rule.chat, []).append(rule)
-    chats = set(per_chat) | set(by_chat_rules)
-    with ctx.services.store.session() as s:
-        chats |= set(s.scalars(select(Alert.chat).where(Alert.status.in_(("open", "acked")))).all())
+    expected = {date.fromisoformat(d) for d in book(ctx).expected_days()} | promotion_days(ctx)
     local_now = now.astimezone(ZoneInfo(ctx.settings.bot.timezone)).replace(tzinfo=None)
     out = []
-    for chat in sorted(chats):
-        findings = list(per_chat.get(chat, []))
+    for sctx, members in by_scope(ctx, alert_chats(ctx) | set(by_chat_rules) | open_chats):
+        result = scan(sctx.warehouse, day, expected_days=expected, sensitivity=ctx.settings.alerts.sensitivity)
+        detected, _ = detector_findings(result, *_typical(sctx, day))
+        detected += segment_shift_findings(sctx, day)
+        per_chat: dict[str, list[Finding]] = {}
+        for f in detected:
+            for chat in chats_for(ctx, f.severity, str(f.details["kpi"])):
+                if chat in members:
+                    per_chat.setdefault(chat, []).append(f)
         # every series the detector looked at counts as scanned: absent from findings means in range
-        scanned = {f.series for f in detected} | _detector_series(result) | {SEGMENT_SERIES}
-        rf, rs = rule_findings(ctx, by_chat_rules.get(chat, []), day)
-        findings += rf
-        scanned |= rs
-        outcome = book(ctx).record(chat, findings, scanned, now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None),
-                                   local_now)
-        reply = render_alerts(ctx, outcome, day) if outcome.push or outcome.recovered else None
-        key = None
-        if reply is not None:
-            ids = ",".join(f"{a.id}:{a.notified_score:.3f}" for a in outcome.push + outcome.recovered)
-            key = f"alerts:{chat}:{day.isoformat()}:{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
-        out.append(ChatScan(chat, outcome, reply, key))
-    return out
+        scanned_here = {f.series for f in detected} | _detector_series(result) | {SEGMENT_SERIES}
+        for chat in sorted((set(per_chat) | set(by_chat_rules) | open_chats) & members):
+            findings = list(per_chat.get(chat, []))
+            rf, rs = rule_findings(seen_from(ctx, chat), by_chat_rules.get(chat, []), day)
+            findings += rf
+            outcome = book(ctx).record(chat, findings, scanned_here | rs,
+                                       now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None), local_now)
+            reply = render_alerts(ctx, outcome, day) if outcome.push or outcome.recovered else None
+            key = None
+            if reply is not None:
+                ids = ",".join(f"{a.id}:{a.notified_score:.3f}" for a in outcome.push + outcome.recovered)
+                key = f"alerts:{chat}:{day.isoformat()}:{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
+            out.append(ChatScan(chat, outcome, reply, key))
+    return sorted(out, key=lambda c: c.chat)
+
+
+def alert_chats(ctx: Context) -> set[str]:
+    """Every chat a detector alert may be routed to (whatever its severity or KPI)."""
+    if ctx.settings.alerts.routes:
+        return {r.chat for r in ctx.settings.alerts.routes}
+    with ctx.services.store.session() as s:
+        return set(s.scalars(select(Subscription.chat).where(Subscription.paused.is_(False))).all())
 
 
 SEGMENT_SERIES = "segment:champions->declining"
@@ -187,15 +210,34 @@ INTRADAY_WEEKS = 6
 
 def intraday_scan(ctx: Context, now: datetime) -> list[ChatScan]:
     """Today so far against what is normal by this hour, for orders and GMV in total and per
-    channel: a collapse at 10:00 is reported at 11:00, not the next morning. Blocking."""
+    channel: a collapse at 10:00 is reported at 11:00, not the next morning. Once per row-level
+    scope among the chats alerts may go to. Blocking."""
     local = now.astimezone(ZoneInfo(ctx.settings.bot.timezone)).replace(tzinfo=None, minute=0, second=0,
                                                                           microsecond=0)
+    expected = {date.fromisoformat(d) for d in book(ctx).expected_days()} | promotion_days(ctx)
+    out = []
+    for sctx, members in by_scope(ctx, alert_chats(ctx) | _chats_with_open(ctx, "@today")):
+        findings, scanned = _intraday_findings(sctx, local, expected)
+        for chat in sorted({c for f in findings for c in chats_for(ctx, f.severity, str(f.details["kpi"]))}
+                           & members | (_chats_with_open(ctx, "@today") & members)):
+            mine = [f for f in findings if chat in chats_for(ctx, f.severity, str(f.details["kpi"]))]
+            outcome = book(ctx).record(chat, mine, scanned, now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None),
+                                       local)
+            reply = render_alerts(ctx, outcome, local.date()) if outcome.push or outcome.recovered else None
+            key = None
+            if reply is not None:
+                ids = ",".join(f"{a.id}:{a.notified_score:.3f}" for a in outcome.push + outcome.recovered)
+                key = f"intraday:{chat}:{local.isoformat()}:{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
+            out.append(ChatScan(chat, outcome, reply, key))
+    return sorted(out, key=lambda c: c.chat)
+
+
+def _intraday_findings(ctx: Context, local: datetime, expected: set[date]) -> tuple[list[Finding], set[str]]:
     start = datetime.combine(local.date() - timedelta(days=7 * INTRADAY_WEEKS), datetime.min.time())
     frames = [ctx.warehouse.hourly(["orders", "gmv"], start, local)]
     if "channel" in ctx.warehouse.dimensions:
         frames.append(ctx.warehouse.hourly(["orders", "gmv"], start, local, by="channel"))
     hourly = pd.concat(frames, axis=1)
-    expected = {date.fromisoformat(d) for d in book(ctx).expected_days()} | promotion_days(ctx)
     checks = expected_so_far(hourly, local, weeks=INTRADAY_WEEKS, expected_days=expected,
                              sensitivity=ctx.settings.alerts.sensitivity)
     findings, scanned = [], set()
@@ -211,18 +253,7 @@ def intraday_scan(ctx: Context, now: datetime) -> list[ChatScan]:
                    "actual": check.actual, "expected": check.expected, "change": check.change,
                    "intraday": True, "until": local.strftime("%H:%M")}
         findings.append(Finding(series, "intraday", day, check.severity or "warning", check.score, details))
-    out = []
-    for chat in sorted({c for f in findings for c in chats_for(ctx, f.severity, str(f.details["kpi"]))}
-                       | _chats_with_open(ctx, "@today")):
-        mine = [f for f in findings if chat in chats_for(ctx, f.severity, str(f.details["kpi"]))]
-        outcome = book(ctx).record(chat, mine, scanned, now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None), local)
-        reply = render_alerts(ctx, outcome, local.date()) if outcome.push or outcome.recovered else None
-        key = None
-        if reply is not None:
-            ids = ",".join(f"{a.id}:{a.notified_score:.3f}" for a in outcome.push + outcome.recovered)
-            key = f"intraday:{chat}:{local.isoformat()}:{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
-        out.append(ChatScan(chat, outcome, reply, key))
-    return out
+    return findings, scanned
 
 
 def _chats_with_open(ctx: Context, suffix: str) -> set[str]:
@@ -307,9 +338,10 @@ def render_alerts(ctx: Context, outcome: Outcome, day: date) -> Reply:
 
 
 def _alert_id(ctx: Context, args: Args, usage_key: str) -> int:
-    if not args.tokens or not args.tokens[0].lstrip("#").isdigit():
+    alert_id = parse_id(args.tokens[0]) if args.tokens else None
+    if alert_id is None:
         raise UsageError(usage_key)
-    return int(args.tokens[0].lstrip("#"))
+    return alert_id
 
 
 def _own_alert(ctx: Context, alert_id: int) -> Alert:
@@ -419,9 +451,9 @@ async def alert(ctx: Context, args: Args) -> Reply:
         return Reply(text=[ctx.t("rule_added", rule=_describe_rule(ctx, saved))],
                      data={"rule": saved.id, "kpi": saved.kpi, "op": saved.op, "threshold": saved.threshold,
                            "by": saved.by})
-    if len(args.tokens) != 2 or not args.tokens[1].lstrip("#").isdigit():
+    rule_id = parse_id(args.tokens[1]) if len(args.tokens) == 2 else None
+    if rule_id is None:
         raise UsageError("rule_usage")
-    rule_id = int(args.tokens[1].lstrip("#"))
 
     def delete() -> AlertRule | None:
         with ctx.services.store.session() as s, s.begin():

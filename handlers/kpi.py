@@ -138,7 +138,8 @@ def render_kpi(ctx: Context, result: KpiResult) -> Reply:
         )
         text.append(ctx.t("filtered_by", conditions=conditions))
     if result.unavailable:
-        dims = sorted({d for d in [query.by, *(f.dimension for f in query.filters)] if d and d != "channel"})
+        dims = sorted({d for d in [query.by, *(f.dimension for f in query.filters), *ctx.scope]
+                       if d and d != "channel"})
         text.append(ctx.t(
             "unavailable",
             metrics=", ".join(metric_label(n, ctx.lang) for n in result.unavailable),

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.core import Args, Context, Router
 from bot.errors import UsageError
-from bot.messages import LANGUAGES, t
+from bot.messages import LANGUAGES, dimension_label, t
 from bot.reply import Reply, Table
 from bot.store import AuditEntry
 
@@ -33,13 +33,16 @@ async def lang(ctx: Context, args: Args) -> Reply:
 @router.command("whoami", aliases=("我是谁",), usage="whoami", examples=("whoami",))
 async def whoami(ctx: Context, args: Args) -> Reply:
     role = ctx.t("role_admin") if ctx.is_admin else ctx.t("role_member")
-    return Reply(text=[ctx.t("whoami", chat=str(ctx.incoming.chat), user=ctx.incoming.user, role=role)],
-                 data={"chat": str(ctx.incoming.chat), "user": ctx.incoming.user, "admin": ctx.is_admin})
+    scope = "; ".join(f"{dimension_label(d, ctx.lang)} ({d}) = {', '.join(v)}" for d, v in ctx.scope.items())
+    text = [ctx.t("whoami", chat=str(ctx.incoming.chat), user=ctx.incoming.user, role=role),
+            ctx.t("whoami_scope", scope=scope) if scope else ctx.t("whoami_unscoped")]
+    return Reply(text=text, data={"chat": str(ctx.incoming.chat), "user": ctx.incoming.user, "admin": ctx.is_admin,
+                                  "scope": {d: list(v) for d, v in ctx.scope.items()}})
 
 
 @router.command("audit", aliases=("审计",), admin=True, usage="audit [n]", examples=("audit", "audit 50"))
 async def audit(ctx: Context, args: Args) -> Reply:
-    if len(args.tokens) > 1 or (args.tokens and not args.tokens[0].isdigit()):
+    if len(args.tokens) > 1 or (args.tokens and not (args.tokens[0].isascii() and args.tokens[0].isdigit())):
         raise UsageError("audit_usage")
     limit = min(int(args.tokens[0]), 200) if args.tokens else 20
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
     create_engine,
     distinct,
     exists,
+    false,
     func,
     or_,
     select,
@@ -92,12 +93,49 @@ def build_tables(mapping: Mapping, metadata: MetaData | None = None) -> dict[str
     return tables
 
 
+Scope = dict[str, tuple[str, ...]]
+
+
 class Warehouse:
-    def __init__(self, engine: Engine, mapping: Mapping) -> None:
+    """The shop's data as opsbot may read it.
+
+    A scoped warehouse (`scoped({"region": ("east",)})`) is the one place row-level
+    access is enforced: its logical tables are subqueries restricted to the scope, so
+    every query built on `tables` (KPIs, cohorts, segments, exports, the anomaly scan)
+    sees only those rows. A table without a scope dimension (traffic has no region)
+    is empty to it, and its measures are unavailable rather than shop-wide.
+    """
+
+    def __init__(self, engine: Engine, mapping: Mapping, scope: Scope | None = None) -> None:
         self.engine = engine
         self.mapping = mapping
+        self.scope: Scope = dict(scope or {})
+        for dimension in self.scope:
+            self.check_dimension(dimension)
         self.tables = build_tables(mapping)
+        if self.scope:
+            self.tables = {name: self._restrict(name, table) for name, table in self.tables.items()}
         self.zone = ZoneInfo(mapping.timezone)
+        self._scoped: dict[tuple[tuple[str, tuple[str, ...]], ...], Warehouse] = {}
+
+    def scoped(self, scope: Scope | None) -> Warehouse:
+        """This warehouse seen through a row-level scope (cached: one per distinct scope)."""
+        if not scope:
+            return self
+        if self.scope:
+            raise ValueError("a scoped warehouse cannot be scoped again")
+        key = tuple(sorted((d, tuple(sorted(v))) for d, v in scope.items()))
+        if key not in self._scoped:
+            self._scoped[key] = Warehouse(self.engine, self.mapping, dict(key))
+        return self._scoped[key]
+
+    def _restrict(self, logical: str, table: Any) -> Any:
+        dims = self.mapping.table_dimensions(logical)
+        if all(d in dims for d in self.scope):
+            where = [table.c[d].in_(values) for d, values in self.scope.items()]
+        else:
+            where = [false()]
+        return select(table).where(*where).subquery(logical)
 
     @classmethod
     def from_url(cls, url: str, mapping: Mapping) -> Warehouse:
@@ -128,7 +166,8 @@ class Warehouse:
     def available(self, measure: str, by: str | None, filters: Sequence[Filter]) -> bool:
         """Whether a measure can be split by `by` and filtered by `filters` (traffic has no region)."""
         dims = self.mapping.table_dimensions(measure_table(measure))
-        return (by is None or by in dims) and all(f.dimension in dims for f in filters)
+        return ((by is None or by in dims) and all(f.dimension in dims for f in filters)
+                and all(d in dims for d in self.scope))
 
     # ---- time bounds -------------------------------------------------------------
 

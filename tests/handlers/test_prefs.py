@@ -37,7 +37,7 @@ async def test_language_survives_a_restart(chat: Chat, demo_settings, demo_wareh
 
 async def test_whoami_and_audit(chat: Chat) -> None:
     me = await chat.send("whoami")
-    assert me.data == {"chat": "console:local", "user": "console:local", "admin": True}
+    assert me.data == {"chat": "console:local", "user": "console:local", "admin": True, "scope": {}}
     await chat.send("kpi gmvv")
     log = await chat.send("audit 5")
     assert [e["command"] for e in log.data["entries"]][:2] == ["kpi gmvv", "whoami"]
