@@ -20,10 +20,13 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from rapidfuzz import process
 
 from bot.config import Settings
-from bot.errors import AccessDenied, UnknownCommand, UserError
+from bot.errors import AccessDenied, RateLimited, UnknownCommand, UserError
 from bot.messages import t
 from bot.reply import Reply
 from bot.store import Store
@@ -180,6 +183,8 @@ class Dispatcher:
         self._ordered: list[Command] = []
         # called after every command with (command name, outcome kind, seconds): metrics hook in here
         self.observers: list[Callable[[str, str, float], None]] = []
+        # per process: with several instances each allows the limit (the platforms spread load anyway)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
     def include(self, router: Router) -> None:
         for command in router.commands:
@@ -202,7 +207,23 @@ class Dispatcher:
         if incoming.chat.platform == "console":
             return True
         access = self.services.settings.access
+        if incoming.chat.platform == "slack" and access.slack_teams and incoming.team not in access.slack_teams:
+            return False  # another workspace, even for a listed channel id or user
         return str(incoming.chat) in access.chats or incoming.user in access.users or incoming.user in access.admins
+
+    def check_rate(self, incoming: Incoming) -> None:
+        """Per-user and per-chat moving one-minute windows; the console is never limited."""
+        if incoming.chat.platform == "console":
+            return
+        limits = self.services.settings.limits
+        for kind, per_minute, who in (("user", limits.user_per_minute, incoming.user),
+                                      ("chat", limits.chat_per_minute, str(incoming.chat))):
+            item = RateLimitItemPerMinute(per_minute)
+            if not self._limiter.hit(item, kind, who):
+                reset = self._limiter.get_window_stats(item, kind, who).reset_time
+                wait = max(1, int(reset - time.time() + 0.999))
+                log.warning("rate limited %s %s (%d/min)", kind, who, per_minute)
+                raise RateLimited(f"rate_limited_{kind}", limit=per_minute, seconds=wait)
 
     def is_admin(self, incoming: Incoming) -> bool:
         return incoming.chat.platform == "console" or incoming.user in self.services.settings.access.admins
@@ -235,7 +256,8 @@ class Dispatcher:
         if reply.error:
             key = str(reply.data.get("error", "error"))
             outcome = f"incident:{reply.data.get('incident')}" if key in ("incident", "data_unavailable") else (
-                "refused" if key in ("not_allowed", "admin_only") else f"error:{key}")
+                "refused" if key in ("not_allowed", "admin_only") else
+                "limited" if key.startswith("rate_limited") else f"error:{key}")
         await self._audit(incoming, outcome, int(seconds * 1000))
         name = self.command_name(incoming.text)
         for observe in self.observers:
@@ -284,6 +306,7 @@ class Dispatcher:
             raise AccessDenied("not_allowed", chat=str(incoming.chat))
         if not text:
             raise UserError("empty")
+        self.check_rate(incoming)
         word, _, rest = text.lstrip("/").partition(" ")
         word = word.split("@", 1)[0]  # /kpi@opsbot in Telegram groups
         command = self.find(word)
@@ -318,7 +341,7 @@ def outcome_kind(reply: Reply) -> str:
     key = str(reply.data.get("error", ""))
     if key in ("not_allowed", "admin_only"):
         return "refused"
-    if key == "rate_limited":
+    if key.startswith("rate_limited"):
         return "limited"
     if key == "data_unavailable":
         return "unavailable"

@@ -5,6 +5,7 @@
     │   ├── UserError              bad input or a refusal: its text is shown to the user as is
     │   │   ├── UnknownCommand
     │   │   ├── AccessDenied
+    │   │   ├── RateLimited        too many commands from one user or chat this minute
     │   │   └── UsageError         arguments that do not fit the command's grammar
     │   └── ConfigError(ValueError) a bad config file: opsbot cannot start (exit code 2)
     ├── metrics.errors.InputError(ValueError)
@@ -42,6 +43,10 @@ class UnknownCommand(UserError):
 
 
 class AccessDenied(UserError):
+    pass
+
+
+class RateLimited(UserError):
     pass
 
 

@@ -115,6 +115,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "lang_unknown": {"en": "I don't know the language '{value}'. Choose one of: {choices}, or auto.",
                      "zh": "不支持语言「{value}」。可选：{choices}，或 auto。"},
     "whoami": {"en": "Chat {chat}, user {user}, {role}.", "zh": "会话 {chat}，用户 {user}，{role}。"},
+    "rate_limited_user": {
+        "en": "You have sent {limit} commands in the last minute, the most opsbot takes; try again in {seconds} s.",
+        "zh": "您在一分钟内已发送 {limit} 条命令（上限）；请 {seconds} 秒后再试。",
+    },
+    "rate_limited_chat": {
+        "en": "This chat has sent {limit} commands in the last minute, the most opsbot takes; try again in {seconds} s.",
+        "zh": "本会话在一分钟内已发送 {limit} 条命令（上限）；请 {seconds} 秒后再试。",
+    },
     "whoami_scope": {"en": "This chat sees only: {scope}.", "zh": "本会话只能查看：{scope}。"},
     "whoami_unscoped": {"en": "This chat sees the whole shop.", "zh": "本会话可查看全店数据。"},
     "role_admin": {"en": "admin", "zh": "管理员"},

@@ -246,6 +246,14 @@ def clean_text(text: str, bot_user_id: str | None = None) -> str:
     return " ".join(text.split())
 
 
+def team_of(body: dict[str, Any]) -> str | None:
+    """The workspace a request came from: `team_id` in commands and events, `team.id` in actions."""
+    team = body.get("team_id")
+    if not team and isinstance(body.get("team"), dict):
+        team = body["team"].get("id")
+    return str(team) if team else None
+
+
 class RecentIds:
     """Event ids seen lately: Slack redelivers an event it thinks was missed (PITFALLS 2.2)."""
 
@@ -429,7 +437,7 @@ class SlackAdapter:
         async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
             text = clean_text(command.get("text") or "")
             chat = ChatRef("slack", command["channel_id"])
-            incoming = Incoming(text=text, chat=chat, user=f"slack:{command['user_id']}")
+            incoming = Incoming(text=text, chat=chat, user=f"slack:{command['user_id']}", team=team_of(command))
             # echoed as mrkdwn: escaped, so `/ops <!channel>` cannot ping anyone even privately
             shown = escape(f"{self.config.command} {text}".strip().replace("`", "'"))
             lang = await self._lang(incoming)
@@ -448,7 +456,8 @@ class SlackAdapter:
             thread = event.get("thread_ts") or event.get("ts")
             chat = ChatRef("slack", event["channel"], thread=thread)
             text = clean_text(event.get("text") or "", context.bot_user_id)
-            self._spawn(self._answer(Incoming(text=text, chat=chat, user=f"slack:{event['user']}"), _Target(chat)))
+            incoming = Incoming(text=text, chat=chat, user=f"slack:{event['user']}", team=team_of(body))
+            self._spawn(self._answer(incoming, _Target(chat)))
 
         async def on_message(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
             # Every message event lands here so none is "unhandled" (a 404 Slack would retry);
@@ -459,7 +468,8 @@ class SlackAdapter:
                 return
             chat = ChatRef("slack", event["channel"], thread=event.get("thread_ts"))
             text = clean_text(event.get("text") or "", context.bot_user_id)
-            self._spawn(self._answer(Incoming(text=text, chat=chat, user=f"slack:{event['user']}"), _Target(chat)))
+            incoming = Incoming(text=text, chat=chat, user=f"slack:{event['user']}", team=team_of(body))
+            self._spawn(self._answer(incoming, _Target(chat)))
 
         async def on_action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
             await ack()
@@ -476,7 +486,8 @@ class SlackAdapter:
             thread = None if ephemeral else (message.get("thread_ts") or message.get("ts") or container.get("message_ts"))
             chat = ChatRef("slack", channel, thread=thread)
             target = _Target(chat, user=user, response_url=body.get("response_url"), prefer_response_url=ephemeral)
-            self._spawn(self._answer(Incoming(text=clean_text(command), chat=chat, user=f"slack:{user}"), target))
+            incoming = Incoming(text=clean_text(command), chat=chat, user=f"slack:{user}", team=team_of(body))
+            self._spawn(self._answer(incoming, target))
 
         async def on_error(error: Exception, body: dict[str, Any]) -> None:
             log.error("slack: Bolt failed on a %s request", body.get("type") or "slash command", exc_info=error)
