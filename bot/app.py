@@ -25,7 +25,7 @@ from handlers import prefs as prefs_handlers
 from metrics.load import demo_end, write_shop
 from metrics.periods import now_in
 from metrics.sample import ShopSpec, generate
-from metrics.warehouse import Warehouse
+from metrics.warehouse import QueryGate, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,9 @@ def _safe(url: str) -> str:
 def open_warehouse(settings: Settings) -> Warehouse:
     if settings.is_demo:
         ensure_demo_shop(settings, now_in(settings.zone).date())
-    return Warehouse.from_url(settings.warehouse_url(), settings.mapping())
+    limits = settings.limits
+    gate = QueryGate(timeout=limits.query_timeout_seconds, max_concurrent=limits.max_concurrent_queries)
+    return Warehouse.from_url(settings.warehouse_url(), settings.mapping(), gate)
 
 
 def build_dispatcher(

@@ -123,6 +123,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This chat has sent {limit} commands in the last minute, the most opsbot takes; try again in {seconds} s.",
         "zh": "本会话在一分钟内已发送 {limit} 条命令（上限）；请 {seconds} 秒后再试。",
     },
+    "query_timeout": {
+        "en": "That question ran longer than {seconds} s and was stopped. Ask for a shorter period or fewer "
+              "breakdowns, e.g. `last 30d` instead of a whole year.",
+        "zh": "该查询超过 {seconds} 秒已被终止。请缩短时间范围或减少拆分维度，例如用 `最近30天` 代替一整年。",
+    },
+    "warehouse_busy": {
+        "en": "opsbot is answering {limit} heavy questions right now; try again in a minute.",
+        "zh": "opsbot 正在处理 {limit} 个耗时查询，请稍后再试。",
+    },
     "whoami_scope": {"en": "This chat sees only: {scope}.", "zh": "本会话只能查看：{scope}。"},
     "whoami_unscoped": {"en": "This chat sees the whole shop.", "zh": "本会话可查看全店数据。"},
     "role_admin": {"en": "admin", "zh": "管理员"},

@@ -33,3 +33,11 @@ class BadFilter(InputError):
 
 class SourceUnavailable(Exception):
     """The warehouse did not answer (refused, timed out, locked). Not the user's fault."""
+
+
+class QueryTimeout(InputError):
+    """A question ran past the statement timeout and was stopped (the user can narrow it)."""
+
+
+class WarehouseBusy(InputError):
+    """Every query slot stayed taken while this question waited for one."""

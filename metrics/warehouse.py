@@ -9,9 +9,11 @@ the mapping.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,11 +39,11 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
 from metrics.dialects import Timestamp, day_of, hour_of, utc_to_local
-from metrics.errors import SourceUnavailable, UnknownDimension
+from metrics.errors import QueryTimeout, SourceUnavailable, UnknownDimension, WarehouseBusy
 from metrics.schema import Mapping
 
 ORDER_MEASURES = ("gmv", "orders", "buyers", "refunded", "repeat_buyers", "new_customers")
@@ -56,6 +58,69 @@ _TYPES: dict[str, Any] = {
     "status": String, "refunded_amount": Double, "day": Date, "sessions": Integer,
     "product_views": Integer, "add_to_cart": Integer, "spend": Double,
 }
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class QueryGate:
+    """So that one heavy question cannot stall everyone: at most `max_concurrent` connections
+    in use at once (a question waits up to `queue_seconds` for a slot), and each stopped after
+    `timeout` seconds. Shared by a warehouse and all its scoped views."""
+
+    timeout: float | None = None
+    max_concurrent: int | None = None
+    queue_seconds: float = 10.0
+    _slots: threading.BoundedSemaphore | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent:
+            self._slots = threading.BoundedSemaphore(self.max_concurrent)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if self._slots is None:
+            yield
+            return
+        if not self._slots.acquire(timeout=self.queue_seconds):
+            raise WarehouseBusy("warehouse_busy", limit=self.max_concurrent)
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    @contextmanager
+    def watch(self, conn: Any) -> Iterator[None]:
+        """Cancel whatever `conn` runs once the timeout passes, through the driver's own cancel."""
+        if not self.timeout:
+            yield
+            return
+        fired = threading.Event()
+
+        def cancel() -> None:
+            fired.set()
+            raw = conn.connection.dbapi_connection
+            # sqlite3 and DuckDB interrupt the running statement; psycopg sends a cancel request
+            stop = getattr(raw, "interrupt", None) or getattr(raw, "cancel", None)
+            if stop is not None:
+                try:
+                    stop()
+                except Exception:  # the statement may have just finished
+                    log.debug("cancelling a timed-out query failed", exc_info=True)
+
+        timer = threading.Timer(self.timeout, cancel)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except Exception as exc:
+            if fired.is_set():
+                conn.invalidate()  # never hand an interrupted connection to the next question
+                raise QueryTimeout("query_timeout", seconds=f"{self.timeout:g}") from exc
+            raise
+        finally:
+            timer.cancel()
 
 
 @dataclass(frozen=True)
@@ -106,9 +171,11 @@ class Warehouse:
     is empty to it, and its measures are unavailable rather than shop-wide.
     """
 
-    def __init__(self, engine: Engine, mapping: Mapping, scope: Scope | None = None) -> None:
+    def __init__(self, engine: Engine, mapping: Mapping, scope: Scope | None = None,
+                 gate: QueryGate | None = None) -> None:
         self.engine = engine
         self.mapping = mapping
+        self.gate = gate or QueryGate()
         self.scope: Scope = dict(scope or {})
         for dimension in self.scope:
             self.check_dimension(dimension)
@@ -126,7 +193,7 @@ class Warehouse:
             raise ValueError("a scoped warehouse cannot be scoped again")
         key = tuple(sorted((d, tuple(sorted(v))) for d, v in scope.items()))
         if key not in self._scoped:
-            self._scoped[key] = Warehouse(self.engine, self.mapping, dict(key))
+            self._scoped[key] = Warehouse(self.engine, self.mapping, dict(key), self.gate)
         return self._scoped[key]
 
     def _restrict(self, logical: str, table: Any) -> Any:
@@ -138,12 +205,16 @@ class Warehouse:
         return select(table).where(*where).subquery(logical)
 
     @classmethod
-    def from_url(cls, url: str, mapping: Mapping) -> Warehouse:
+    def from_url(cls, url: str, mapping: Mapping, gate: QueryGate | None = None) -> Warehouse:
         connect_args: dict[str, Any] = {}
         if url.startswith("duckdb"):
             # opsbot only reads; read-only lets several processes (a running bot, `opsbot ask`) share the file
             connect_args["read_only"] = True
-        return cls(create_engine(url, connect_args=connect_args), mapping)
+        if url.startswith("postgresql") and gate is not None and gate.timeout:
+            # the server stops it too, should the client-side cancel never arrive
+            connect_args["options"] = f"-c statement_timeout={int(gate.timeout * 1000) + 1000}"
+        # pre_ping: a warehouse that restarted costs one failed question, not one per pooled connection
+        return cls(create_engine(url, connect_args=connect_args, pool_pre_ping=True), mapping, gate=gate)
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -151,13 +222,20 @@ class Warehouse:
 
     @contextmanager
     def connect(self) -> Iterator[Any]:
-        """A connection; a database that cannot be reached is SourceUnavailable, not a crash."""
-        try:
-            conn = self.engine.connect()
-        except (OperationalError, InterfaceError) as exc:
-            raise SourceUnavailable(type(exc.orig).__name__ if exc.orig else "unreachable") from exc
-        with conn:
-            yield conn
+        """A connection, within the gate's limits; a database that cannot be reached (or that
+        drops the connection mid-question) is SourceUnavailable, not a crash."""
+        with self.gate.slot():
+            try:
+                conn = self.engine.connect()
+            except (OperationalError, InterfaceError) as exc:
+                raise SourceUnavailable(type(exc.orig).__name__ if exc.orig else "unreachable") from exc
+            with conn, self.gate.watch(conn):
+                try:
+                    yield conn
+                except DBAPIError as exc:
+                    if exc.connection_invalidated:
+                        raise SourceUnavailable("connection lost") from exc
+                    raise
 
     def check_dimension(self, name: str) -> None:
         if name not in self.dimensions:
