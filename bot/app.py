@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 import bot.planning_store  # noqa: F401  (its tables must exist before any Store is built)
 from bot.config import Settings
 from bot.core import Dispatcher, Services
+from bot.source_watch import SourceWatch
 from bot.store import Store
 from handlers import alerts as alert_handlers
 from handlers import analysis as analysis_handlers
@@ -82,6 +83,9 @@ def build_dispatcher(
         store=store or Store(settings.state_url()),
         clock=clock,
     )
+    # an unreachable warehouse is told to the admins once (and its return once)
+    services.source_watch = SourceWatch(settings, services.store)
+    services.warehouse.reachability.append(services.source_watch.observe)
     dispatcher = Dispatcher(services)
     for router in ROUTERS:
         dispatcher.include(router)

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
@@ -33,6 +33,9 @@ from bot.store import Store
 from metrics.errors import InputError, SourceUnavailable
 from metrics.periods import now_in
 from metrics.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from bot.source_watch import SourceWatch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -90,6 +93,7 @@ class Services:
     clock: Callable[[], datetime] | None = None  # naive local now; tests inject one
     # called after a command changed a schedule (subscribe, pause...): the scheduler resyncs
     schedule_changed: Callable[[], None] | None = None
+    source_watch: SourceWatch | None = None  # tells the admins of a warehouse outage (bot/app.py)
 
     def warehouse_for(self, chat: ChatRef | str) -> Warehouse:
         """The warehouse as `chat` may see it: row-level scopes are applied here, for every
@@ -183,6 +187,7 @@ class Dispatcher:
         self._ordered: list[Command] = []
         # called after every command with (command name, outcome kind, seconds): metrics hook in here
         self.observers: list[Callable[[str, str, float], None]] = []
+        self._audit_thread = ThreadPoolExecutor(1, "opsbot-audit")
         # per process: with several instances each allows the limit (the platforms spread load anyway)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
@@ -274,12 +279,18 @@ class Dispatcher:
         return command.name if command else "unknown"
 
     async def _audit(self, incoming: Incoming, outcome: str, duration_ms: int) -> None:
+        # on a thread of its own: a locked state database must neither delay the answer nor take
+        # the threads questions run on; the entry is still written once the lock is gone
+        written = asyncio.get_running_loop().run_in_executor(
+            self._audit_thread, self.services.store.audit, str(incoming.chat), incoming.user,
+            incoming.text.strip(), outcome, duration_ms)
+        written.add_done_callback(_log_audit_failure)
         try:
-            await asyncio.get_running_loop().run_in_executor(
-                self.services.executor, self.services.store.audit, str(incoming.chat), incoming.user,
-                incoming.text.strip(), outcome, duration_ms)
-        except Exception:  # a full or locked state database must not cost the user the answer
-            log.warning("could not write the audit log", exc_info=True)
+            await asyncio.wait_for(asyncio.shield(written), AUDIT_WAIT)
+        except TimeoutError:
+            log.warning("the audit log is slow to write; answering first")
+        except Exception:  # logged by the callback
+            pass
 
     async def _answer(self, incoming: Incoming) -> Reply:
         lang = self.language(incoming)
@@ -332,6 +343,14 @@ class Dispatcher:
         if usage:
             text.append(t(lang, "usage_line", usage=usage))
         return Reply(title=t(lang, "error_title"), text=text, error=True, data={"error": key, **_jsonable(params)})
+
+
+AUDIT_WAIT = 0.5  # seconds an answer waits for its audit entry before going out anyway
+
+
+def _log_audit_failure(written: asyncio.Future[None]) -> None:
+    if not written.cancelled() and written.exception() is not None:
+        log.warning("could not write the audit log", exc_info=written.exception())
 
 
 def outcome_kind(reply: Reply) -> str:

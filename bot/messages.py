@@ -132,6 +132,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "opsbot is answering {limit} heavy questions right now; try again in a minute.",
         "zh": "opsbot 正在处理 {limit} 个耗时查询，请稍后再试。",
     },
+    "source_down_title": {"en": "Data source unavailable", "zh": "数据源不可用"},
+    "source_down": {
+        "en": "opsbot cannot reach the data warehouse since {since} ({reason}). Commands answer "
+              "\"data source unavailable\" and scheduled digests wait; opsbot retries by itself and will say "
+              "here when it is back.",
+        "zh": "自 {since} 起 opsbot 无法连接数据仓库（{reason}）。命令将提示“数据源不可用”，定时简报会等待；"
+              "opsbot 会自动重试，恢复后会在此通知。",
+    },
+    "source_back_title": {"en": "Data source is back", "zh": "数据源已恢复"},
+    "source_back": {
+        "en": "The data warehouse answers again (unreachable since {since}, about {minutes} min).",
+        "zh": "数据仓库已恢复（自 {since} 起不可用，约 {minutes} 分钟）。",
+    },
     "whoami_scope": {"en": "This chat sees only: {scope}.", "zh": "本会话只能查看：{scope}。"},
     "whoami_unscoped": {"en": "This chat sees the whole shop.", "zh": "本会话可查看全店数据。"},
     "role_admin": {"en": "admin", "zh": "管理员"},

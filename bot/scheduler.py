@@ -46,11 +46,13 @@ from bot.outbox import Deliverer, Outbox, instance_name
 from bot.reply import Reply
 from bot.store import Lease, Subscription, utcnow
 from handlers.digest import DigestSpec, build_digest, completeness, fingerprint
+from metrics.errors import SourceUnavailable
 
 log = logging.getLogger(__name__)
 
 GRACE = timedelta(hours=6)  # a digest later than this (or on another day) is stale
 RETRY_EVERY = timedelta(minutes=15)  # while waiting for complete data (wait-until)
+SOURCE_RETRY = timedelta(minutes=5)  # while the warehouse is unreachable at digest time
 REFRESH_AFTER = (timedelta(hours=2), timedelta(hours=6))  # look for late data that changed the numbers
 DIGEST_CACHE_TTL = timedelta(minutes=10)
 LEASE_NAME = "scheduler"
@@ -134,15 +136,31 @@ async def run_subscription(sub_id: int) -> str:
     chat = ChatRef.parse(sub.chat)
     ctx = rt.dispatcher.context_for(chat)
     local_now = now.replace(tzinfo=None)
-    if sub.wait_until and sub.cadence == "daily":
-        status, _, _ = await ctx.run(completeness, ctx, local_now.date() - timedelta(days=1))
-        deadline = now.replace(hour=int(sub.wait_until[:2]), minute=int(sub.wait_until[3:]), second=0, microsecond=0)
-        if status != "complete" and now + RETRY_EVERY <= deadline:
-            _schedule_once(rt, f"wait:{sub.id}:{fire.date()}", run_waiting, (sub.id, fire.isoformat()),
-                           now + RETRY_EVERY)
-            log.info("digest %s waits for complete data (until %s)", key, sub.wait_until)
-            return "waiting"
-    return await _enqueue(rt, sub, fire, local_now)
+    try:
+        if sub.wait_until and sub.cadence == "daily":
+            status, _, _ = await ctx.run(completeness, ctx, local_now.date() - timedelta(days=1))
+            deadline = now.replace(hour=int(sub.wait_until[:2]), minute=int(sub.wait_until[3:]), second=0,
+                                   microsecond=0)
+            if status != "complete" and now + RETRY_EVERY <= deadline:
+                _schedule_once(rt, f"wait:{sub.id}:{fire.date()}", run_waiting, (sub.id, fire.isoformat()),
+                               now + RETRY_EVERY)
+                log.info("digest %s waits for complete data (until %s)", key, sub.wait_until)
+                return "waiting"
+        return await _enqueue(rt, sub, fire, local_now)
+    except SourceUnavailable:
+        return _retry_when_back(rt, sub, fire, now)
+
+
+def _retry_when_back(rt: Runtime, sub: Subscription, fire: datetime, now: datetime) -> str:
+    """The warehouse is down at digest time: try again every few minutes while the digest is
+    still current, rather than skip the day (the same key, so never a second post)."""
+    if now + SOURCE_RETRY - fire > GRACE:
+        log.error("digest for subscription %s not sent: the data source stayed unavailable", sub.id)
+        return "source unavailable"
+    _schedule_once(rt, f"wait:{sub.id}:{fire.date()}", run_waiting, (sub.id, fire.isoformat()), now + SOURCE_RETRY)
+    log.warning("digest for subscription %s: data source unavailable, retrying at %s", sub.id,
+                (now + SOURCE_RETRY).strftime("%H:%M"))
+    return "source unavailable; retrying"
 
 
 async def run_waiting(sub_id: int, fire_iso: str) -> str:
@@ -156,12 +174,16 @@ async def run_waiting(sub_id: int, fire_iso: str) -> str:
     if await asyncio.to_thread(rt.outbox.get, digest_key(sub, fire)) is not None:
         return "duplicate"
     ctx = rt.dispatcher.context_for(ChatRef.parse(sub.chat))
-    status, _, _ = await ctx.run(completeness, ctx, fire.date() - timedelta(days=1))
-    deadline = fire.replace(hour=int(sub.wait_until[:2]), minute=int(sub.wait_until[3:])) if sub.wait_until else fire
-    if status != "complete" and now + RETRY_EVERY <= deadline:
-        _schedule_once(rt, f"wait:{sub.id}:{fire.date()}", run_waiting, (sub.id, fire_iso), now + RETRY_EVERY)
-        return "waiting"
-    return await _enqueue(rt, sub, fire, now.replace(tzinfo=None))
+    try:
+        status, _, _ = await ctx.run(completeness, ctx, fire.date() - timedelta(days=1))
+        deadline = fire.replace(hour=int(sub.wait_until[:2]), minute=int(sub.wait_until[3:])) if sub.wait_until \
+            else fire
+        if status != "complete" and now + RETRY_EVERY <= deadline:
+            _schedule_once(rt, f"wait:{sub.id}:{fire.date()}", run_waiting, (sub.id, fire_iso), now + RETRY_EVERY)
+            return "waiting"
+        return await _enqueue(rt, sub, fire, now.replace(tzinfo=None))
+    except SourceUnavailable:
+        return _retry_when_back(rt, sub, fire, now)
 
 
 async def _digest(rt: Runtime, chat: ChatRef, spec: DigestSpec, local_now: datetime) -> Reply:
@@ -449,14 +471,14 @@ class Scheduler:
         self.deliverer.request_stop()
         if self.aps is not None:
             self.aps.pause()  # no new runs; the running ones go on
-            if not await _wait(self._idle.wait(), deadline):
+            if not self._idle.is_set() and not await _wait(self._idle.wait(), deadline):
                 log.warning("scheduler: job(s) %s still running at shutdown were cancelled",
                             ", ".join(sorted(self._running)))
             self.aps.shutdown(wait=False)
             self.aps = None
             runtime().scheduler = None
             await asyncio.to_thread(self.release_lease)
-        if not await _wait(asyncio.shield(self._deliver_task), deadline):
+        if not self._deliver_task.done() and not await _wait(asyncio.shield(self._deliver_task), deadline):
             log.warning("outbox: a delivery still running at shutdown was cancelled; the next start resumes it")
             self._deliver_task.cancel()
             await asyncio.gather(self._deliver_task, return_exceptions=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -176,6 +176,9 @@ class Warehouse:
         self.engine = engine
         self.mapping = mapping
         self.gate = gate or QueryGate()
+        # called with (reachable, reason) on every connection attempt: opsbot tells the admins of an
+        # outage from here (bot/source_watch.py); shared with the scoped views
+        self.reachability: list[Callable[[bool, str], None]] = []
         self.scope: Scope = dict(scope or {})
         for dimension in self.scope:
             self.check_dimension(dimension)
@@ -193,7 +196,9 @@ class Warehouse:
             raise ValueError("a scoped warehouse cannot be scoped again")
         key = tuple(sorted((d, tuple(sorted(v))) for d, v in scope.items()))
         if key not in self._scoped:
-            self._scoped[key] = Warehouse(self.engine, self.mapping, dict(key), self.gate)
+            view = Warehouse(self.engine, self.mapping, dict(key), self.gate)
+            view.reachability = self.reachability
+            self._scoped[key] = view
         return self._scoped[key]
 
     def _restrict(self, logical: str, table: Any) -> Any:
@@ -228,14 +233,25 @@ class Warehouse:
             try:
                 conn = self.engine.connect()
             except (OperationalError, InterfaceError) as exc:
-                raise SourceUnavailable(type(exc.orig).__name__ if exc.orig else "unreachable") from exc
+                reason = type(exc.orig).__name__ if exc.orig else "unreachable"
+                self._tell(False, reason)
+                raise SourceUnavailable(reason) from exc
+            self._tell(True, "")
             with conn, self.gate.watch(conn):
                 try:
                     yield conn
                 except DBAPIError as exc:
                     if exc.connection_invalidated:
+                        self._tell(False, "connection lost")
                         raise SourceUnavailable("connection lost") from exc
                     raise
+
+    def _tell(self, reachable: bool, reason: str) -> None:
+        for listener in self.reachability:
+            try:
+                listener(reachable, reason)
+            except Exception:  # a listener must never cost the question its answer
+                log.warning("a reachability listener failed", exc_info=True)
 
     def check_dimension(self, name: str) -> None:
         if name not in self.dimensions:
