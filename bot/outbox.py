@@ -20,7 +20,8 @@ import hashlib
 import logging
 import os
 import socket
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -170,6 +171,16 @@ class Deliverer:
         self.max_attempts = max_attempts
         self._wake = asyncio.Event()
         self._stopping = False
+        # metrics hook in here: called with (platform, "sent" | "retry" | "failed") after each attempt
+        self.observers: list[Callable[[str, str], None]] = []
+
+    def _observe(self, chat: str, outcome: str) -> None:
+        platform = chat.partition(":")[0]
+        for observe in self.observers:
+            try:
+                observe(platform, outcome)
+            except Exception:  # metrics must never cost a delivery
+                log.warning("a delivery observer failed", exc_info=True)
 
     def wake(self) -> None:
         self._wake.set()
@@ -217,23 +228,39 @@ class Deliverer:
             await asyncio.to_thread(self.outbox.mark_failed, item.id, attempts,
                                     f"no {chat.platform} adapter is running")
             log.error("outbox %s: no %s adapter; marked failed", item.key, chat.platform)
+            self._observe(item.chat, "failed")
             return False
+        started = time.monotonic()
         try:
             reply = await asyncio.to_thread(self.outbox.unpack, item.payload)
             result = await adapter.send(chat, reply)
         except DeliveryError as exc:
+            await self._audit(item, f"push-error:{exc.reason}", started)
             return await self._failed(item, attempts, exc)
         except Exception as exc:  # an adapter bug must not lose the message
             log.exception("outbox %s: unexpected send error", item.key)
+            await self._audit(item, f"push-error:{type(exc).__name__}", started)
             return await self._failed(item, attempts, DeliveryError(type(exc).__name__, permanent=False))
         await asyncio.to_thread(self.outbox.record_message, item.id, result)
         await asyncio.to_thread(self.outbox.mark_sent, item.id)
+        await self._audit(item, "sent", started)
         if str(result.chat) != item.chat:
             await asyncio.to_thread(self.outbox.follow_migration, item.chat, result.chat)
         log.info("outbox %s delivered to %s", item.key, result.chat)
+        self._observe(item.chat, "sent")
         return True
 
+    async def _audit(self, item: OutboxItem, outcome: str, started: float) -> None:
+        """Pushes are audited like commands, as `opsbot:push` with the delivery key."""
+        try:
+            await asyncio.to_thread(self.outbox.store.audit, item.chat, "opsbot:push", item.key, outcome,
+                                    int((time.monotonic() - started) * 1000))
+        except Exception:  # the push itself went out (or will be retried): never fail it for the log
+            log.warning("could not audit the push %s", item.key, exc_info=True)
+
     async def _failed(self, item: OutboxItem, attempts: int, exc: DeliveryError) -> bool:
+        final = exc.migrated_to is None and (exc.permanent or attempts >= self.max_attempts)
+        self._observe(item.chat, "failed" if final else "retry")
         if exc.migrated_to is not None:
             await asyncio.to_thread(self.outbox.follow_migration, item.chat, exc.migrated_to)
             await asyncio.to_thread(self.outbox.retry_later, item.id, item.attempts, exc.reason,

@@ -283,6 +283,17 @@ async def run_intraday_scan() -> str:
     return f"queued {queued}"
 
 
+async def run_housekeeping() -> str:
+    """Nightly: audit entries older than the configured retention are deleted."""
+    rt = runtime()
+    services = rt.dispatcher.services
+    before = rt.now().astimezone(ZoneInfo("UTC")).replace(tzinfo=None) - timedelta(
+        days=services.settings.access.audit_retention_days)
+    removed = await asyncio.to_thread(services.store.prune_audit, before)
+    log.info("housekeeping: %d audit entr(ies) older than %s removed", removed, before.date())
+    return f"pruned {removed}"
+
+
 def _schedule_once(rt: Runtime, job_id: str, func: Callable[..., object], args: tuple[object, ...],
                    when: datetime) -> None:
     if rt.scheduler is None:
@@ -373,6 +384,11 @@ class Scheduler:
             for job_id in ("alerts:scan", "alerts:intraday"):
                 if job_id in existing:
                     existing[job_id].remove()
+        housekeeping = CronTrigger(hour=4, minute=17, timezone=ZoneInfo(self.dispatcher.services.settings.bot.timezone))
+        job = existing.get("housekeeping")
+        if job is None or repr(job.trigger) != repr(housekeeping):
+            self.aps.add_job(run_housekeeping, housekeeping, id="housekeeping", replace_existing=True,
+                             name="housekeeping")
         for job_id, job in existing.items():
             if job_id.startswith("sub:") and job_id not in wanted:
                 job.remove()

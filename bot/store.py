@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
     event,
     select,
 )
@@ -142,7 +143,7 @@ class Alert(Base):
 
 
 class AuditEntry(Base):
-    """Every command: who asked, where, what, how it ended and how long it took."""
+    """Every command and every push: who asked (or `opsbot:push`), where, what, how it ended, how long it took."""
 
     __tablename__ = "audit_log"
 
@@ -216,6 +217,11 @@ class Store:
         with self.session() as s, s.begin():
             s.add(AuditEntry(chat=chat, user=user, command=command[:500], outcome=outcome[:40],
                              duration_ms=duration_ms))
+
+    def prune_audit(self, before: datetime) -> int:
+        """Delete audit entries older than `before` (naive UTC); returns how many."""
+        with self.session() as s, s.begin():
+            return s.execute(delete(AuditEntry).where(AuditEntry.at < before)).rowcount or 0
 
     def dispose(self) -> None:
         self.engine.dispose()
