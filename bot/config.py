@@ -1,18 +1,21 @@
 """Settings: a TOML file read with tomllib into frozen, validated models.
 
 Secrets (tokens, signing secrets, passwords) never live here: they come from the
-environment (`bot.secrets`). With no file at all the defaults describe the
-embedded demo shop.
+environment. A database URL with a password is refused in the file and read from
+OPSBOT_WAREHOUSE_URL / OPSBOT_STATE_URL instead. With no file at all the defaults
+describe the embedded demo shop.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
 
 from bot.errors import ConfigError
 from metrics.schema import DEFAULT_STATUSES, LOGICAL_TABLES, ColumnMap, Mapping, TableMap, validate_select
@@ -156,6 +159,11 @@ class WarehouseSection(_Section):
     # extra dimensions of orders: logical name -> physical column
     dimensions: dict[str, str] = {}
 
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, value: str | None) -> str | None:
+        return _without_password(value, "OPSBOT_WAREHOUSE_URL")
+
     @field_validator("tables")
     @classmethod
     def _known_tables(cls, tables: dict[str, TableSection]) -> dict[str, TableSection]:
@@ -173,6 +181,26 @@ class WarehouseSection(_Section):
 
 class StateSection(_Section):
     url: str | None = None  # None: opsbot-state.db beside the config file
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, value: str | None) -> str | None:
+        return _without_password(value, "OPSBOT_STATE_URL")
+
+
+def _without_password(url: str | None, variable: str) -> str | None:
+    """Config files get committed and pasted: a URL there must not carry its password."""
+    if url is None:
+        return url
+    try:
+        password = make_url(url).password
+    except Exception as exc:
+        raise ValueError(f"not a database URL such as 'postgresql+psycopg://user@host/db': {url.split('@')[-1]}") \
+            from exc
+    if password:
+        raise ValueError(f"the URL holds a password: put the whole URL in the {variable} environment variable "
+                         "instead of the config file (or use a .pgpass file / trust authentication)")
+    return url
 
 
 class DemoSection(_Section):
@@ -286,7 +314,7 @@ class Settings(_Section):
 
     @property
     def is_demo(self) -> bool:
-        return self.warehouse.url is None
+        return self.warehouse.url is None and not os.environ.get("OPSBOT_WAREHOUSE_URL")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -294,10 +322,11 @@ class Settings(_Section):
 
     def warehouse_url(self) -> str:
         # DuckDB: measured 10x faster than SQLite on the KPI queries (bench/README.md)
-        return self.warehouse.url or f"duckdb:///{self.base_dir / 'opsbot-demo.duckdb'}"
+        return (os.environ.get("OPSBOT_WAREHOUSE_URL") or self.warehouse.url
+                or f"duckdb:///{self.base_dir / 'opsbot-demo.duckdb'}")
 
     def state_url(self) -> str:
-        return self.state.url or f"sqlite:///{self.base_dir / 'opsbot-state.db'}"
+        return os.environ.get("OPSBOT_STATE_URL") or self.state.url or f"sqlite:///{self.base_dir / 'opsbot-state.db'}"
 
     def mapping(self) -> Mapping:
         """The logical→physical mapping; with nothing configured, the logical names are the physical ones."""

@@ -81,3 +81,22 @@ def test_the_example_config_is_valid() -> None:
     example = Path(__file__).parents[2] / "config.example.toml"
     settings = load_settings(example)
     assert settings.bot.timezone == "Asia/Shanghai"
+
+
+def test_a_database_password_in_the_file_is_refused_and_never_echoed(tmp_path: Path) -> None:
+    for section, variable in (("warehouse", "OPSBOT_WAREHOUSE_URL"), ("state", "OPSBOT_STATE_URL")):
+        path = write(tmp_path, f"[{section}]\nurl = 'postgresql+psycopg://ops:hunter2@db.internal/shop'\n")
+        with pytest.raises(ConfigError) as info:
+            load_settings(path)
+        assert f"{section}.url" in str(info.value) and variable in str(info.value)
+        assert "hunter2" not in str(info.value)
+
+
+def test_database_urls_with_passwords_come_from_the_environment(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPSBOT_WAREHOUSE_URL", "postgresql+psycopg://ops:hunter2@db.internal/shop")
+    monkeypatch.setenv("OPSBOT_STATE_URL", "postgresql+psycopg://ops:hunter2@db.internal/opsbot")
+    settings = load_settings(write(tmp_path, "[bot]\ntimezone = 'UTC'\n"))
+    assert not settings.is_demo
+    assert settings.warehouse_url().endswith("@db.internal/shop")
+    assert settings.state_url().endswith("@db.internal/opsbot")
