@@ -129,6 +129,11 @@ class Context:
     def t(self, key: str, /, **params: Any) -> str:
         return t(self.lang, key, **params)
 
+    def require_admin(self, what: str) -> None:
+        """For a command whose reading is open to all but whose changes are not (`goal set`)."""
+        if not self.is_admin:
+            raise AccessDenied("admin_only", command=what, user=self.incoming.user)
+
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (SQL, pandas, charts) off the event loop, in the bounded pool."""
         loop = asyncio.get_running_loop()

@@ -22,6 +22,19 @@ _CONDITION = re.compile(
 )
 
 
+# Ids are what our tables hand out: a few ASCII digits. A longer number cannot name a row, and
+# int() of it would not fit an integer column (SQLite: OverflowError; PostgreSQL: out of range).
+MAX_ID_DIGITS = 9
+
+
+def parse_id(word: str) -> int | None:
+    """`12` or `#12` → 12; None for anything else (`²`, `١٢`, a 30-digit number...)."""
+    digits = word.lstrip("#")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > MAX_ID_DIGITS:
+        return None
+    return int(digits)
+
+
 def did_you_mean(word: str, choices: Sequence[str], lang: str, cutoff: float = 60) -> str:
     match = process.extractOne(word.lower(), list(choices), score_cutoff=cutoff)
     return t(lang, "did_you_mean", choice=match[0]) if match else ""

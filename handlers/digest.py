@@ -23,7 +23,7 @@ from bot.i18n import fmt_change_pct, fmt_value
 from bot.messages import dimension_label, metric_label
 from bot.reply import Chart, Reply, Table
 from bot.store import OutboxItem, Subscription
-from handlers.common import parse_dimension, parse_metric
+from handlers.common import parse_dimension, parse_id, parse_metric
 from handlers.kpi import add_week_comparison, period_text, render_kpi, week_ago
 from handlers.planning import pace_report
 from metrics import charts
@@ -282,9 +282,10 @@ async def subscribe(ctx: Context, args: Args) -> Reply:
 
 
 def _own(ctx: Context, args: Args) -> int:
-    if len(args.tokens) != 1 or not args.tokens[0].lstrip("#").isdigit():
+    sub_id = parse_id(args.tokens[0]) if len(args.tokens) == 1 else None
+    if sub_id is None:
         raise UsageError("need_subscription_id")
-    return int(args.tokens[0].lstrip("#"))
+    return sub_id
 
 
 def _load(ctx: Context, sub_id: int) -> Subscription:

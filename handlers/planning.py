@@ -32,7 +32,7 @@ from bot.messages import metric_label
 from bot.planning_store import Campaign, Goal, GoalTarget, SpendPlan
 from bot.reply import Action, Attachment, Chart, Field, Reply
 from bot.reply import Table as ReplyTable
-from handlers.common import did_you_mean, parse_metric
+from handlers.common import did_you_mean, parse_id, parse_metric
 from handlers.kpi import period_text
 from metrics import budget as budget_mod
 from metrics import charts
@@ -286,7 +286,7 @@ def history_check(ctx: Context, goal: GoalInput, profile: plan_mod.Profile) -> d
             warn = min(better) > WARN_LEVEL
         out["growth_vs_last_year"] = json_number(goal.target / last_year - 1) if last_year else None
         out["growth_vs_run_rate"] = json_number(goal.target / run_rate - 1) if run_rate else None
-    out["warning"] = warn
+    out["warning"] = bool(warn)  # numpy's bool_ (from min() over numpy floats) is not JSON
     return out
 
 
@@ -386,9 +386,9 @@ async def goal_list(ctx: Context) -> Reply:
 
 async def goal_rm(ctx: Context, tokens: Sequence[str]) -> Reply:
     _require_admin(ctx, "goal rm")
-    if len(tokens) != 1 or not tokens[0].lstrip("#").isdigit():
+    goal_id = parse_id(tokens[0]) if len(tokens) == 1 else None
+    if goal_id is None:
         raise UsageError("goal_need_id")
-    goal_id = int(tokens[0].lstrip("#"))
 
     def delete() -> Goal | None:
         with ctx.services.store.session() as s, s.begin():
@@ -411,10 +411,12 @@ async def goal(ctx: Context, args: Args) -> Reply:
     words = list(args.tokens)
     verb = words[0].lower() if words else "list"
     if verb in ("set", "设置", "设定"):
+        ctx.require_admin("goal set")  # goals are the shop's, not one chat's
         return await goal_set(ctx, words[1:])
     if verb in ("list", "ls", "列表"):
         return await goal_list(ctx)
     if verb in ("rm", "remove", "delete", "del", "删除"):
+        ctx.require_admin("goal rm")
         return await goal_rm(ctx, words[1:])
     raise UsageError("goal_usage", suggestion=did_you_mean(verb, ["set", "list", "rm"], ctx.lang))
 
@@ -1027,9 +1029,9 @@ def _campaign_json(c: Campaign) -> dict[str, Any]:
 
 async def campaign_rm(ctx: Context, tokens: Sequence[str]) -> Reply:
     _require_admin(ctx, "campaign rm")
-    if len(tokens) != 1 or not tokens[0].lstrip("#").isdigit():
+    cid = parse_id(tokens[0]) if len(tokens) == 1 else None
+    if cid is None:
         raise UsageError("campaign_need_id")
-    cid = int(tokens[0].lstrip("#"))
 
     def delete() -> Campaign | None:
         with ctx.services.store.session() as s, s.begin():
@@ -1046,8 +1048,8 @@ async def campaign_rm(ctx: Context, tokens: Sequence[str]) -> Reply:
 
 def _find_event(ctx: Context, name: str, stored: Sequence[Campaign], promos: Sequence[EventWindow],
                 today: date) -> EventWindow:
-    if name.lstrip("#").isdigit():
-        match = [c for c in stored if c.id == int(name.lstrip("#"))]
+    if (cid := parse_id(name)) is not None:
+        match = [c for c in stored if c.id == cid]
         if match:
             return _event(match[0])
     named = [_event(c) for c in stored if c.name.lower() == name.lower()]
@@ -1145,10 +1147,12 @@ async def campaign(ctx: Context, args: Args) -> Reply:
     words = list(args.tokens)
     verb = words[0].lower() if words else ""
     if verb in ("add", "添加", "新增"):
+        ctx.require_admin("campaign add")  # the campaign calendar also silences expected alerts
         return await campaign_add(ctx, words[1:])
     if verb in ("report", "报告", "复盘"):
         return await campaign_report(ctx, words[1:])
     if verb in ("rm", "remove", "delete", "删除"):
+        ctx.require_admin("campaign rm")
         return await campaign_rm(ctx, words[1:])
     if verb in ("list", "ls", "列表"):
         return await campaigns(ctx, Args("", ()))

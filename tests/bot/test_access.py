@@ -85,6 +85,12 @@ async def test_state_changing_commands_need_an_admin(make_bot: Any) -> None:
     refused = await say(bot, "subscribe digest daily 09:00")
     assert refused.data["error"] == "admin_only"
     assert not (await say(bot, "subscribe digest daily 09:00", user="slack:UBOSS")).error
+    # reading goals and campaigns is open to all; changing the shop's is not
+    assert not (await say(bot, "goal list")).error
+    for text in ("goal set gmv 3000000 2027Q1", "goal rm 1", "campaign add sale 2027-03-01..2027-03-07",
+                 "campaign rm 1"):
+        assert (await say(bot, text)).data["error"] == "admin_only", text
+    assert not (await say(bot, "goal set gmv 3000000 2027Q1", user="slack:UBOSS")).error
     who = await say(bot, "whoami", user="slack:UBOSS")
     assert who.data == {"chat": "slack:COPS", "user": "slack:UBOSS", "admin": True, "scope": {}}
 
