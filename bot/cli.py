@@ -15,6 +15,7 @@ from bot.app import build_dispatcher, ensure_demo_shop
 from bot.config import Settings, load_settings
 from bot.core import CONSOLE, ChatRef, Incoming
 from bot.errors import ConfigError
+from bot.logs import setup_logging
 from metrics.periods import now_in
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_CANNOT_RUN = 0, 1, 2
@@ -33,12 +34,9 @@ def _settings(config_path: str | None) -> Settings:
         sys.exit(EXIT_CANNOT_RUN)
 
 
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _logging(settings: Settings | None, verbose: bool) -> None:
+    """Text or JSON lines on stderr as `[log]` says, secrets redacted; quiet (warnings) unless verbose."""
+    setup_logging(settings.log if settings is not None else None, quiet=not verbose)
 
 
 @click.group()
@@ -52,8 +50,8 @@ def main() -> None:
 @click.option("--rebuild", is_flag=True, help="Rebuild the demo shop even if it is up to date.")
 def demo(config_path: str | None, rebuild: bool) -> None:
     """Build the synthetic demo shop (if needed) and open a console to talk to opsbot."""
-    _logging(True)
     settings = _settings(config_path)
+    _logging(settings, True)
     if not settings.is_demo:
         click.echo("opsbot: `demo` uses the built-in shop; remove [warehouse] url or use `opsbot ask`.", err=True)
         sys.exit(EXIT_CANNOT_RUN)
@@ -77,8 +75,8 @@ def demo(config_path: str | None, rebuild: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
 def ask(text: str, config_path: str | None, as_json: bool, chat: str | None, user: str | None, verbose: bool) -> None:
     """Send one command and print the reply (exit 0 answered, 1 bad input, 2 opsbot could not run)."""
-    _logging(verbose)
     settings = _settings(config_path)
+    _logging(settings, verbose)
     try:
         chat_ref = ChatRef.parse(chat) if chat else CONSOLE
         if user and ":" not in user:
@@ -113,8 +111,8 @@ def digest(config_path: str | None, now_flag: bool, chat: str | None, weekly: bo
     from bot.run import build_adapters
     from handlers.digest import DigestSpec, build_digest
 
-    _logging(False)
     settings = _settings(config_path)
+    _logging(settings, False)
     try:
         target = ChatRef.parse(chat) if chat else CONSOLE
         dispatcher = build_dispatcher(settings)
@@ -159,6 +157,7 @@ def check(config_path: str | None, as_json: bool, strict: bool) -> None:
     from metrics.check import run_check  # pandas and the drivers only for the commands that need them
 
     settings = _settings(config_path)
+    _logging(settings, False)
     report = run_check(settings)
     click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if as_json else report.render())
     sys.exit(report.exit_code(strict))
@@ -207,6 +206,7 @@ def ingest(
     from metrics.ingest import IngestOptions, IngestSetupError, ingest_files, parse_assignments
 
     settings = _settings(config_path)
+    _logging(settings, False)
     try:
         columns = parse_assignments(maps, "--map")
         columns.update({k: v for k, v in (("quantity", quantity), ("unit_price", unit_price)) if v})
@@ -236,6 +236,7 @@ def detect(file: str, as_json: bool, sensitivity: str) -> None:
     """Flag anomalies in a timestamp,value CSV of any regular grain (5-minute, hourly, daily)."""
     from metrics.anomaly_cli import SeriesError, detect_csv, render_detect
 
+    _logging(None, False)
     try:
         results = detect_csv(file, sensitivity)  # type: ignore[arg-type]
     except SeriesError as exc:
@@ -251,8 +252,8 @@ def run(config_path: str | None) -> None:
     """Serve every platform whose token is in the environment (Slack, Telegram)."""
     from bot.run import build_adapters, serve
 
-    _logging(True)
     settings = _settings(config_path)
+    _logging(settings, True)
     try:
         dispatcher = build_dispatcher(settings)
         adapters = build_adapters(settings, dispatcher)

@@ -24,9 +24,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from bot.adapters.base import Adapter, DeliveryError, Sent
 from bot.core import ChatRef
@@ -65,9 +67,12 @@ class Outbox:
         charts = []
         for chart in reply.charts:
             digest = hashlib.sha256(chart.png).hexdigest()
-            with self.store.session() as s, s.begin():
-                if s.get(Blob, digest) is None:
-                    s.add(Blob(sha256=digest, data=chart.png))
+            try:
+                with self.store.session() as s, s.begin():
+                    if s.get(Blob, digest) is None:
+                        s.add(Blob(sha256=digest, data=chart.png))
+            except IntegrityError:  # the same chart stored by a concurrent enqueue: it is there
+                pass
             charts.append({"title": chart.title, "filename": chart.filename, "blob": digest})
         payload = replace(reply, charts=[]).to_json()
         payload["charts"] = charts
@@ -90,14 +95,25 @@ class Outbox:
         """Due items this worker now owns, oldest first."""
         now = now or utcnow()
         stale = now - self.stale_after
-        claimable = or_(
-            (OutboxItem.status == "pending") & (OutboxItem.next_attempt_at <= now),
-            (OutboxItem.status == "sending") & (OutboxItem.claimed_at < stale),
-        )
+
+        def due(t: Any) -> ColumnElement[bool]:
+            return or_((t.status == "pending") & (t.next_attempt_at <= now),
+                       (t.status == "sending") & (t.claimed_at < stale))
+
+        claimable = due(OutboxItem)
+        # order per chat: nothing overtakes an earlier item of its chat that waits out a backoff
+        # or is being sent by another worker
+        earlier = aliased(OutboxItem)
+        held_back = exists().where(earlier.chat == OutboxItem.chat, earlier.id < OutboxItem.id,
+                                   earlier.status.in_(("pending", "sending")), ~due(earlier))
         with self.store.session() as s:
-            ids = s.scalars(select(OutboxItem.id).where(claimable).order_by(OutboxItem.id).limit(limit)).all()
+            rows = s.execute(select(OutboxItem.id, OutboxItem.chat).where(claimable, ~held_back)
+                             .order_by(OutboxItem.id).limit(limit)).all()
         claimed = []
-        for item_id in ids:
+        lost: set[str] = set()
+        for item_id, chat in rows:
+            if chat in lost:  # another worker took an earlier item of this chat: leave it the rest
+                continue
             with self.store.session() as s, s.begin():
                 won = s.execute(
                     update(OutboxItem)
@@ -106,6 +122,8 @@ class Outbox:
                 ).rowcount
                 if won:
                     claimed.append(s.get(OutboxItem, item_id))
+                else:
+                    lost.add(chat)
         return [c for c in claimed if c is not None]
 
     def _set(self, item_id: int, **values: object) -> None:
@@ -280,11 +298,14 @@ class Deliverer:
     async def run_forever(self, interval: float = 5.0) -> None:
         self._stopping = False
         while not self._stopping:
+            # cleared before the round: a wake-up (or a stop request) during it is not lost
+            self._wake.clear()
             try:
                 await self.run_once()
             except Exception:
                 log.exception("outbox delivery round failed")
-            self._wake.clear()
+            if self._stopping:
+                break
             try:
                 await asyncio.wait_for(self._wake.wait(), interval)
             except TimeoutError:

@@ -70,6 +70,8 @@ class Runtime:
     # digests are the same for every chat with the same spec and language: a morning fan-out
     # to a thousand channels builds each distinct digest once (entries live DIGEST_CACHE_TTL)
     digests: dict[tuple[object, ...], tuple[datetime, Reply]] = field(default_factory=dict)
+    # jobs of one fan-out start together: the first builds, the others wait for its result
+    building: dict[tuple[object, ...], asyncio.Lock] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock() if self.clock else datetime.now(ZoneInfo("UTC"))
@@ -191,13 +193,14 @@ async def _digest(rt: Runtime, chat: ChatRef, spec: DigestSpec, local_now: datet
     # chats with different row-level scopes see different numbers: never share their digests
     scope = tuple(sorted(ctx.scope.items()))
     cache_key = (spec, ctx.lang, scope, local_now.date(), ctx.settings.bot.timezone)
-    now = rt.now()
-    cached = rt.digests.get(cache_key)
-    if cached is not None and now - cached[0] < DIGEST_CACHE_TTL:
-        return copy.deepcopy(cached[1])  # callers add notes to their own copy
-    reply = await build_digest(ctx, spec, local_now)
-    rt.digests[cache_key] = (now, reply)
-    return copy.deepcopy(reply)
+    async with rt.building.setdefault(cache_key, asyncio.Lock()):
+        now = rt.now()
+        cached = rt.digests.get(cache_key)
+        if cached is not None and now - cached[0] < DIGEST_CACHE_TTL:
+            return copy.deepcopy(cached[1])  # callers add notes to their own copy
+        reply = await build_digest(ctx, spec, local_now)
+        rt.digests[cache_key] = (now, reply)
+        return copy.deepcopy(reply)
 
 
 async def _enqueue(rt: Runtime, sub: Subscription, fire: datetime, local_now: datetime) -> str:

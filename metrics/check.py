@@ -197,8 +197,8 @@ def run_check(settings: Any, *, now: datetime | None = None) -> CheckReport:
                          timezone=mapping.timezone, timestamps=mapping.timestamps)
     try:
         parsed = make_url(url)
-    except Exception as exc:
-        report.error = f"not a database URL: {exc}"
+    except Exception:
+        report.error = "not a database URL (expected dialect+driver://user@host/database)"
         return report
     report.dialect = parsed.get_backend_name()
     if report.dialect in ("sqlite", "duckdb") and parsed.database not in (None, "", ":memory:") and not Path(

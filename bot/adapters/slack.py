@@ -28,6 +28,8 @@ tests and proxies). Tokens are never logged.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import os
 import re
@@ -39,9 +41,10 @@ from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -105,6 +108,10 @@ class SlackConfig:
     host: str = "127.0.0.1"
     port: int = 3000
     path: str = "/slack/events"
+    # HTTP mode's listen backlog. aiohttp's default (128) overflows when a team's burst of slash
+    # commands arrives at once: the kernel drops the connections beyond it and Slack's client
+    # retries them 1, 3 and 7 s later, past the 3-second ack limit (bench/README.md, issue 10).
+    backlog: int = 1024
     api_url: str = DEFAULT_API_URL
     max_retries: int = 3
     # first wait of the 5xx/connection backoff (doubles per attempt); 429s wait what Retry-After says
@@ -114,6 +121,10 @@ class SlackConfig:
     connect_timeout: float = 30
     # how long stop() lets replies in flight finish
     drain_timeout: float = 30
+    # answers worked on at once; the rest wait their turn (parked, at no cost). The queries run
+    # in a small pool anyway, and a thousand answers interleaving on the event loop would delay
+    # the acks of the commands still arriving past Slack's 3 seconds (bench/README.md, issue 10).
+    answer_concurrency: int = 32
 
 
 def normalize_api_url(url: str) -> str:
@@ -246,6 +257,52 @@ def clean_text(text: str, bot_user_id: str | None = None) -> str:
     return " ".join(text.split())
 
 
+# What Slack POSTs: slash commands and interactivity as forms, the Events API as JSON.
+SLACK_CONTENT_TYPES = frozenset({"application/x-www-form-urlencoded", "application/json"})
+# Slack's replay window for signed requests (PITFALLS 2.4)
+SIGNATURE_MAX_AGE = 300
+
+
+def signature_ok(secret: str, body: bytes, timestamp: str | None, signature: str | None,
+                 now: float | None = None) -> bool:
+    """Slack's v0 signature over the raw bytes, checked before anything parses them.
+
+    slack_sdk's verifier raises on a timestamp that is not a number and on a body that is not
+    UTF-8; here anything but a fresh, matching signature is simply False.
+    """
+    if not secret or not timestamp or not signature or not (timestamp.isascii() and timestamp.isdigit()):
+        return False
+    if len(timestamp) > 12:  # seconds since 1970 have 10 digits; a longer number overflows float
+        return False
+    if abs((time.time() if now is None else now) - int(timestamp)) > SIGNATURE_MAX_AGE:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+
+
+def malformed(body: object) -> str | None:
+    """Why Bolt would trip over a payload (it takes Slack's shapes for granted), or None.
+
+    Bolt's matchers index `event["type"]` and `actions[0]["action_id"]` unguarded: a payload
+    without them would become a 500 and an error log instead of a plain refusal.
+    """
+    if not isinstance(body, dict):
+        return "not a JSON object"
+    kind = body.get("type")
+    if kind == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return "an event_callback without an event type"
+    elif kind == "block_actions":
+        actions = body.get("actions")
+        if not isinstance(actions, list) or not actions or not all(
+            isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions
+        ):
+            return "block_actions without actions"
+    return None
+
+
 def team_of(body: dict[str, Any]) -> str | None:
     """The workspace a request came from: `team_id` in commands and events, `team.id` in actions."""
     team = body.get("team_id")
@@ -324,6 +381,10 @@ class SlackAdapter:
         self._register(self.app)
         self._seen = RecentIds()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._answer_slots = asyncio.Semaphore(config.answer_concurrency)
+        # one connection pool for Web API calls and response_url posts, opened by start(); without
+        # it slack_sdk opens (and tears down) a session and a connection for every single call
+        self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self.url: str | None = None  # HTTP mode: the bound http://host:port/path, once started
@@ -336,11 +397,23 @@ class SlackAdapter:
         Raises ConfigError when Slack refuses a token, so a typo stops `opsbot run` at once
         instead of surfacing as silence on the first command.
         """
-        await self._check_bot_token()
-        if self.config.mode == "http":
-            await self._start_http()
-        else:
-            await self._start_socket()
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.timeout))
+        self.client.session = self._session
+        try:
+            await self._check_bot_token()
+            if self.config.mode == "http":
+                await self._start_http()
+            else:
+                await self._start_socket()
+        except BaseException:
+            await self._close_session()
+            raise
+
+    async def _close_session(self) -> None:
+        if self._session is not None:
+            self.client.session = None
+            await self._session.close()
+            self._session = None
 
     async def _check_bot_token(self) -> None:
         try:
@@ -368,7 +441,7 @@ class SlackAdapter:
         web_app.router.add_get("/healthz", self._health)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self.config.host, self.config.port)
+        site = web.TCPSite(runner, self.config.host, self.config.port, backlog=self.config.backlog)
         await site.start()
         self._runner = runner
         host, port = runner.addresses[0][:2]
@@ -376,8 +449,29 @@ class SlackAdapter:
         log.info("slack: HTTP mode listening on %s", self.url)
 
     async def _http_endpoint(self, request: web.Request) -> web.Response:
-        # Bolt verifies the signature over the raw body (401 on a bad or stale one) before any listener
-        bolt_request = await to_bolt_request(request)
+        # Verify before parsing (PITFALLS 2.4). Bolt verifies too, but only after it has parsed the
+        # body, and a body or header it cannot read (not JSON, not UTF-8, a timestamp that is not a
+        # number) would come out of it as a 500 and an error log, for anyone who can reach us.
+        if request.content_type not in SLACK_CONTENT_TYPES:
+            log.warning("slack: refused a request with content type %r", request.content_type)
+            return web.json_response({"error": "unsupported content type"}, status=415)
+        raw = await request.read()
+        headers = request.headers
+        # no signing secret (a misconfigured adapter) verifies nothing: everything is refused
+        if not signature_ok(self.config.signing_secret or "", raw, headers.get("X-Slack-Request-Timestamp"),
+                            headers.get("X-Slack-Signature")):
+            log.info("slack: refused a request with a missing, stale or wrong signature")
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
+                                            headers=dict(headers))
+        except Exception as exc:  # not UTF-8, not JSON, or JSON that is no object (Bolt calls .get on it)
+            log.warning("slack: refused a signed request Bolt cannot read (%s)", type(exc).__name__)
+            return web.json_response({"error": "unreadable body"}, status=400)
+        problem = malformed(bolt_request.body)
+        if problem:
+            log.warning("slack: refused a signed request: %s", problem)
+            return web.json_response({"error": problem}, status=400)
         bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
@@ -415,14 +509,27 @@ class SlackAdapter:
 
     async def stop(self) -> None:
         """Stop receiving, let replies in flight finish (up to drain_timeout), release connections."""
+        await self.stop_receiving()
+        await self.drain(self.config.drain_timeout)
+        await self._close_session()
+
+    async def stop_receiving(self) -> None:
+        """Take no new commands (close the socket or the HTTP listener); replies in flight go on."""
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for replies in flight; cancel what is still running then.
+
+        The connection pool stays open: outbox deliveries may still be sending through `send`
+        (bot/run.py drains both at once); stop() closes it.
+        """
         if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=self.config.drain_timeout)
+            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             for task in pending:
                 task.cancel()
             if pending:
@@ -435,21 +542,30 @@ class SlackAdapter:
         # Bolt injects listener arguments by parameter name; keep that surface here, small and typed.
 
         async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
-            text = clean_text(command.get("text") or "")
-            chat = ChatRef("slack", command["channel_id"])
-            incoming = Incoming(text=text, chat=chat, user=f"slack:{command['user_id']}", team=team_of(command))
+            user_id, channel_id = command.get("user_id"), command.get("channel_id")
+            if not user_id or not channel_id:
+                # Slack always sends both; without them there is nobody to check access for or answer
+                log.warning("slack: ignoring a slash command without user or channel")
+                await ack()
+                return
+            text = clean_text(str(command.get("text") or ""))
+            chat = ChatRef("slack", str(channel_id))
+            incoming = Incoming(text=text, chat=chat, user=f"slack:{user_id}", team=team_of(command))
             # echoed as mrkdwn: escaped, so `/ops <!channel>` cannot ping anyone even privately
             shown = escape(f"{self.config.command} {text}".strip().replace("`", "'"))
             lang = await self._lang(incoming)
             await ack(response_type="ephemeral", text=t(lang, "slack_working", command=shown))
             target = _Target(
-                chat, user=command["user_id"], response_url=command.get("response_url"), prefer_response_url=True
+                chat, user=str(user_id), response_url=command.get("response_url") or None, prefer_response_url=True
             )
             self._spawn(self._answer(incoming, target))
 
         async def on_mention(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
             # events are acknowledged by Bolt before this runs
-            if not event.get("user") or not self._seen.first_time(body.get("event_id")):
+            if not event.get("user") or not event.get("channel"):
+                log.info("slack: ignoring an app_mention without user or channel")
+                return
+            if not self._seen.first_time(body.get("event_id")):
                 return
             if str(event.get("channel", "")).startswith("D"):
                 return  # a mention inside a DM also arrives as the DM's message event: answer that one only
@@ -464,7 +580,10 @@ class SlackAdapter:
             # only a person's direct message is a command: edits, joins and bots' posts have a subtype/bot_id.
             if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
                 return
-            if not event.get("user") or not self._seen.first_time(body.get("event_id")):
+            if not event.get("user") or not event.get("channel"):
+                log.info("slack: ignoring a direct message without user or channel")
+                return
+            if not self._seen.first_time(body.get("event_id")):
                 return
             chat = ChatRef("slack", event["channel"], thread=event.get("thread_ts"))
             text = clean_text(event.get("text") or "", context.bot_user_id)
@@ -489,12 +608,18 @@ class SlackAdapter:
             incoming = Incoming(text=clean_text(command), chat=chat, user=f"slack:{user}", team=team_of(body))
             self._spawn(self._answer(incoming, target))
 
+        async def on_other_event(event: dict[str, Any]) -> None:
+            # Acknowledged (200) rather than left unhandled: Slack redelivers a 404 and counts it
+            # against the app. The manifest subscribes to no other events; log what came anyway.
+            log.info("slack: ignoring a %r event", event.get("type"))
+
         async def on_error(error: Exception, body: dict[str, Any]) -> None:
             log.error("slack: Bolt failed on a %s request", body.get("type") or "slash command", exc_info=error)
 
         app.command(self.config.command)(on_command)
         app.event("app_mention")(on_mention)
         app.event("message")(on_message)
+        app.event(re.compile(".*"))(on_other_event)  # last: only what the two above did not take
         app.action(re.compile(f"^{re.escape(ACTION_ID_PREFIX)}"))(on_action)
         app.error(on_error)
 
@@ -516,13 +641,15 @@ class SlackAdapter:
 
     async def _answer(self, incoming: Incoming, target: _Target) -> None:
         """Dispatch and deliver; failures are logged (nobody is waiting on an exception here)."""
-        reply = await self.dispatcher.dispatch(incoming)
-        try:
-            await self._deliver(target, reply, await self._lang(incoming))
-        except _SEND_ERRORS as exc:
-            log.error("slack: could not answer %s in %s: %s", incoming.user, incoming.chat, delivery_error(exc).reason)
-        except Exception:
-            log.exception("slack: answering %s in %s failed", incoming.user, incoming.chat)
+        async with self._answer_slots:
+            reply = await self.dispatcher.dispatch(incoming)
+            try:
+                await self._deliver(target, reply, await self._lang(incoming))
+            except _SEND_ERRORS as exc:
+                log.error("slack: could not answer %s in %s: %s", incoming.user, incoming.chat,
+                          delivery_error(exc).reason)
+            except Exception:
+                log.exception("slack: answering %s in %s failed", incoming.user, incoming.chat)
 
     # ---- outbound -------------------------------------------------------------------------
 
@@ -613,7 +740,8 @@ class SlackAdapter:
         """Post through the interaction's response_url; False when Slack would not take it."""
         assert target.response_url is not None
         webhook = AsyncWebhookClient(
-            url=target.response_url, timeout=self.config.timeout, retry_handlers=self._retry_handlers
+            url=target.response_url, timeout=self.config.timeout, retry_handlers=self._retry_handlers,
+            session=self._session,
         )
         body: dict[str, Any] = {
             "response_type": "ephemeral" if ephemeral else "in_channel",

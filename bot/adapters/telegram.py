@@ -19,9 +19,11 @@ Rendering (Reply → HTML chunks, photos, keyboard) lives in telegram_render.py.
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dtm
 import hmac
 import html
+import json
 import logging
 import os
 import random
@@ -53,6 +55,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.adapters.base import DeliveryError, Sent
 from bot.adapters.telegram_render import CallbackStore, adapter_text, render
@@ -101,6 +104,44 @@ def chat_ref(chat_id: int, thread_id: int | None = None) -> ChatRef:
 def _plain(markup: str) -> str:
     """HTML → plain text, the fallback if Telegram ever refuses our markup."""
     return html.unescape(re.sub(r"</?[a-z]+>", "", markup))
+
+
+class _SkipUnreadableUpdates(HTTPXRequest):
+    """getUpdates through PTB's own HTTPXRequest, minus the updates PTB cannot read.
+
+    PTB parses a getUpdates batch in one go. One update it cannot read (a required field
+    missing, or a Bot API version other than the one this PTB expects) fails the whole batch
+    before its offset is confirmed, so the poller fetches the same batch again, forever, and
+    the bot falls silent. Here each such update is cut down to its update_id: confirmed with
+    the rest of the batch, logged, and otherwise ignored.
+    """
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        status, payload = await super().do_request(*args, **kwargs)
+        if status != 200:
+            return status, payload
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            return status, payload  # PTB reports an unreadable answer itself
+        updates = data.get("result") if isinstance(data, dict) else None
+        if not isinstance(updates, list):
+            return status, payload
+        kept: list[Any] = []
+        for raw in updates:
+            try:
+                if Update.de_json(copy.deepcopy(raw), None) is None:
+                    raise ValueError("empty update")
+                kept.append(raw)
+            except Exception as exc:
+                update_id = raw.get("update_id") if isinstance(raw, dict) else None
+                log.warning("telegram: skipping update %s that cannot be read (%s: %s)",
+                            update_id, type(exc).__name__, str(exc)[:200])
+                if isinstance(update_id, int):
+                    kept.append({"update_id": update_id})
+        if len(kept) == len(updates) and all(a is b for a, b in zip(kept, updates, strict=True)):
+            return status, payload
+        return status, json.dumps({**data, "result": kept}).encode()
 
 
 class TelegramAdapter:
@@ -164,6 +205,9 @@ class TelegramAdapter:
         )
         if self.section.mode == "webhook":
             builder = builder.updater(None)
+        else:
+            # PTB's default for getUpdates (one connection, HTTP/1.1), tolerant of unreadable updates
+            builder = builder.get_updates_request(_SkipUnreadableUpdates(connection_pool_size=1))
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self._add_handlers()
 
@@ -198,6 +242,16 @@ class TelegramAdapter:
 
     async def stop(self) -> None:
         """Stop receiving first, then let in-flight updates finish, then close connections."""
+        await self.stop_receiving()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+        # Application.shutdown skips everything when initialize() failed half-way (a bad token),
+        # which would leave the HTTP connection pool open; Bot.shutdown is safe to repeat.
+        await self.app.bot.shutdown()
+
+    async def stop_receiving(self) -> None:
+        """Take no new updates (stop polling, close the webhook listener); updates in hand go on."""
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self._runner is not None:
@@ -205,12 +259,17 @@ class TelegramAdapter:
             # we are down are queued and redelivered when we come back.
             await self._runner.cleanup()
             self._runner = None
-        if self.app.running:
-            await self.app.stop()
-        await self.app.shutdown()
-        # Application.shutdown skips everything when initialize() failed half-way (a bad token),
-        # which would leave the HTTP connection pool open; Bot.shutdown is safe to repeat.
-        await self.app.bot.shutdown()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for updates in flight (PTB's Application.stop waits for them)."""
+        if not self.app.running:
+            return
+        stopping = asyncio.ensure_future(self.app.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=timeout)
+        if not done:
+            log.warning("telegram: answers still running at shutdown were abandoned")
+            stopping.cancel()
+        await asyncio.gather(stopping, return_exceptions=True)
 
     async def _register_commands(self) -> None:
         """The command menu: English by default, Chinese for clients set to zh."""
@@ -263,9 +322,19 @@ class TelegramAdapter:
             log.warning("telegram: webhook call with a wrong secret token from %s", request.remote)
             return web.Response(status=403, text="wrong secret token")
         try:
-            update = Update.de_json(await request.json(), self.app.bot)
-        except Exception:  # malformed JSON or not an Update: Telegram never sends that
+            data = json.loads(await request.read())
+        except ValueError:  # malformed JSON (or not UTF-8): Telegram never sends that
             return web.Response(status=400, text="not a Telegram update")
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return web.Response(status=400, text="not a Telegram update")
+        try:
+            update = Update.de_json(data, self.app.bot)
+        except Exception as exc:
+            # An update, but not one this PTB can read (a field missing, another Bot API version):
+            # acknowledged, so Telegram does not redeliver it forever, and logged (as when polling).
+            log.warning("telegram: skipping update %s that cannot be read (%s: %s)",
+                        data["update_id"], type(exc).__name__, str(exc)[:200])
+            return web.Response(status=200)
         await self.app.update_queue.put(update)
         return web.Response(status=200)
 
@@ -288,13 +357,13 @@ class TelegramAdapter:
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or message.text is None:
+        if message is None or message.text is None or not _has_chat(message, update):
             return
         await self._answer(message, _command_text(message))
 
     async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or message.text is None:
+        if message is None or message.text is None or not _has_chat(message, update):
             return
         text = _addressed_text(message)
         await self._answer(message, text if text is not None else message.text)
@@ -316,7 +385,15 @@ class TelegramAdapter:
         query = update.callback_query
         if query is None:
             return
-        command = self.callbacks.command_for(query.data or "")
+        if query.from_user is None or not query.data:
+            # Telegram always names the presser; no data means a game button, not one of ours
+            log.info("telegram: ignoring callback query %s without %s", update.update_id,
+                     "sender" if query.from_user is None else "data")
+            return
+        if query.message is not None and query.message.chat is None:
+            log.info("telegram: ignoring callback query %s on a message without chat", update.update_id)
+            return
+        command = self.callbacks.command_for(query.data)
         try:
             if command is None:
                 where = chat_ref(query.message.chat.id) if query.message is not None else ChatRef(PLATFORM, "")
@@ -341,14 +418,16 @@ class TelegramAdapter:
 
     async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or not message.migrate_to_chat_id:
+        if message is None or not message.migrate_to_chat_id or not _has_chat(message, update):
             return  # the twin service message in the new supergroup (migrate_from_chat_id)
         old, new = chat_ref(message.chat.id), chat_ref(message.migrate_to_chat_id)
         await self._chat_migrated(old, new)
 
     async def _on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         member = update.my_chat_member
-        if member is None:
+        if member is None or member.chat is None or member.new_chat_member is None:
+            if member is not None:
+                log.info("telegram: ignoring a membership update %s without chat or status", update.update_id)
             return
         chat = chat_ref(member.chat.id)
         status = member.new_chat_member.status
@@ -522,6 +601,14 @@ class TelegramAdapter:
 
 
 # ---- small helpers -------------------------------------------------------------------------------
+
+
+def _has_chat(message: Message, update: Update) -> bool:
+    """Telegram always says which chat a message is in; PTB lets a malformed one through without."""
+    if message.chat is None:
+        log.info("telegram: ignoring update %s: a message without chat", update.update_id)
+        return False
+    return True
 
 
 def _thread(chat: ChatRef) -> int | None:

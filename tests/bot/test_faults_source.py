@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.core import ChatRef, Dispatcher, Incoming
 from bot.outbox import Deliverer, Outbox
 from bot.reply import Reply
+from bot.run import _watch_source
 from bot.store import AuditEntry, OutboxItem, Subscription
 from metrics.load import write_shop
 from metrics.sample import Shop
@@ -131,12 +132,21 @@ async def test_the_warehouse_goes_away_and_comes_back(bot: Dispatcher, pg_server
         assert admin_notices(bot) == ["source-down"]  # told once, not once per failed question
     finally:
         pg_server.start()
-    # no restart, no admin action: the next question is answered
-    assert not (await ask(bot, "kpi gmv yesterday")).error
-    assert admin_notices(bot) == ["source-down", "source-back"]
+    # the running bot probes the warehouse while it is down: "back" is said without anyone asking
     delivered = RecordingAdapter("slack")
     outbox = Outbox(bot.services.store)
-    await Deliverer(outbox, {"slack": delivered}).run_once()
+    deliverer = Deliverer(outbox, {"slack": delivered})
+    watching = _watch_source(bot, deliverer, every=0.1)
+    assert watching is not None
+    for _ in range(100):
+        if admin_notices(bot) == ["source-down", "source-back"]:
+            break
+        await asyncio.sleep(0.1)
+    watching.cancel()
+    assert admin_notices(bot) == ["source-down", "source-back"]
+    # no restart, no admin action: the next question is answered
+    assert not (await ask(bot, "kpi gmv yesterday")).error
+    await deliverer.run_once()
     titles = [reply.title for _, reply in delivered.sent]
     assert titles == ["Data source unavailable", "Data source is back"]
 

@@ -68,7 +68,7 @@ async def test_two_processes_share_the_work(
     config = tmp_path / "opsbot.toml"
     config.write_text(f'[warehouse]\nurl = "{demo_url}"\n[state]\nurl = "{state}"\n'
                       '[access]\nchats = ["slack:COPS"]\n[slack]\nmode = "http"\nport = 0\n'
-                      '[alerts]\nenabled = false\n')
+                      '[alerts]\nenabled = false\n[ops]\nport = 0\n')
     env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "secret",
            "SLACK_API_URL": fake_slack.api_url}
     procs = [subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config)], env=env,

@@ -87,6 +87,25 @@ async def test_the_digest_is_enqueued_once_per_day(runtime) -> None:
     assert rt.outbox.get("digest:1:2026-11-25").status == "sent"
 
 
+async def test_a_fan_out_builds_each_distinct_digest_once(runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    rt, adapter, now = runtime
+    with rt.outbox.store.session() as s, s.begin():
+        for i in range(2, 7):
+            s.add(sub(id=None, chat=f"slack:C{i}"))
+    builds = []
+    real = sched.build_digest
+
+    async def counting(*args, **kwargs):
+        builds.append(args[1])
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(sched, "build_digest", counting)
+    assert await asyncio.gather(*(run_subscription(i) for i in range(1, 7))) == ["enqueued"] * 6
+    assert len(builds) == 1  # six jobs started together, one build
+    await rt.deliverer.run_once()
+    assert len(adapter.sent) == 6
+
+
 async def test_a_run_missed_while_down_goes_out_within_grace_and_not_after(runtime) -> None:
     rt, adapter, now = runtime
     now["t"] = datetime(2026, 11, 25, 14, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # 5 h late: within grace

@@ -7,6 +7,9 @@ is recorded, and failures can be scripted per method:
     fake.fail("chat.postMessage", status=429, retry_after=1)   # next call rate-limited
     fake.fail("chat.postMessage", times=2, status=500)
     fake.fail("files.completeUploadExternal", error="not_in_channel")
+    fake.hold("chat.postMessage", 4.0)                          # next call answered 4 s late
+    fake.outage(503)                                            # every call 503 until outage(None)
+    await fake.stop(); await fake.start()                       # refused meanwhile, then the same port
     await fake.wait_for("chat.postMessage")                     # a recorded Call
 
 It also plays the Slack side of the conversation: `sign()` signs a request body
@@ -86,6 +89,9 @@ class FakeSlack:
 
     def __post_init__(self) -> None:
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
+        self._holds: dict[str, deque[float]] = defaultdict(deque)
+        self.held: dict[str, int] = defaultdict(int)  # calls being held right now, by method
+        self._outage: int | None = None
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []
@@ -95,6 +101,8 @@ class FakeSlack:
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Listen on a free port; after `stop()`, on the same port again (an outage that refused
+        connections is over)."""
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
@@ -102,7 +110,7 @@ class FakeSlack:
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
 
@@ -111,6 +119,7 @@ class FakeSlack:
             await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
 
     # ---- addresses -------------------------------------------------------------------------
 
@@ -138,6 +147,23 @@ class FakeSlack:
             error = "ratelimited"
         for _ in range(times):
             self._failures[method].append(Failure(status, error, retry_after))
+
+    def hold(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Answer the next `times` calls to `method` only after `seconds` (a slow Slack); they are
+        recorded when answered, and counted in `held` meanwhile.
+
+        A held call whose client hangs up (timed out, killed) is never answered: Slack did not
+        get to act on it. It is recorded at once with status 499 and `_failed: client_gone`, so
+        it never counts as delivered."""
+        self._holds[method].extend([seconds] * times)
+
+    def cancel_holds(self, method: str) -> None:
+        """Forget the holds scripted for `method` that no call has used yet."""
+        self._holds.pop(method, None)
+
+    def outage(self, status: int | None = 503) -> None:
+        """Answer every Web API call and upload with `status` (Slack is down) until `outage(None)`."""
+        self._outage = status
 
     def calls_to(self, method: str, *, ok_only: bool = False) -> list[Call]:
         return [c for c in self.calls if c.method == method and (not ok_only or c.status == 200)]
@@ -167,6 +193,19 @@ class FakeSlack:
                 await asyncio.wait_for(self._changed.wait(), timeout=quiet)
             except TimeoutError:
                 return
+
+    @staticmethod
+    async def _held(request: web.Request, seconds: float) -> bool:
+        """Wait `seconds` before answering; True (at once) if the client hangs up meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            if request.transport is None or request.transport.is_closing():
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            await asyncio.sleep(min(remaining, 0.02))
 
     def _record(self, call: Call) -> None:
         self.calls.append(call)
@@ -201,6 +240,20 @@ class FakeSlack:
         args, body = await self._read(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+        if self._outage is not None:
+            response = self._failure_response(Failure(self._outage, "service_unavailable"))
+            self._record(Call(method, {**args, "_failed": "outage"}, token, response.status, body, request.path))
+            return response
+        if self._holds.get(method):
+            self.held[method] += 1
+            self._changed.set()
+            try:
+                gone = await self._held(request, self._holds[method].popleft())
+            finally:
+                self.held[method] -= 1
+            if gone:
+                self._record(Call(method, {**args, "_failed": "client_gone"}, token, 499, body, request.path))
+                return web.Response(status=499)
         failure = self._scripted(method)
         if failure is None:
             failure = self._token_problem(method, token)
@@ -251,7 +304,7 @@ class FakeSlack:
     async def _upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
         body = await request.read()
-        failure = self._scripted("upload")
+        failure = Failure(self._outage) if self._outage is not None else self._scripted("upload")
         status = failure.status if failure else 200
         if failure is None:
             self.uploads[file_id] = body

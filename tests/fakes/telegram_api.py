@@ -123,6 +123,7 @@ class FakeTelegram:
         # chats the bot was removed from: every send fails with 403
         self.kicked: set[int] = set()
         self._failures: list[Failure] = []
+        self._outage: int | None = None
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 1
         self._next_message_id = 1000
@@ -139,12 +140,14 @@ class FakeTelegram:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
+        """Listen on a free port; after `stop()`, on the same port again (an outage that refused
+        connections is over)."""
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]  # port 0 above: the OS picked a free one
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self.port = self._runner.addresses[0][1]  # port 0 at first: the OS picked a free one
 
     async def stop(self) -> None:
         self._arrived.set()  # release a long poll in flight
@@ -175,6 +178,11 @@ class FakeTelegram:
         """The next `times` matching calls fail with this Bot API error."""
         for _ in range(times):
             self._failures.append(Failure(status, description, parameters, method, chat_id))
+
+    def outage(self, status: int | None = 503) -> None:
+        """Answer every call with `status` (Telegram is down) until `outage(None)`; calls are still
+        recorded, with no result."""
+        self._outage = status
 
     def flood(self, retry_after: int, *, method: str | None = None, times: int = 1) -> None:
         self.fail(429, f"Too Many Requests: retry after {retry_after}", method=method,
@@ -278,6 +286,8 @@ class FakeTelegram:
         async with self._called:
             self.calls.append(call)
             self._called.notify_all()
+        if self._outage is not None:
+            return _error(self._outage, "Service Unavailable")
         failure = self._take_failure(method, params.get("chat_id"))
         if failure is not None:
             return _error(failure.status, failure.description, failure.parameters)
