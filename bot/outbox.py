@@ -8,9 +8,14 @@ sends it, and records the platform's message id before marking it sent; an item
 left "sending" by a killed process is taken over after `stale_after`, and if its
 message id was recorded it is marked sent without a second post.
 
-The remaining risk: a process killed after the platform accepted a message but
-before the message id was written. Slack and Telegram take no idempotency key, so
-that message is sent again on recovery. The window is one local UPDATE long.
+A reply can take several platform messages (text parts, charts, files). Each part
+that lands is recorded at once (`save_progress`), and a retry or a takeover resumes
+after the last recorded part, so an error or a crash mid-reply never posts the
+first parts twice.
+
+The remaining risk: a process killed after the platform accepted a part but before
+that part was recorded. Slack and Telegram take no idempotency key, so that one part
+is sent again on recovery. The window is one local UPDATE long.
 """
 
 from __future__ import annotations
@@ -30,13 +35,14 @@ from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from bot.adapters.base import Adapter, DeliveryError, Sent
+from bot.adapters.base import Adapter, DeliveryError, Progress, Sent
 from bot.core import ChatRef
 from bot.reply import Chart, Reply
 from bot.store import Blob, OutboxItem, Store, Subscription, utcnow
 
 log = logging.getLogger(__name__)
 
+PROGRESS = "_progress"  # in an item's payload: the parts of the reply that landed (adapters resume after them)
 MAX_ATTEMPTS = 6
 BACKOFF = (5, 30, 120, 600, 1800)  # seconds before attempts 2..6
 
@@ -132,6 +138,13 @@ class Outbox:
 
     def record_message(self, item_id: int, sent: Sent) -> None:
         self._set(item_id, message_id=sent.message_id, sent_chat=str(sent.chat))
+
+    def save_progress(self, item_id: int, progress: Progress) -> None:
+        """Record that one more part of a reply landed, before anything else happens."""
+        with self.store.session() as s, s.begin():
+            item = s.get(OutboxItem, item_id)
+            if item is not None:
+                item.payload = {**item.payload, PROGRESS: {"done": progress.done, "ids": progress.ids}}
 
     def mark_sent(self, item_id: int) -> None:
         self._set(item_id, status="sent", sent_at=utcnow(), last_error=None)
@@ -249,9 +262,17 @@ class Deliverer:
             self._observe(item.chat, "failed")
             return False
         started = time.monotonic()
+        done = item.payload.get(PROGRESS, {})
+
+        async def save(progress: Progress) -> None:
+            await asyncio.to_thread(self.outbox.save_progress, item.id, progress)
+
+        progress = Progress(done=int(done.get("done", 0)), ids=list(done.get("ids", [])), saved=save)
+        if progress.done:
+            log.info("outbox %s: resuming after %d part(s) delivered before", item.key, progress.done)
         try:
             reply = await asyncio.to_thread(self.outbox.unpack, item.payload)
-            result = await adapter.send(chat, reply)
+            result = await adapter.send(chat, reply, progress)
         except DeliveryError as exc:
             await self._audit(item, f"push-error:{exc.reason}", started)
             return await self._failed(item, attempts, exc)

@@ -7,7 +7,8 @@ logic, builds no SQL and formats no numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.core import ChatRef
@@ -20,6 +21,25 @@ class Sent:
 
     chat: ChatRef
     message_id: str
+
+
+@dataclass
+class Progress:
+    """How much of a push already landed. A reply can take several platform messages (text parts,
+    charts, files); the adapter skips the parts already `done` and reports each new one, which
+    the outbox saves at once. So a retry after an error mid-reply, or a takeover after the
+    process died, resumes where it stopped instead of posting the first parts twice."""
+
+    done: int = 0
+    ids: list[str] = field(default_factory=list)  # message ids of the parts that can be edited later
+    saved: Callable[[Progress], Awaitable[None]] | None = None
+
+    async def landed(self, message_id: str | None = None) -> None:
+        self.done += 1
+        if message_id:
+            self.ids.append(message_id)
+        if self.saved is not None:
+            await self.saved(self)
 
 
 class DeliveryError(Exception):
@@ -41,6 +61,7 @@ class Adapter(Protocol):
     async def stop(self) -> None:
         """Stop receiving, finish in-flight replies, release connections."""
 
-    async def send(self, chat: ChatRef, reply: Reply) -> Sent:
-        """Push a reply (digests, alerts); raises DeliveryError when it cannot be delivered."""
+    async def send(self, chat: ChatRef, reply: Reply, progress: Progress | None = None) -> Sent:
+        """Push a reply (digests, alerts), skipping the parts `progress` says landed before and
+        reporting each new one; raises DeliveryError when it cannot be delivered."""
         ...

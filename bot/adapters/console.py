@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TextIO
 
-from bot.adapters.base import Sent
+from bot.adapters.base import Progress, Sent
 from bot.core import CONSOLE, ChatRef, Dispatcher, Incoming
 from bot.reply import Reply
 
@@ -42,7 +42,7 @@ class ConsoleAdapter:
     async def ask(self, text: str) -> Reply:
         return await self.dispatcher.dispatch(Incoming(text=text, chat=CONSOLE, user=CONSOLE_USER))
 
-    async def send(self, chat: ChatRef, reply: Reply) -> Sent:
+    async def send(self, chat: ChatRef, reply: Reply, progress: Progress | None = None) -> Sent:
         """Pushes (digests, alerts) print: the demo's stand-in for a channel."""
         self._sent += 1
         print(f"--- to {chat} ---\n{render(reply)}\n", file=self.out, flush=True)

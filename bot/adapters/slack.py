@@ -60,7 +60,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.adapters.base import DeliveryError, Sent
+from bot.adapters.base import DeliveryError, Progress, Sent
 from bot.adapters.slack_render import ACTION_ID_PREFIX, SlackMessage, escape, plain_message, render
 from bot.config import Settings, SlackSection
 from bot.core import ChatRef, Dispatcher, Incoming
@@ -653,13 +653,13 @@ class SlackAdapter:
 
     # ---- outbound -------------------------------------------------------------------------
 
-    async def send(self, chat: ChatRef, reply: Reply) -> Sent:
+    async def send(self, chat: ChatRef, reply: Reply, progress: Progress | None = None) -> Sent:
         """Push a reply (digests, alerts). The Sent's message_id is the ts of the message; a reply
         split into several messages has their ts joined by commas."""
         try:
             # pushes have no sender; the dispatcher decides a chat's language the same way for everyone
             lang = await self._lang(Incoming(text="", chat=chat, user=""))
-            stamps = await self._deliver(_Target(chat), reply, lang)
+            stamps = await self._deliver(_Target(chat), reply, lang, progress)
         except _SEND_ERRORS as exc:
             err = delivery_error(exc)
             log.error("slack: delivery to %s failed (%s, %s)", chat, err.reason,
@@ -693,32 +693,39 @@ class SlackAdapter:
             raise err from exc
         return Sent(chat, ",".join(result))
 
-    async def _deliver(self, target: _Target, reply: Reply, lang: str) -> list[str]:
-        """Post every message of the reply, then its charts; the ts of each message posted via the API."""
-        stamps: list[str] = []
+    async def _deliver(self, target: _Target, reply: Reply, lang: str, progress: Progress | None = None) -> list[str]:
+        """Post every message of the reply, then its charts and files, skipping the parts that
+        landed in an earlier attempt; the ts of each message posted via the API."""
+        progress = progress or Progress()
         use_response_url = target.prefer_response_url and target.response_url is not None
         # a refusal or a typo concerns only the person who typed it: keep it out of the channel
         ephemeral = reply.error and target.user is not None and target.response_url is not None
-        for message in render(reply):
+        uploads = [*reply.charts, *(Chart(a.content, a.title or a.filename, a.filename) for a in reply.files)]
+        messages = list(render(reply))
+        for part, message in enumerate(messages):
+            if part < progress.done:
+                continue
             if use_response_url and await self._respond(target, message, ephemeral):
+                await progress.landed()
                 continue
             # response_url is spent (5 uses, 30 minutes) or never existed: use the Web API
             use_response_url = False
             try:
-                stamps.append(await self._post(target.chat, message, user=target.user if ephemeral else None))
+                stamp = await self._post(target.chat, message, user=target.user if ephemeral else None)
             except SlackApiError as exc:
                 # a button under a message the bot could not post itself (slash command in a channel
                 # it never joined): only response_url reaches that channel
                 if _error_code(exc) in CHANNEL_ERRORS and target.response_url and not target.prefer_response_url:
                     if await self._respond(target, message, ephemeral):
+                        await progress.landed()
                         continue
                 raise
-        for chart in reply.charts:
-            await self._upload(target, chart, lang)
-        for attachment in reply.files:
-            await self._upload(target, Chart(attachment.content, attachment.title or attachment.filename,
-                                             attachment.filename), lang)
-        return stamps
+            await progress.landed(stamp)
+        for part, chart in enumerate(uploads, start=len(messages)):
+            if part >= progress.done:
+                await self._upload(target, chart, lang)
+                await progress.landed()
+        return list(progress.ids)
 
     async def _post(self, chat: ChatRef, message: SlackMessage, user: str | None = None) -> str:
         if user is not None:

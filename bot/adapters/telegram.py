@@ -57,7 +57,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.adapters.base import DeliveryError, Sent
+from bot.adapters.base import DeliveryError, Progress, Sent
 from bot.adapters.telegram_render import CallbackStore, adapter_text, render
 from bot.config import Settings, TelegramSection
 from bot.core import ChatRef, Dispatcher, Incoming
@@ -459,7 +459,7 @@ class TelegramAdapter:
 
     # ---- outbound -------------------------------------------------------------------------------
 
-    async def send(self, chat: ChatRef, reply: Reply) -> Sent:
+    async def send(self, chat: ChatRef, reply: Reply, progress: Progress | None = None) -> Sent:
         """Push a reply (digests, alerts).
 
         Follows a group's upgrade to a supergroup: the message goes to the new
@@ -468,7 +468,7 @@ class TelegramAdapter:
         Raises DeliveryError: permanent when the bot was removed or the chat
         is gone, not permanent after bounded flood/network retries.
         """
-        return await self._deliver(chat, reply, None)
+        return await self._deliver(chat, reply, None, progress)
 
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """Replace the text of a message `send` posted (a digest updated by late data).
@@ -493,9 +493,10 @@ class TelegramAdapter:
             )
         return Sent(target, sent.message_id)
 
-    async def _deliver(self, chat: ChatRef, reply: Reply, quote: int | None) -> Sent:
+    async def _deliver(self, chat: ChatRef, reply: Reply, quote: int | None,
+                       progress: Progress | None = None) -> Sent:
         try:
-            return await self._deliver_parts(chat, reply, quote)
+            return await self._deliver_parts(chat, reply, quote, progress or Progress())
         except DeliveryError as exc:
             # If the chat moved before the failure, say so: the caller's retry should go to the new id.
             moved = self._moved.get(ChatRef(chat.platform, chat.id))
@@ -503,15 +504,17 @@ class TelegramAdapter:
                 exc.migrated_to = moved
             raise
 
-    async def _deliver_parts(self, chat: ChatRef, reply: Reply, quote: int | None) -> Sent:
+    async def _deliver_parts(self, chat: ChatRef, reply: Reply, quote: int | None, progress: Progress) -> Sent:
+        """Photos, then text parts, then files; the parts an earlier attempt delivered are skipped."""
         rendered = render(reply, self.callbacks, self.lang)
         total = len(rendered.photos) + len(rendered.texts)
         target = chat
-        first_text: Message | None = None
-        first_any: Message | None = None
+        first_photo: Message | None = None
         sent = 0
         for photo in rendered.photos:
             sent += 1
+            if sent <= progress.done:
+                continue
             message, target = await self._call(
                 target, "send_photo",
                 photo=InputFile(photo.png, filename=photo.filename),
@@ -520,9 +523,12 @@ class TelegramAdapter:
                 reply_parameters=_quote(quote) if sent == 1 else None,
                 reply_markup=rendered.keyboard if sent == total else None,
             )
-            first_any = first_any or message
+            first_photo = first_photo or message
+            await progress.landed()
         for text in rendered.texts:
             sent += 1
+            if sent <= progress.done:
+                continue
             message, target = await self._call(
                 target, "send_message",
                 text=text, parse_mode=ParseMode.HTML,
@@ -530,16 +536,20 @@ class TelegramAdapter:
                 reply_parameters=_quote(quote) if sent == 1 else None,
                 reply_markup=rendered.keyboard if sent == total else None,
             )
-            first_text = first_text or message
+            # text messages are the ones an edit can replace (a photo has no text to edit)
+            await progress.landed(str(message.message_id))
         for attachment in reply.files:
+            sent += 1
+            if sent <= progress.done:
+                continue
             _, target = await self._call(
                 target, "send_document",
                 document=InputFile(attachment.content, filename=attachment.filename),
                 message_thread_id=_thread(target),
             )
-        # the first text message is the one an edit can replace (a photo has no text to edit)
-        landed = first_text or first_any
-        return Sent(target, str(landed.message_id) if landed is not None else "")
+            await progress.landed()
+        first = progress.ids[0] if progress.ids else str(first_photo.message_id) if first_photo else ""
+        return Sent(target, first)
 
     async def _call(self, target: ChatRef, method: str, **kwargs: Any) -> tuple[Any, ChatRef]:
         """Call a Bot API send/edit method on `target` with bounded retries.

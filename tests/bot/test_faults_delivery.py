@@ -362,3 +362,37 @@ async def test_sigkill_in_the_middle_of_a_digest_fan_out_posts_every_digest_once
     assert sorted(i.chat for i in items) == sorted(f"slack:{c}" for c in CHANNELS)
     assert all(i.status == "sent" and i.message_id for i in items)
     store.dispose()
+
+
+# ---- 3. an error in the middle of a reply of several parts ---------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+async def test_a_reply_cut_in_the_middle_resumes_without_posting_its_first_parts_twice(
+    adapters: dict[str, Adapter], store: Store, fake_slack: FakeSlack, fake_telegram: FakeTelegram,  # noqa: F811
+) -> None:
+    """A long digest takes two Slack messages; a digest with a chart takes a photo and a text on
+    Telegram. When the second part fails, the retry sends only what is missing."""
+    from bot.reply import Chart
+
+    outbox = Outbox(store)
+    lines = [f"line {i}: " + "numbers for the ops team " * 8 for i in range(100)]  # > one Slack message
+    outbox.enqueue("digest:slack", SLACK_CHATS["a"], Reply(title="Long digest", text=lines))
+    outbox.enqueue("digest:telegram", TELEGRAM_CHATS["a"],
+                   Reply(title="Daily digest", text=["numbers"], charts=[Chart(PNG, "GMV, 30 days", "gmv.png")]))
+    fake_slack.fail("chat.postMessage", after=1, times=20, status=500)
+    fake_telegram.fail(502, "Bad Gateway", method="sendMessage", times=20)
+    deliverer = Deliverer(outbox, adapters)
+    assert await deliverer.run_once() == 0
+    assert [outbox.get(k).status for k in ("digest:slack", "digest:telegram")] == ["pending"] * 2
+    fake_slack._failures.clear()
+    fake_telegram._failures.clear()
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=1), tick=True):
+        assert await deliverer.run_once() == 2
+    posts = fake_slack.calls_to("chat.postMessage", ok_only=True)
+    assert len(posts) == 2 and "line 0:" in posts[0].all_text() and "line 99:" in posts[1].all_text()
+    assert len([c for c in fake_telegram.calls_to("sendPhoto") if c.result is not None]) == 1
+    assert len([c for c in fake_telegram.calls_to("sendMessage") if c.result is not None]) == 1
+    item = outbox.get("digest:telegram")
+    assert item.status == "sent" and item.message_id  # the text message: what a late-data edit replaces

@@ -3,7 +3,7 @@ are about the outbox, not a platform (platform faults are tested against the fak
 
 from __future__ import annotations
 
-from bot.adapters.base import DeliveryError, Sent
+from bot.adapters.base import DeliveryError, Progress, Sent
 from bot.core import ChatRef
 from bot.reply import Reply
 
@@ -26,10 +26,12 @@ class RecordingAdapter:
     async def stop(self) -> None:
         pass
 
-    async def send(self, chat: ChatRef, reply: Reply) -> Sent:
+    async def send(self, chat: ChatRef, reply: Reply, progress: Progress | None = None) -> Sent:
         if self.failures and self.fail_only in (None, str(chat)):
             raise self.failures.pop(0)
         self.sent.append((chat, reply))
+        if progress is not None:
+            await progress.landed(f"m{len(self.sent)}")
         return Sent(chat, f"m{len(self.sent)}")
 
     async def edit(self, sent: Sent, reply: Reply) -> Sent:

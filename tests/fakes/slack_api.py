@@ -88,7 +88,7 @@ class FakeSlack:
     port: int = 0
 
     def __post_init__(self) -> None:
-        self._failures: dict[str, deque[Failure]] = defaultdict(deque)
+        self._failures: dict[str, deque[Failure | None]] = defaultdict(deque)
         self._holds: dict[str, deque[float]] = defaultdict(deque)
         self.held: dict[str, int] = defaultdict(int)  # calls being held right now, by method
         self._outage: int | None = None
@@ -138,9 +138,12 @@ class FakeSlack:
     # ---- scripting -------------------------------------------------------------------------
 
     def fail(
-        self, method: str, *, times: int = 1, status: int = 200, error: str | None = None, retry_after: int | None = None
+        self, method: str, *, times: int = 1, status: int = 200, error: str | None = None, retry_after: int | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next `times` calls to `method` with this status/error instead of success."""
+        """Answer the next `times` calls to `method` with this status/error instead of success
+        (after letting `after` calls succeed)."""
+        self._failures[method].extend([None] * after)
         if status == 429 and retry_after is None:
             retry_after = 1
         if error is None and status == 429:
