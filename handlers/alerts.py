@@ -171,15 +171,22 @@ def scan_day(ctx: Context, day: date, now: datetime) -> list[ChatScan]:
             findings = list(per_chat.get(chat, []))
             rf, rs = rule_findings(seen_from(ctx, chat), by_chat_rules.get(chat, []), day)
             findings += rf
-            outcome = book(ctx).record(chat, findings, scanned_here | rs,
-                                       now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None), local_now)
-            reply = render_alerts(ctx, outcome, day) if outcome.push or outcome.recovered else None
-            key = None
-            if reply is not None:
-                ids = ",".join(f"{a.id}:{a.notified_score:.3f}" for a in outcome.push + outcome.recovered)
-                key = f"alerts:{chat}:{day.isoformat()}:{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
-            out.append(ChatScan(chat, outcome, reply, key))
+            out.append(chat_scan(ctx, chat, findings, scanned_here | rs, now, local_now, day,
+                                 f"alerts:{chat}:{day.isoformat()}"))
     return sorted(out, key=lambda c: c.chat)
+
+
+def chat_scan(ctx: Context, chat: str, findings: list[Finding], scanned: set[str], now: datetime,
+              local_now: datetime, day: date, key_prefix: str) -> ChatScan:
+    """Record one chat's findings in the alert book; the message to push, under a key that
+    changes only when what is pushed changes (so a re-run pushes nothing twice)."""
+    outcome = book(ctx).record(chat, findings, scanned, now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None),
+                               local_now)
+    if not (outcome.push or outcome.recovered):
+        return ChatScan(chat, outcome, None, None)
+    ids = ",".join(f"{a.id}:{a.notified_score:.3f}" for a in outcome.push + outcome.recovered)
+    key = f"{key_prefix}:{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
+    return ChatScan(chat, outcome, render_alerts(ctx, outcome, day), key)
 
 
 def alert_chats(ctx: Context) -> set[str]:
@@ -221,14 +228,8 @@ def intraday_scan(ctx: Context, now: datetime) -> list[ChatScan]:
         for chat in sorted({c for f in findings for c in chats_for(ctx, f.severity, str(f.details["kpi"]))}
                            & members | (_chats_with_open(ctx, "@today") & members)):
             mine = [f for f in findings if chat in chats_for(ctx, f.severity, str(f.details["kpi"]))]
-            outcome = book(ctx).record(chat, mine, scanned, now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None),
-                                       local)
-            reply = render_alerts(ctx, outcome, local.date()) if outcome.push or outcome.recovered else None
-            key = None
-            if reply is not None:
-                ids = ",".join(f"{a.id}:{a.notified_score:.3f}" for a in outcome.push + outcome.recovered)
-                key = f"intraday:{chat}:{local.isoformat()}:{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
-            out.append(ChatScan(chat, outcome, reply, key))
+            out.append(chat_scan(ctx, chat, mine, scanned, now, local, local.date(),
+                                 f"intraday:{chat}:{local.isoformat()}"))
     return sorted(out, key=lambda c: c.chat)
 
 
