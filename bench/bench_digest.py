@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_kpi import OUT, ensure_shop, machine  # noqa: E402
+from bench.common import OUT, ensure_shop, machine  # noqa: E402
 from bot.adapters.slack import SlackAdapter, SlackConfig  # noqa: E402
 from bot.app import build_dispatcher  # noqa: E402
 from bot.config import Settings  # noqa: E402

@@ -11,27 +11,22 @@ question on the same engine, and pandas on the same rows already in memory.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import platform
-import statistics
-import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from bot.app import build_dispatcher
-from bot.config import Settings
-from bot.core import CONSOLE, Incoming
-from bot.store import Store
-from metrics.load import demo_end, write_shop
-from metrics.sample import Shop, ShopSpec, generate
-from metrics.warehouse import Warehouse
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-OUT = Path(__file__).parent / "out"
+from bench.common import OUT, asker, dispatcher_for, ensure_shop, machine, median_ms  # noqa: E402
+from metrics.sample import ShopSpec  # noqa: E402
+
+__all__ = ["OUT", "ensure_shop", "machine", "median_ms"]  # older scripts import these from here
+
 COMMANDS = [
     "kpi",
     "kpi gmv orders aov conversion last 7d vs previous by channel",
@@ -42,32 +37,6 @@ COMMANDS = [
     "funnel last 30d",
     "retention by month",
 ]
-
-
-def machine() -> str:
-    cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"], capture_output=True, text=True)
-    return f"{platform.machine()} {cpu.stdout.strip() or 'cpu'}, {subprocess.getoutput('nproc')} cores, python {platform.python_version()}"
-
-
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm caches: every bot answers many questions on one warm database
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
-
-
-def ensure_shop(url: str, path: Path, spec: ShopSpec) -> Shop | None:
-    engine = create_engine(url)
-    if demo_end(engine) == spec.end and path.exists():
-        engine.dispose()
-        return None
-    shop = generate(spec)
-    write_shop(engine, shop, spec)
-    engine.dispose()
-    return shop
 
 
 def main() -> None:
@@ -85,18 +54,13 @@ def main() -> None:
     t0 = time.perf_counter()
     ensure_shop(url, db, spec)
     print(f"shop ready in {time.perf_counter() - t0:.1f} s: {db}")
-    settings = Settings.model_validate({"warehouse": {"url": url}})
-    wh = Warehouse.from_url(settings.warehouse_url(), settings.mapping())
     now = datetime.combine(today, datetime.min.time()) + timedelta(hours=10)
-    dispatcher = build_dispatcher(settings, wh, clock=lambda: now, store=Store("sqlite://"))
+    dispatcher = dispatcher_for(url, now)
+    wh = dispatcher.services.warehouse
     known = {c.name for c in dispatcher.commands}
 
     def ask(cmd: str) -> Callable[[], object]:
-        def run() -> object:
-            reply = asyncio.run(dispatcher.dispatch(Incoming(cmd, CONSOLE, "console:local")))
-            assert not reply.error, reply.plain_text()
-            return reply
-        return run
+        return asker(dispatcher, cmd)
 
     rows = []
     for cmd in COMMANDS:

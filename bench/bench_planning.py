@@ -12,7 +12,6 @@ order rows already in memory (per-customer RFM aggregates; daily GMV for plan/pa
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
 from collections.abc import Callable
@@ -24,16 +23,13 @@ from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_kpi import machine, median_ms  # noqa: E402
+from bench.common import OUT, asker, machine, median_ms  # noqa: E402
 from bot.app import build_dispatcher  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.core import CONSOLE, Incoming  # noqa: E402
 from bot.store import Store  # noqa: E402
 from metrics.load import demo_end, write_shop  # noqa: E402
 from metrics.sample import ShopSpec, generate  # noqa: E402
 from metrics.warehouse import Warehouse  # noqa: E402
-
-OUT = Path(__file__).parent / "out"
 
 
 def main() -> None:
@@ -56,11 +52,7 @@ def main() -> None:
     dispatcher = build_dispatcher(settings, wh, clock=lambda: now, store=Store(f"sqlite:///{state}"))
 
     def ask(cmd: str) -> Callable[[], object]:
-        def run() -> object:
-            reply = asyncio.run(dispatcher.dispatch(Incoming(cmd, CONSOLE, "console:local")))
-            assert not reply.error, reply.plain_text()
-            return reply
-        return run
+        return asker(dispatcher, cmd)
 
     ask("goal set gmv 60000000 this month")()
     ask("goal set gmv 200000000 next quarter")()

@@ -838,10 +838,6 @@ class _Parsed:
     rejected_keys: set[str] = field(default_factory=set)  # lines mode: orders with a rejected line
 
 
-def _present(col: pd.Series) -> pd.Series:
-    return _text(col).notna() if _is_text(col) else col.notna()
-
-
 def _parse(batch: _Batch, plan: _Plan, headers: dict[str, str], int_ids: set[str]) -> tuple[_Parsed, int]:
     """Typed, validated rows of one batch. Returns (parsed, number of blank rows dropped)."""
     raw = batch.frame
@@ -859,6 +855,7 @@ def _parse(batch: _Batch, plan: _Plan, headers: dict[str, str], int_ids: set[str
         col = raw[header]
         if kind in ("id", "text"):
             values = _ids(col) if kind == "id" else _text(col)
+            present = values.notna()
             if kind == "id" and logical in int_ids:
                 # the existing column is an integer: an id like "C536379" cannot go in
                 not_int = values.notna() & ~values.str.fullmatch(r"-?\d{1,18}").fillna(False).astype(bool)
@@ -874,19 +871,22 @@ def _parse(batch: _Batch, plan: _Plan, headers: dict[str, str], int_ids: set[str
             problems.add(bad, logical + ": {} is not a " + ("date" if kind == "date" else "date/time") + expected, col)
             problems.add(gap, logical + ": {} does not exist or is ambiguous in " + str(plan.source_zone)
                          + " (a daylight-saving change)", col)
+            present = values.notna() | bad | gap
             if kind == "date":
                 has_time = values.notna() & (values != values.dt.normalize())
                 problems.add(has_time, logical + ": {} has a time of day; a day column holds dates", col)
                 values = values.dt.normalize()
         else:
             values, bad = _numbers(col)
+            present = values.notna() | bad
             problems.add(bad, logical + ": {} is not a number", col)
             if kind in ("money", "count") and not (plan.lines and logical == "amount"):
                 problems.add(values < 0, logical + ": negative ({})", values)
             if kind == "count":
                 problems.add(values.notna() & (values % 1 != 0), logical + ": {} is not a whole number", values)
         if logical in REQUIRED[plan.table] or logical in KEYS[plan.table] or (plan.lines and logical in LINE_COLUMNS):
-            problems.add(~_present(col), logical + ": missing")
+            # present: a value after trimming, parseable or not (from the values above: no second pass)
+            problems.add(~present, logical + ": missing")
         out[logical] = values
     for logical, value in plan.constants.items():
         if logical in plan.logical or logical in LINE_COLUMNS:
@@ -967,11 +967,15 @@ class _SeenKeys:
             inside = repeat & (earlier_sorted == 0)
             earlier_sorted[inside] = sorted_lines[run_start[inside]]
         new = earlier_sorted == 0
-        # two sorted runs: the stable sort merges them in linear time
-        merged = np.concatenate([self.codes, sorted_codes[new]])
-        merged_lines = np.concatenate([self.lines, sorted_lines[new]])
-        merge = np.argsort(merged, kind="stable")
-        self.codes, self.lines = merged[merge], merged_lines[merge]
+        new_codes, new_lines = sorted_codes[new], sorted_lines[new]
+        if not len(self.codes) or (len(new_codes) and new_codes[0] > self.codes[-1]):
+            # keys ascending through the file (the usual export): the new run goes after the old one
+            self.codes = np.concatenate([self.codes, new_codes])
+            self.lines = np.concatenate([self.lines, new_lines])
+        else:
+            # new codes are distinct and absent from the old run: insert each at its sorted place
+            at = np.searchsorted(self.codes, new_codes)
+            self.codes, self.lines = np.insert(self.codes, at, new_codes), np.insert(self.lines, at, new_lines)
         earlier = np.empty(len(codes), dtype=np.int64)
         earlier[order] = earlier_sorted
         return earlier
@@ -1475,6 +1479,62 @@ class _Writer:
             self.conn.execute(insert(table), chunk)
 
 
+def _prefetched(batches: Iterator[_Batch]) -> Iterator[_Batch]:
+    """The fast reader's batches, read one ahead in a thread while the caller parses the current one.
+
+    pyarrow parses CSV and Parquet without the GIL, so on two cores reading overlaps parsing
+    (and _Pipeline overlaps writing). One batch ahead at most; batches and errors come out in
+    file order; when the caller stops early the reader stops at its next batch. Only for
+    sources whose batches carry everything (the exact reader reports malformed rows beside
+    its batches, so it is not prefetched).
+    """
+    import queue
+    import threading
+
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not put(("batch", batch)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the caller, raised there
+            put(("error", exc))
+        finally:
+            if stop.is_set():
+                batches.close()  # type: ignore[attr-defined]  # runs the reader's cleanup in its own thread
+
+    thread = threading.Thread(target=produce, name="opsbot-ingest-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                slots.get(timeout=0.1)  # unblock a reader waiting to hand over a batch
+            except queue.Empty:
+                pass
+        thread.join()
+
+
 class _Pipeline:
     """Writes batch k in a worker thread while the caller parses batch k+1.
 
@@ -1642,7 +1702,7 @@ def _load(
                 changes_before = writer.changes()
                 writer.begin_bulk(before)
                 pipeline = _Pipeline(writer)
-                for batch in source.exact_batches() if exact else source.batches():
+                for batch in source.exact_batches() if exact else _prefetched(source.batches()):
                     parsed, blank = _parse(batch, plan, headers, target.int_ids)
                     blank_lines += blank
                     report.rows_read += len(batch.frame) - blank

@@ -28,6 +28,7 @@ tests and proxies). Tokens are never logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -125,6 +126,9 @@ class SlackConfig:
     # in a small pool anyway, and a thousand answers interleaving on the event loop would delay
     # the acks of the commands still arriving past Slack's 3 seconds (bench/README.md, issue 10).
     answer_concurrency: int = 32
+    # HTTP mode: how long an answer may wait for the requests still arriving to be acknowledged
+    # first (0: answers start at once); see _answer
+    ack_first_wait: float = 2.0
 
 
 def normalize_api_url(url: str) -> str:
@@ -382,6 +386,10 @@ class SlackAdapter:
         self._seen = RecentIds()
         self._tasks: set[asyncio.Task[None]] = set()
         self._answer_slots = asyncio.Semaphore(config.answer_concurrency)
+        # requests being handled by the HTTP endpoint; answers start once it is 0 (see _answer)
+        self._in_requests = 0
+        self._requests_done = asyncio.Event()
+        self._requests_done.set()
         # one connection pool for Web API calls and response_url posts, opened by start(); without
         # it slack_sdk opens (and tears down) a session and a connection for every single call
         self._session: aiohttp.ClientSession | None = None
@@ -449,6 +457,16 @@ class SlackAdapter:
         log.info("slack: HTTP mode listening on %s", self.url)
 
     async def _http_endpoint(self, request: web.Request) -> web.Response:
+        self._in_requests += 1
+        self._requests_done.clear()
+        try:
+            return await self._handle_http(request)
+        finally:
+            self._in_requests -= 1
+            if not self._in_requests:
+                self._requests_done.set()
+
+    async def _handle_http(self, request: web.Request) -> web.Response:
         # Verify before parsing (PITFALLS 2.4). Bolt verifies too, but only after it has parsed the
         # body, and a body or header it cannot read (not JSON, not UTF-8, a timestamp that is not a
         # number) would come out of it as a 500 and an error log, for anyone who can reach us.
@@ -642,6 +660,12 @@ class SlackAdapter:
     async def _answer(self, incoming: Incoming, target: _Target) -> None:
         """Dispatch and deliver; failures are logged (nobody is waiting on an exception here)."""
         async with self._answer_slots:
+            # Acks first: while requests are still arriving, the answers' queries (threads holding
+            # the GIL) and rendering would slow their acks past Slack's 3 seconds; a burst is
+            # acknowledged in full, then answered. Bounded, so steady traffic cannot starve answers.
+            if not self._requests_done.is_set() and self.config.ack_first_wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._requests_done.wait(), self.config.ack_first_wait)
             reply = await self.dispatcher.dispatch(incoming)
             try:
                 await self._deliver(target, reply, await self._lang(incoming))
