@@ -206,6 +206,8 @@ class Sent:
 class Run:
     sent: list[Sent] = field(default_factory=list)
     rss: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, kB)
+    idle: list[tuple[float, int]] = field(default_factory=list)  # after each soak round, answered and settled
+    sent_seconds: float = 0.0  # when the last soak command was sent
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -336,18 +338,22 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
                 started = time.monotonic()
                 rss_task = asyncio.create_task(sample_rss(proc.pid, started, run, args.sample))
                 if args.soak:
-                    run.sent = await soak(session, url, fake, args.soak, args.rate, mix)
+                    for _ in range(args.rounds):
+                        sent = await soak(session, url, fake, args.soak, args.rate, mix, len(run.sent))
+                        run.sent_seconds = time.monotonic() - started
+                        run.sent += sent
+                        await wait_answers(fake, [s.rid for s in sent], args.answer_timeout)
+                        await asyncio.sleep(args.settle)  # idle: what memory does the bot keep?
+                        run.idle.append((time.monotonic() - started, rss_kb(proc.pid)))
                 else:
                     # built and signed before the clock starts: the client's own work is not the bot's
                     burst = [build(fake, i, mix[i % len(mix)]) for i in range(args.commands)]
                     started = time.monotonic()
                     run.sent = list(await asyncio.gather(*(
                         send_one(session, url, fake, i, r.text, r) for i, r in enumerate(burst))))
-                sent_for = time.monotonic() - started
+                sent_for = time.monotonic() - started if not args.soak else run.sent_seconds
                 await wait_answers(fake, [s.rid for s in run.sent], args.answer_timeout)
-                finished = time.monotonic() - started
-                if args.soak:
-                    await asyncio.sleep(args.settle)  # idle: what memory does the bot keep?
+                finished = time.monotonic() - started - (args.settle if args.soak else 0)
                 rss_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await rss_task
@@ -371,7 +377,7 @@ async def sample_rss(pid: int, started: float, run: Run, every: float) -> None:
 
 
 async def soak(session: aiohttp.ClientSession, url: str, fake: FakeSlack, seconds: float, rate: float,
-               mix: list[str]) -> list[Sent]:
+               mix: list[str], first: int = 0) -> list[Sent]:
     """Open loop: command i leaves at start + i/rate whether or not earlier ones were answered."""
     tasks: list[asyncio.Task[Sent]] = []
     start = time.monotonic()
@@ -380,7 +386,7 @@ async def soak(session: aiohttp.ClientSession, url: str, fake: FakeSlack, second
         delay = start + i / rate - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(send_one(session, url, fake, i, mix[i % len(mix)])))
+        tasks.append(asyncio.create_task(send_one(session, url, fake, first + i, mix[i % len(mix)])))
     return list(await asyncio.gather(*tasks))
 
 
@@ -427,28 +433,36 @@ def report(args: argparse.Namespace, run: Run, fake: TimedSlack, sent_for: float
     }
     if args.soak:
         out["rate"] = args.rate
-        out.update(flatness(run.rss, args.soak))
+        out.update(flatness(run.rss, run.idle, args.soak))
+        out["rounds"] = args.rounds
     out["ok"] = (out["acked_within_3s"] == out["commands"] == out["answered"] and not errors and not log_errors
                  and out["error_replies"] == 0)
     return out
 
 
-def flatness(samples: list[tuple[float, int]], load_seconds: float) -> dict[str, Any]:
-    """Is memory flat? The bot idle before the load (after its warm-up) against the bot idle after
-    it (all answered, then --settle seconds), plus the drift while loaded: the least-squares slope
-    from the end of the first minute to the end of the load, in MB per hour."""
+def flatness(samples: list[tuple[float, int]], idle: list[tuple[float, int]], load_seconds: float) -> dict[str, Any]:
+    """Is memory flat? The bot idle before the load (after its warm-up) and idle after each round
+    (all answered, then --settle seconds), plus the drift while loaded: the least-squares slope
+    from the end of the first minute to the end of the first round, in MB per hour.
+
+    With one round, flat means the bot keeps under 3 % (at least 10 MB) of what it started with.
+    With more, the first rounds may fill caches (DuckDB's buffers, SQLite's page cache, pools):
+    flat means a plateau, the last round adding under 2 % (at least 5 MB) to the one before."""
     mb = [(t, kb / 1024) for t, kb in samples]
-    before, after = mb[0][1], mb[-1][1]
+    before = mb[0][1]
+    after = [kb / 1024 for _, kb in idle] or [mb[-1][1]]
+    out: dict[str, Any] = {"rss_idle_before_mb": before, "rss_idle_after_rounds_mb": after,
+                           "rss_idle_after_mb": after[-1], "rss_retained_mb": after[-1] - before}
     loaded = [(t, m) for t, m in mb if 60 <= t <= load_seconds]
-    out: dict[str, Any] = {"rss_idle_before_mb": before, "rss_idle_after_mb": after,
-                           "rss_retained_mb": after - before}
     if len(loaded) >= 3:
         ts, ms = [t for t, _ in loaded], [m for _, m in loaded]
         mt, mm = statistics.fmean(ts), statistics.fmean(ms)
         slope = sum((t - mt) * (m - mm) for t, m in loaded) / sum((t - mt) ** 2 for t in ts)  # MB/s
         out.update(rss_loaded_slope_mb_per_hour=slope * 3600, rss_loaded_first_mb=ms[0], rss_loaded_last_mb=ms[-1])
-    # flat: what the bot keeps once the load is over is within 3 % (at least 10 MB) of where it started
-    out["rss_flat"] = after - before < max(10.0, 0.03 * before)
+    if len(after) >= 2:
+        out["rss_flat"] = after[-1] - after[-2] < max(5.0, 0.02 * after[-2])
+    else:
+        out["rss_flat"] = after[-1] - before < max(10.0, 0.03 * before)
     return out
 
 
@@ -483,8 +497,9 @@ def markdown(r: dict[str, Any], m: dict[str, str]) -> str:
                      f"{r['baseline_acked_within_3s']:,} / {r['commands']:,}; {r['baseline_ack_p50_ms']:,.0f} / "
                      f"{r['baseline_ack_p99_ms']:,.0f} / {r['baseline_ack_max_ms']:,.0f} ms"))
     if r["mode"] == "soak":
-        rows.append(("bot RSS idle before the load → idle after it",
-                     f"{r['rss_idle_before_mb']:.0f} → {r['rss_idle_after_mb']:.0f} MB "
+        rounds = " → ".join(f"{m:.0f}" for m in r["rss_idle_after_rounds_mb"])
+        rows.append((f"bot RSS idle before the load → idle after {'each round' if r['rounds'] > 1 else 'it'}",
+                     f"{r['rss_idle_before_mb']:.0f} → {rounds} MB "
                      f"({r['rss_retained_mb']:+.0f} MB): {'flat' if r['rss_flat'] else 'NOT FLAT'}"))
         if r.get("rss_loaded_slope_mb_per_hour") is not None:
             rows.append(("bot RSS under load, minute 1 → end of the load",
@@ -500,6 +515,7 @@ def main() -> None:
     ap.add_argument("--soak", type=float, default=0, help="seconds of steady load instead of a burst")
     ap.add_argument("--rate", type=float, default=20, help="commands per second during --soak")
     ap.add_argument("--sample", type=float, default=10, help="seconds between RSS samples")
+    ap.add_argument("--rounds", type=int, default=1, help="soak this many times in a row, idle in between")
     ap.add_argument("--settle", type=float, default=20, help="idle seconds after a soak before the last RSS sample")
     ap.add_argument("--mix", choices=["full", "light"], default="full",
                     help="full: kpi, top, trend and help in equal turns; light: mostly kpi and help, a chart in ten")
