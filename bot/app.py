@@ -68,7 +68,10 @@ def open_warehouse(settings: Settings) -> Warehouse:
         ensure_demo_shop(settings, now_in(settings.zone).date())
     limits = settings.limits
     gate = QueryGate(timeout=limits.query_timeout_seconds, max_concurrent=limits.max_concurrent_queries)
-    return Warehouse.from_url(settings.warehouse_url(), settings.mapping(), gate)
+    warehouse = Warehouse.from_url(settings.warehouse_url(), settings.mapping(), gate,
+                                   memory_limit=settings.warehouse.memory_limit or None)
+    warehouse.cache.ttl = settings.warehouse.cache_minutes * 60
+    return warehouse
 
 
 def build_dispatcher(

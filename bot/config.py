@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from bot.errors import ConfigError
 from metrics.schema import DEFAULT_STATUSES, LOGICAL_TABLES, ColumnMap, Mapping, TableMap, validate_select
+from metrics.warehouse import DUCKDB_MEMORY_LIMIT
 
 
 class _Section(BaseModel):
@@ -158,6 +159,11 @@ class WarehouseSection(_Section):
     status: StatusSection = StatusSection()
     # extra dimensions of orders: logical name -> physical column
     dimensions: dict[str, str] = {}
+    # DuckDB only: memory it may use before spilling to a temporary folder ("" = DuckDB's default, 80 % of RAM)
+    memory_limit: str = DUCKDB_MEMORY_LIMIT
+    # how long answers about closed days (segments, retention, LTV) are kept; an embedded database's
+    # answers are dropped as soon as its file changes, a server's after this long at most. 0: never kept
+    cache_minutes: float = Field(default=30, ge=0)
 
     @field_validator("url")
     @classmethod

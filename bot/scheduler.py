@@ -37,6 +37,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -297,6 +298,17 @@ async def run_housekeeping() -> str:
     return f"pruned {removed}"
 
 
+async def run_warm() -> str:
+    """Every half cache lifetime: the slow answers (segments, retention, LTV) computed ahead of
+    the people who will ask, for every row-level scope in use (handlers/warm.py)."""
+    from handlers.warm import warm
+
+    rt = runtime()
+    ctx = rt.dispatcher.context_for(ChatRef("console", "scheduler"))
+    scopes = await ctx.run(warm, ctx)
+    return f"warmed {scopes} scope(s)"
+
+
 def _schedule_once(rt: Runtime, job_id: str, func: Callable[..., object], args: tuple[object, ...],
                    when: datetime) -> None:
     if rt.scheduler is None:
@@ -392,6 +404,16 @@ class Scheduler:
         if job is None or repr(job.trigger) != repr(housekeeping):
             self.aps.add_job(run_housekeeping, housekeeping, id="housekeeping", replace_existing=True,
                              name="housekeeping")
+        cache_minutes = self.dispatcher.services.settings.warehouse.cache_minutes
+        if cache_minutes > 0:
+            warm_trigger = IntervalTrigger(minutes=max(1.0, cache_minutes / 2))
+            job = existing.get("warm")
+            if job is None or getattr(job.trigger, "interval", None) != warm_trigger.interval:
+                # first run right away: the answers are ready soon after a start or a deploy
+                self.aps.add_job(run_warm, warm_trigger, id="warm", replace_existing=True, name="warm answers",
+                                 next_run_time=datetime.now(ZoneInfo("UTC")))
+        elif "warm" in existing:
+            existing["warm"].remove()
         for job_id, job in existing.items():
             if job_id.startswith("sub:") and job_id not in wanted:
                 job.remove()

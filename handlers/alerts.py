@@ -3,7 +3,6 @@ commands people use on an alert (ack, assign, snooze, expected)."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
@@ -14,13 +13,13 @@ import pandas as pd
 from sqlalchemy import select
 
 from bot.alerts import AlertBook, Finding, Outcome, severity_at_least
-from bot.core import Args, ChatRef, Context, Incoming, Router
+from bot.core import Args, Context, Router
 from bot.errors import UsageError
 from bot.i18n import fmt_percent, fmt_value
 from bot.messages import dimension_label, metric_label
 from bot.reply import Action, Reply
 from bot.store import Alert, AlertRule, Subscription, utcnow
-from handlers.common import parse_dimension, parse_id, parse_metric
+from handlers.common import by_scope, parse_dimension, parse_id, parse_metric, seen_from
 from metrics.anomaly_intraday import expected_so_far
 from metrics.anomaly_scan import ScanResult, scan
 from metrics.kpis import CATALOG, KpiQuery, evaluate
@@ -128,20 +127,6 @@ class ChatScan:
     outcome: Outcome
     reply: Reply | None
     key: str | None
-
-
-def seen_from(ctx: Context, chat: str) -> Context:
-    """The same context as `chat` sees the shop: its row-level scope applies to every number."""
-    return dataclasses.replace(ctx, incoming=Incoming("", ChatRef.parse(chat), ctx.incoming.user))
-
-
-def by_scope(ctx: Context, chats: set[str]) -> list[tuple[Context, set[str]]]:
-    """Chats grouped by row-level scope, each group with a context that sees what its chats see:
-    an alert is detected on the numbers its chat may see, never on the whole shop."""
-    groups: dict[tuple[object, ...], set[str]] = {}
-    for chat in chats:
-        groups.setdefault(tuple(sorted(ctx.settings.access.scope_for(chat).items())), set()).add(chat)
-    return [(seen_from(ctx, min(members)), members) for _, members in sorted(groups.items())]
 
 
 def scan_day(ctx: Context, day: date, now: datetime) -> list[ChatScan]:

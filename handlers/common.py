@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import process
 
-from bot.core import Context
+from bot.core import ChatRef, Context, Incoming
 from bot.messages import t
 from metrics.errors import BadFilter, BadPeriod, UnknownDimension, UnknownMetric
 from metrics.kpis import CATALOG, Kpi, lookup_metric, metric_names
@@ -181,3 +182,20 @@ def check_filter_values(ctx: Context, warehouse: Warehouse, filters: Sequence[Fi
                     value=value[:60],
                     suggestion=did_you_mean(value, known, ctx.lang),
                 )
+
+
+# ---- row-level scopes ----------------------------------------------------------------------------
+
+
+def seen_from(ctx: Context, chat: str) -> Context:
+    """The same context as `chat` sees the shop: its row-level scope applies to every number."""
+    return dataclasses.replace(ctx, incoming=Incoming("", ChatRef.parse(chat), ctx.incoming.user))
+
+
+def by_scope(ctx: Context, chats: set[str]) -> list[tuple[Context, set[str]]]:
+    """Chats grouped by row-level scope, each group with a context that sees what its chats see:
+    an alert is detected on the numbers its chat may see, never on the whole shop."""
+    groups: dict[tuple[object, ...], set[str]] = {}
+    for chat in chats:
+        groups.setdefault(tuple(sorted(ctx.settings.access.scope_for(chat).items())), set()).add(chat)
+    return [(seen_from(ctx, min(members)), members) for _, members in sorted(groups.items())]

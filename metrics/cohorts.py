@@ -349,9 +349,12 @@ def _cohorts(
 
 
 def retention(wh: Warehouse, window: CohortWindow) -> CohortTable:
-    """The retention triangle of the window's cohorts, every complete age."""
-    cells = _cells(wh, window, window.complete_end, money=False)
-    return CohortTable(window, _cohorts(window, cells, None, money=False))
+    """The retention triangle of the window's cohorts, every complete age (kept while the data is
+    unchanged: it reads only complete buckets, and every customer's history)."""
+    def compute() -> CohortTable:
+        cells = _cells(wh, window, window.complete_end, money=False)
+        return CohortTable(window, _cohorts(window, cells, None, money=False))
+    return wh.remember(("retention", window), compute)
 
 
 def check_months(months: int) -> int:
@@ -379,9 +382,12 @@ def ltv(wh: Warehouse, window: CohortWindow, months: int = DEFAULT_LTV_MONTHS) -
     check_months(months)
     if window.grain != "month":
         raise BadGrain("cohort_bad_grain", text=window.grain)
-    # orders after the last cohort's last counted age are not needed
-    until = min(window.complete_end, add_buckets(window.end, "month", months - 1))
-    cells = _cells(wh, window, until, money=True)
-    spend = _spend_by_month(wh, window)
-    cohorts = tuple(LtvCohort(c, spend.get(c.start, 0.0)) for c in _cohorts(window, cells, months, money=True))
-    return LtvTable(window, months, cohorts)
+
+    def compute() -> LtvTable:
+        # orders after the last cohort's last counted age are not needed
+        until = min(window.complete_end, add_buckets(window.end, "month", months - 1))
+        cells = _cells(wh, window, until, money=True)
+        spend = _spend_by_month(wh, window)
+        cohorts = tuple(LtvCohort(c, spend.get(c.start, 0.0)) for c in _cohorts(window, cells, months, money=True))
+        return LtvTable(window, months, cohorts)
+    return wh.remember(("ltv", window, months), compute)

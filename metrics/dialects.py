@@ -6,7 +6,19 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, DateTime, Integer, String, case, cast, extract, func, literal_column, type_coerce
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Integer,
+    String,
+    case,
+    cast,
+    extract,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -193,3 +205,37 @@ def utc_to_local(
         ]
         return case(*whens, else_=shifted(segments[-1][1]))
     raise NotImplementedError(f"UTC timestamps on {dialect_name}: set [warehouse] timestamps = 'local'")
+
+
+# ---- percentiles ---------------------------------------------------------------------------------
+
+
+def quantiles(source: Any, columns: list[str], q: float, dialect_name: str) -> Any:
+    """One row: the `q` quantile of each of `source`'s `columns`, NULLs skipped (NULL when a
+    column has no values), linearly interpolated between neighbours (numpy's default,
+    PostgreSQL's percentile_cont, DuckDB's quantile_cont).
+
+    SQLite has no percentile aggregate: there the two neighbours are picked by row number
+    (a window over the sorted values) and interpolated as a + f·(b − a), which is exact when
+    they are equal."""
+    if dialect_name == "duckdb":
+        return select(*(func.quantile_cont(source.c[name], q).label(name) for name in columns))
+    if dialect_name == "postgresql":
+        return select(*(func.percentile_cont(q).within_group(source.c[name]).label(name) for name in columns))
+    return select(*(_sqlite_quantile(source, name, q).label(name) for name in columns))
+
+
+def _sqlite_quantile(source: Any, name: str, q: float) -> Any:
+    column = source.c[name]
+    ranked = (
+        select(column.label("v"), func.row_number().over(order_by=column).label("rn"), func.count().over().label("n"))
+        .where(column.is_not(None)).subquery(f"ranked_{name}")
+    )
+    position = (ranked.c.n - 1) * q
+    low = cast(position, Integer)
+    pair = select(
+        func.max(case((ranked.c.rn == low + 1, ranked.c.v))).label("a"),
+        func.max(case((ranked.c.rn == low + 2, ranked.c.v))).label("b"),
+        func.max(position - low).label("f"),
+    ).subquery(f"pair_{name}")
+    return select(pair.c.a + pair.c.f * (func.coalesce(pair.c.b, pair.c.a) - pair.c.a)).scalar_subquery()

@@ -1,9 +1,12 @@
 """RFM customer segments: who is new, active, high-value, at risk, dormant or lost.
 
-One SQL pass over orders gives every customer's first order, and for each snapshot day (as of,
-a month earlier, two and three months earlier) the last order, the number of orders and the GMV
-before it; pandas classifies the per-customer frame (vectorised), so movement between months and
-the "high-value customers turning dormant faster than usual" check cost no extra scans.
+Everything is computed in the warehouse. One statement finds each snapshot's "top 20 %" GMV
+threshold. A second one groups orders by customer for every customer's first order and, for each
+snapshot day (as of, a month earlier, two and three months earlier), the last order, the number
+of orders and the GMV before it; it classifies each customer at every snapshot and returns only
+the counts per combination of the four segments (at most 7⁴ rows). Movement between months and the "high-value customers turning dormant
+faster than usual" check come from those few rows, so no per-customer row ever reaches Python
+— except in an export, which asks for exactly one segment's customers.
 
 Rules (days since the last order = recency; `SegmentRules` holds the numbers):
 
@@ -13,22 +16,28 @@ Rules (days since the last order = recency; `SegmentRules` holds the numbers):
     at_risk     90 < recency <= 180 and (2+ orders or GMV in the top 20 %): valued customers slipping
     dormant     90 < recency <= 365, the rest
     lost        recency > 365
+
+"Top 20 %" is GMV at or above the 80th percentile of the customers of that snapshot, linearly
+interpolated (numpy's and PostgreSQL's percentile_cont). Day counts are whole business-local
+days: each rule is a comparison of a timestamp with a local midnight, which also keeps stored
+UTC timestamps right.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, false, func, or_, select
 
+from metrics.dialects import quantiles
 from metrics.warehouse import Warehouse
 
-__all__ = ["SEGMENTS", "SegmentRules", "SegmentReport", "classify", "customer_frame", "export_csv", "segment_report"]
+__all__ = ["SEGMENTS", "SegmentRules", "SegmentReport", "export_csv", "segment_report"]
 
 SEGMENTS: tuple[str, ...] = ("new", "champions", "active", "at_risk", "dormant", "lost")
 # what the playbook says to do with each (message keys: segment_action_<name>)
@@ -57,19 +66,88 @@ def _cutoffs(as_of: date) -> list[datetime]:
             for k in range(SNAPSHOTS)]
 
 
-def _query(warehouse: Warehouse, cutoffs: list[datetime]) -> Any:
+def _stored(warehouse: Warehouse, local: datetime) -> datetime:
+    """A local instant in the stored timestamps' convention."""
+    return warehouse._ts_bounds(local, local)[0]
+
+
+def _customers(warehouse: Warehouse, cutoffs: list[datetime]) -> Any:
+    """Per customer: first_at, and last_k / orders_k / gmv_k before each snapshot k (0 = as_of)."""
     o = warehouse.tables["orders"]
     cols = [o.c.customer_id.label("customer_id"), func.min(o.c.ordered_at).label("first_at")]
     for k, cut in enumerate(cutoffs):
-        before = o.c.ordered_at < cut
+        before = o.c.ordered_at < _stored(warehouse, cut)
         cols += [
             func.max(case((before, o.c.ordered_at))).label(f"last_{k}"),
             func.sum(case((before, 1), else_=0)).label(f"orders_{k}"),
             func.sum(case((before, o.c.amount), else_=0.0)).label(f"gmv_{k}"),
         ]
+    return _per_customer(warehouse, cols, cutoffs[0]).subquery("customers")
+
+
+def _per_customer(warehouse: Warehouse, cols: list[Any], until: datetime) -> Any:
+    o = warehouse.tables["orders"]
     return (select(*cols)
-            .where(o.c.ordered_at < cutoffs[0], warehouse._not_cancelled(o), o.c.customer_id.is_not(None))
+            .where(o.c.ordered_at < _stored(warehouse, until), warehouse._not_cancelled(o), o.c.customer_id.is_not(None))
             .group_by(o.c.customer_id))
+
+
+def thresholds_query(warehouse: Warehouse, cutoffs: list[datetime], rules: SegmentRules) -> Any:
+    """Each snapshot's "top 20 %" GMV threshold over the customers of that snapshot (NULL: none).
+
+    A query of its own: it needs only one sum per snapshot and customer, and handing the
+    thresholds to the classifying query as numbers lets that one stream (a threshold computed
+    inside it would make the engine keep every customer row until the percentiles are known)."""
+    o = warehouse.tables["orders"]
+    # NULL for a customer with no order before the snapshot: percentiles skip NULLs
+    cols = [func.sum(case((o.c.ordered_at < _stored(warehouse, cut), func.coalesce(o.c.amount, 0.0)))).label(f"gmv_{k}")
+            for k, cut in enumerate(cutoffs)]
+    per = _per_customer(warehouse, cols, cutoffs[0]).cte("spend")
+    return quantiles(per, [f"gmv_{k}" for k in range(len(cutoffs))], 1 - rules.top_share, warehouse.engine.dialect.name)
+
+
+def _segment_code(warehouse: Warehouse, c: Any, k: int, cut: datetime, top: float | None, rules: SegmentRules) -> Any:
+    """The index in SEGMENTS of each customer's segment at snapshot k (-1: not a customer yet);
+    `top`: the snapshot's top-20 % GMV threshold."""
+    def within(days: int) -> datetime:  # "at most `days` whole days before the snapshot day"
+        return _stored(warehouse, cut - timedelta(days=days))
+
+    last, orders, gmv = c.c[f"last_{k}"], c.c[f"orders_{k}"], c.c[f"gmv_{k}"]
+    valuable = gmv >= top if top is not None else false()
+    return case(
+        (last.is_(None), -1),
+        (c.c.first_at >= within(rules.new_days), SEGMENTS.index("new")),
+        (and_(last >= within(rules.active_days), or_(orders >= rules.champion_orders, valuable)),
+         SEGMENTS.index("champions")),
+        (last >= within(rules.active_days), SEGMENTS.index("active")),
+        (and_(last >= within(rules.at_risk_days), or_(orders >= rules.at_risk_orders, valuable)),
+         SEGMENTS.index("at_risk")),
+        (last >= within(rules.lost_days), SEGMENTS.index("dormant")),
+        else_=SEGMENTS.index("lost"),
+    )
+
+
+def _coded(warehouse: Warehouse, cutoffs: list[datetime], tops: list[float | None], rules: SegmentRules) -> Any:
+    c = _customers(warehouse, cutoffs)
+    codes = [_segment_code(warehouse, c, k, cut, tops[k], rules).label(f"s{k}") for k, cut in enumerate(cutoffs)]
+    return select(c.c.customer_id, c.c.first_at, c.c.last_0, c.c.orders_0, c.c.gmv_0, *codes).subquery("coded")
+
+
+def combinations_query(warehouse: Warehouse, cutoffs: list[datetime], tops: list[float | None],
+                       rules: SegmentRules) -> Any:
+    """Customers, their GMV and earliest first order per combination of the snapshots' segments."""
+    coded = _coded(warehouse, cutoffs, tops, rules)
+    codes = [coded.c[f"s{k}"] for k in range(len(cutoffs))]
+    return select(*codes, func.count().label("customers"), func.coalesce(func.sum(coded.c.gmv_0), 0.0).label("gmv"),
+                  func.min(coded.c.first_at).label("first_at")).group_by(*codes)
+
+
+def members_query(warehouse: Warehouse, cutoffs: list[datetime], tops: list[float | None], rules: SegmentRules,
+                  only: str | None) -> Any:
+    """The customers of one segment as of cutoffs[0] (all customers when `only` is None)."""
+    coded = _coded(warehouse, cutoffs, tops, rules)
+    keep = coded.c.s0 >= 0 if only is None else coded.c.s0 == SEGMENTS.index(only)
+    return select(coded.c.customer_id, coded.c.last_0, coded.c.orders_0, coded.c.gmv_0, coded.c.s0).where(keep)
 
 
 def read_frame(warehouse: Warehouse, query: Any) -> pd.DataFrame:
@@ -87,69 +165,12 @@ def read_frame(warehouse: Warehouse, query: Any) -> pd.DataFrame:
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
-def customer_frame(warehouse: Warehouse, as_of: date) -> pd.DataFrame:
-    """Per customer: first_at, and last_k / orders_k / gmv_k before each snapshot k (0 = as_of)."""
-    frame = read_frame(warehouse, _query(warehouse, _cutoffs(as_of)))
-    for col in frame.columns:
-        if col == "first_at" or col.startswith("last_"):
-            frame[col] = pd.to_datetime(frame[col])
-        elif col.startswith(("orders_", "gmv_")):
-            frame[col] = pd.to_numeric(frame[col]).fillna(0)
-    return frame
-
-
-def classify_codes(
-    recency: np.ndarray,
-    tenure: np.ndarray,
-    orders: np.ndarray,
-    gmv: np.ndarray,
-    rules: SegmentRules = SegmentRules(),
-) -> np.ndarray:
-    """Segment codes (index into SEGMENTS; -1 = not a customer yet, NaN recency) as int8: a
-    million customers classify in tens of milliseconds, where strings would take a second."""
-    exists = np.isfinite(recency)
-    top = np.quantile(gmv[exists], 1 - rules.top_share) if exists.any() else np.inf
-    valuable = gmv >= top
-    with np.errstate(invalid="ignore"):  # NaN recency compares False; those rows are set to -1 below
-        conditions = [
-            tenure <= rules.new_days,
-            (recency <= rules.active_days) & ((orders >= rules.champion_orders) | valuable),
-            recency <= rules.active_days,
-            (recency <= rules.at_risk_days) & ((orders >= rules.at_risk_orders) | valuable),
-            recency <= rules.lost_days,
-        ]
-    codes = np.select(conditions, np.arange(len(conditions), dtype=np.int8), default=SEGMENTS.index("lost"))
-    codes = codes.astype(np.int8)
-    codes[~exists] = -1
-    return codes
-
-
-def classify(
-    recency: np.ndarray,
-    tenure: np.ndarray,
-    orders: np.ndarray,
-    gmv: np.ndarray,
-    rules: SegmentRules = SegmentRules(),
-) -> np.ndarray:
-    """Segment names for customers (recency and tenure in days; NaN recency = not a customer yet,
-    classified as "")."""
-    names = np.array(list(SEGMENTS) + [""], dtype=object)
-    return names[classify_codes(recency, tenure, orders, gmv, rules)]
-
-
-def _days(cut: datetime, when: pd.Series) -> np.ndarray:
-    # whole days between the order day and the snapshot day: an order yesterday is 1 day ago
-    order_day = when.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    days = (np.datetime64(cut.date(), "D") - order_day).astype("timedelta64[D]").astype(float)
-    days[np.isnat(order_day)] = np.nan
-    return days
-
-
-def snapshot(frame: pd.DataFrame, cutoffs: list[datetime], k: int, rules: SegmentRules) -> np.ndarray:
-    recency = _days(cutoffs[k], frame[f"last_{k}"])
-    tenure = _days(cutoffs[k], frame["first_at"])
-    return classify_codes(recency, tenure, frame[f"orders_{k}"].to_numpy(dtype=float),
-                          frame[f"gmv_{k}"].to_numpy(dtype=float), rules)
+def _local(warehouse: Warehouse, stored: pd.Series) -> pd.Series:
+    """Stored timestamps as business-local naive ones."""
+    values = pd.to_datetime(stored)
+    if warehouse.mapping.timestamps == "utc":
+        values = values.dt.tz_localize("UTC").dt.tz_convert(warehouse.zone).dt.tz_localize(None)
+    return values
 
 
 @dataclass
@@ -175,20 +196,19 @@ class SegmentReport:
         }
 
 
-def _decline_rates(labels: list[np.ndarray], cutoffs: list[datetime], data_start: datetime | None,
+def _decline_rates(combos: pd.DataFrame, cutoffs: list[datetime], data_start: datetime | None,
                    rules: SegmentRules) -> list[tuple[int, int]]:
     """(champions at the start, of them in a declining segment a month later) per month, latest first.
 
     A month only counts when the data reaches back far enough for anyone to have gone quiet for
     `active_days` by its end; a young history would otherwise make every decline look abnormal."""
     out = []
-    for k in range(len(labels) - 1):
+    for k in range(len(cutoffs) - 1):
         if data_start is None or (cutoffs[k] - data_start).days < rules.active_days + SNAPSHOT_STEP_DAYS:
             break
-        before, after = labels[k + 1], labels[k]
-        was = before == SEGMENTS.index("champions")
-        declined = after >= SEGMENTS.index("at_risk")  # at_risk, dormant, lost: the last three codes
-        out.append((int(was.sum()), int((was & declined).sum())))
+        was = combos[f"s{k + 1}"] == SEGMENTS.index("champions")
+        declined = combos[f"s{k}"] >= SEGMENTS.index("at_risk")  # at_risk, dormant, lost: the last three codes
+        out.append((int(combos.customers[was].sum()), int(combos.customers[was & declined].sum())))
     return out
 
 
@@ -213,47 +233,61 @@ def segment_report(
 ) -> SegmentReport:
     """Segments as of the start of `as_of` (orders before that day), with last month's movement.
 
-    keep_frame keeps the per-customer rows for export (only those of segment `only` when given:
-    formatting a million rows to hand out three thousand is wasted work)."""
+    keep_frame also reads the per-customer rows for export (only those of segment `only` when
+    given: reading a million rows to hand out three thousand is wasted work)."""
     cutoffs = _cutoffs(as_of)
-    frame = customer_frame(warehouse, as_of)
-    return report_from_frame(frame, as_of, cutoffs, rules, keep_frame, only)
+
+    def compute() -> tuple[SegmentReport, list[float | None]]:
+        with warehouse.connect() as conn:
+            tops = [None if v is None else float(v)
+                    for v in conn.execute(thresholds_query(warehouse, cutoffs, rules)).one()]
+            rows = conn.execute(combinations_query(warehouse, cutoffs, tops, rules)).all()
+        combos = pd.DataFrame(
+            [tuple(r) for r in rows], columns=[*(f"s{k}" for k in range(len(cutoffs))), "customers", "gmv", "first_at"]
+        ).astype({f"s{k}": int for k in range(len(cutoffs))} | {"customers": int, "gmv": float})
+        return report_from_combinations(warehouse, combos, as_of, cutoffs, rules), tops
+
+    # kept while the data is unchanged: it reads closed days only, and every customer's history
+    report, tops = warehouse.remember(("segments", as_of, rules), compute)
+    if not keep_frame:
+        return report
+    return replace(report, frame=_members(warehouse, cutoffs, tops, rules, only))
 
 
-def report_from_frame(frame: pd.DataFrame, as_of: date, cutoffs: list[datetime], rules: SegmentRules,
-                      keep_frame: bool, only: str | None = None) -> SegmentReport:
-    labels = [snapshot(frame, cutoffs, k, rules) for k in range(len(cutoffs))]
-    now, prev = labels[0], labels[1]
-    gmv = frame["gmv_0"].to_numpy(dtype=float)
-    total = float(gmv.sum())
-    n = len(SEGMENTS)
-    counts_arr = np.bincount(now[now >= 0], minlength=n)
-    prev_arr = np.bincount(prev[prev >= 0], minlength=n)
-    gmv_arr = np.bincount(now[now >= 0], weights=gmv[now >= 0], minlength=n)
-    counts = {s: int(counts_arr[i]) for i, s in enumerate(SEGMENTS)}
-    previous = {s: int(prev_arr[i]) for i, s in enumerate(SEGMENTS)}
-    seg_gmv = {s: float(gmv_arr[i]) for i, s in enumerate(SEGMENTS)}
-    # transitions as one bincount over (from + 1) * (n + 1) + (to + 1); -1 ("not yet") maps to ""
-    pairs = np.bincount((prev.astype(np.int64) + 1) * (n + 1) + now + 1, minlength=(n + 1) ** 2).reshape(n + 1, n + 1)
-    names = [""] + list(SEGMENTS)
-    movement = {names[f]: {names[t]: int(pairs[f, t]) for t in range(n + 1) if pairs[f, t]}
-                for f in range(n + 1) if pairs[f].any()}
-    report = SegmentReport(
-        as_of, cutoffs[1].date(), int(len(frame)), counts, previous,
+def report_from_combinations(warehouse: Warehouse, combos: pd.DataFrame, as_of: date, cutoffs: list[datetime],
+                             rules: SegmentRules) -> SegmentReport:
+    now = combos.groupby("s0").customers.sum()
+    prev = combos.groupby("s1").customers.sum()
+    seg_gmv_series = combos.groupby("s0").gmv.sum()
+    counts = {s: int(now.get(i, 0)) for i, s in enumerate(SEGMENTS)}
+    previous = {s: int(prev.get(i, 0)) for i, s in enumerate(SEGMENTS)}
+    seg_gmv = {s: float(seg_gmv_series.get(i, 0.0)) for i, s in enumerate(SEGMENTS)}
+    total = sum(seg_gmv.values())
+    names = [""] + list(SEGMENTS)  # code -1 ("not a customer yet") is ""
+    pairs = combos.groupby(["s1", "s0"]).customers.sum()
+    movement: dict[str, dict[str, int]] = {}
+    for (before, after), moved in sorted(pairs.items()):
+        if moved:
+            movement.setdefault(names[before + 1], {})[names[after + 1]] = int(moved)
+    first = _local(warehouse, combos.first_at).min() if len(combos) else None
+    data_start = None if first is None or pd.isna(first) else first.to_pydatetime()
+    return SegmentReport(
+        as_of, cutoffs[1].date(), int(combos.customers.sum()), counts, previous,
         {s: (v / total if total else 0.0) for s, v in seg_gmv.items()}, seg_gmv, movement,
-        detect_shifts(_decline_rates(labels, cutoffs, frame["first_at"].min() if len(frame) else None, rules)),
+        detect_shifts(_decline_rates(combos, cutoffs, data_start, rules)),
     )
-    if keep_frame:
-        keep = now >= 0 if only is None else now == SEGMENTS.index(only)
-        rows = frame[keep]
-        report.frame = pd.DataFrame({
-            "customer_id": rows["customer_id"].to_numpy(),
-            "last_order_day": rows["last_0"].dt.date.to_numpy(),
-            "orders": rows["orders_0"].astype(int).to_numpy(),
-            "gmv": np.round(gmv[keep], 2),
-            "segment": np.array(list(SEGMENTS), dtype=object)[now[keep]],
-        })
-    return report
+
+
+def _members(warehouse: Warehouse, cutoffs: list[datetime], tops: list[float | None], rules: SegmentRules,
+             only: str | None) -> pd.DataFrame:
+    rows = read_frame(warehouse, members_query(warehouse, cutoffs, tops, rules, only))
+    return pd.DataFrame({
+        "customer_id": rows["customer_id"].to_numpy(),
+        "last_order_day": _local(warehouse, rows["last_0"]).dt.date.to_numpy(),
+        "orders": pd.to_numeric(rows["orders_0"]).astype(int).to_numpy(),
+        "gmv": np.round(pd.to_numeric(rows["gmv_0"]).to_numpy(dtype=float), 2),
+        "segment": np.array(list(SEGMENTS), dtype=object)[rows["s0"].to_numpy(dtype=int)],
+    })
 
 
 def export_csv(report: SegmentReport, segment: str | None = None) -> str:

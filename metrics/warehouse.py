@@ -9,13 +9,18 @@ the mapping.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import logging
+import os
+import shutil
+import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -42,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
+from metrics.cache import ResultCache
 from metrics.dialects import Timestamp, day_of, hour_of, utc_to_local
 from metrics.errors import QueryTimeout, SourceUnavailable, UnknownDimension, WarehouseBusy
 from metrics.schema import Mapping
@@ -159,6 +165,20 @@ def build_tables(mapping: Mapping, metadata: MetaData | None = None) -> dict[str
 
 
 Scope = dict[str, tuple[str, ...]]
+T = TypeVar("T")
+
+# measured at 5,000,000 orders (bench/README.md): segments spill a little and answer in the
+# same time, and the bot process stays under 500 MB
+DUCKDB_MEMORY_LIMIT = "192MB"
+
+
+@functools.cache
+def _spill_folder() -> str:
+    """A temporary folder of this process's own for DuckDB to spill to (the default, beside the
+    database file, may not be writable, and processes sharing the file would share it)."""
+    folder = tempfile.mkdtemp(prefix="opsbot-duckdb-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 class Warehouse:
@@ -187,6 +207,7 @@ class Warehouse:
             self.tables = {name: self._restrict(name, table) for name, table in self.tables.items()}
         self.zone = ZoneInfo(mapping.timezone)
         self._scoped: dict[tuple[tuple[str, tuple[str, ...]], ...], Warehouse] = {}
+        self.cache = ResultCache()  # shared with the scoped views; their keys hold their scope
 
     def scoped(self, scope: Scope | None) -> Warehouse:
         """This warehouse seen through a row-level scope (cached: one per distinct scope)."""
@@ -198,6 +219,7 @@ class Warehouse:
         if key not in self._scoped:
             view = Warehouse(self.engine, self.mapping, dict(key), self.gate)
             view.reachability = self.reachability
+            view.cache = self.cache
             self._scoped[key] = view
         return self._scoped[key]
 
@@ -210,16 +232,43 @@ class Warehouse:
         return select(table).where(*where).subquery(logical)
 
     @classmethod
-    def from_url(cls, url: str, mapping: Mapping, gate: QueryGate | None = None) -> Warehouse:
+    def from_url(cls, url: str, mapping: Mapping, gate: QueryGate | None = None,
+                 memory_limit: str | None = DUCKDB_MEMORY_LIMIT) -> Warehouse:
+        """`memory_limit`: what DuckDB may hold in memory before it spills to a temporary folder
+        (DuckDB's own default is 80 % of the machine: one per-customer aggregate over millions of
+        customers would take a gigabyte); None for DuckDB's default. Other engines ignore it."""
         connect_args: dict[str, Any] = {}
         if url.startswith("duckdb"):
             # opsbot only reads; read-only lets several processes (a running bot, `opsbot ask`) share the file
             connect_args["read_only"] = True
+            if memory_limit:
+                connect_args["config"] = {"memory_limit": memory_limit, "temp_directory": _spill_folder()}
         if url.startswith("postgresql") and gate is not None and gate.timeout:
             # the server stops it too, should the client-side cancel never arrive
             connect_args["options"] = f"-c statement_timeout={int(gate.timeout * 1000) + 1000}"
         # pre_ping: a warehouse that restarted costs one failed question, not one per pooled connection
         return cls(create_engine(url, connect_args=connect_args, pool_pre_ping=True), mapping, gate=gate)
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, or its earlier result while the data is unchanged (metrics/cache.py).
+        Only for answers about closed days: today's numbers change by the minute."""
+        scope = tuple(sorted(self.scope.items()))
+        return self.cache.get_or_compute((scope, key), self.data_version(), compute)
+
+    def data_version(self) -> Hashable:
+        """Something that changes when the data does, where that is cheap to know: the size and
+        modification time of an embedded database's files (None for a server: see the cache's ttl)."""
+        url = self.engine.url
+        if url.get_backend_name() not in ("duckdb", "sqlite") or not url.database or url.database == ":memory:":
+            return None
+        stamps = []
+        for suffix in ("", "-wal", ".wal"):
+            try:
+                st = os.stat(url.database + suffix)
+            except OSError:
+                continue
+            stamps.append((suffix, st.st_size, st.st_mtime_ns))
+        return tuple(stamps)
 
     @property
     def dimensions(self) -> tuple[str, ...]:

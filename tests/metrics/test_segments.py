@@ -13,7 +13,7 @@ from sqlalchemy import create_engine
 from metrics.load import write_shop
 from metrics.sample import Shop, ShopSpec
 from metrics.schema import Mapping
-from metrics.segments import SEGMENTS, classify, detect_shifts, export_csv, segment_report
+from metrics.segments import SEGMENTS, detect_shifts, export_csv, segment_report
 from metrics.warehouse import Warehouse
 
 AS_OF = date(2026, 11, 25)  # orders before this day count
@@ -95,16 +95,34 @@ def test_csv_round_trip(warehouse: Warehouse) -> None:
     assert sorted(dormant.customer_id) == [5, 8]
 
 
-def test_classify_boundaries() -> None:
-    import numpy as np
-
-    recency = np.array([30.0, 90, 91, 180, 181, 365, 366, np.nan])
-    tenure = np.array([31.0] * 8)
-    orders = np.array([1, 1, 2, 2, 2, 1, 1, 0])
-    gmv = np.arange(1.0, 9.0)  # the top 20 % (6, 7) are old enough not to matter
-    assert list(classify(recency, tenure, orders, gmv)) == [
-        "active", "active", "at_risk", "at_risk", "dormant", "dormant", "lost", ""]
-    assert set(SEGMENTS) == {"new", "champions", "active", "at_risk", "dormant", "lost"}
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+def test_recency_boundaries(engine: str, tmp_path: Path) -> None:
+    """Whole days since the last order decide: 90 is active, 91 at risk, 180/181, 365/366."""
+    recency = {11: 30, 12: 90, 13: 91, 14: 180, 15: 181, 16: 365, 17: 366}
+    expected = {11: "active", 12: "active", 13: "at_risk", 14: "at_risk", 15: "dormant", 16: "dormant", 17: "lost"}
+    rows = []
+    for customer, days in recency.items():
+        last = pd.Timestamp(AS_OF) - pd.Timedelta(days=days) + pd.Timedelta(hours=23, minutes=59)
+        # two orders (so at_risk needs no GMV rank), the first long ago (so none is new); GMV grows
+        # with the customer id, so of these only 17 (lost anyway) is in the top 20 %
+        for when in (pd.Timestamp("2024-01-01 12:00"), last):
+            rows.append((len(rows) + 1, customer, when, float(customer - 10), "completed", 0.0, "search", "shoes", "east"))
+    # and one big recent spender: a champion on GMV alone
+    rows.append((len(rows) + 1, 99, pd.Timestamp("2026-11-20 10:00"), 10_000.0, "completed", 0.0, "search", "shoes", "east"))
+    rows.append((len(rows) + 1, 99, pd.Timestamp("2024-01-01 10:00"), 10.0, "completed", 0.0, "search", "shoes", "east"))
+    shop = hand_made_shop()
+    shop.orders = pd.DataFrame(rows, columns=list(shop.orders.columns))
+    url = f"{engine}:///{tmp_path / ('b.' + engine)}"
+    e = create_engine(url)
+    write_shop(e, shop, ShopSpec(end=AS_OF, days=1))
+    e.dispose()
+    wh = Warehouse.from_url(url, Mapping.default())
+    try:
+        report = segment_report(wh, AS_OF, keep_frame=True)
+    finally:
+        wh.engine.dispose()
+    got = dict(zip(report.frame.customer_id.astype(int), report.frame.segment, strict=True))
+    assert got == {**expected, 99: "champions"}
 
 
 def test_shift_alert() -> None:
@@ -112,3 +130,78 @@ def test_shift_alert() -> None:
     assert detect_shifts([(100, 20), (100, 5), (100, 5)])[0]["customers"] == 20
     assert detect_shifts([(100, 6), (100, 5), (100, 5)]) == []
     assert detect_shifts([(10, 4), (10, 0)]) == []  # too few customers moved to matter
+
+
+# ---- against an independent computation on the demo shop -------------------------------------
+
+
+def reference_segments(orders: pd.DataFrame, as_of: date) -> tuple[dict[int, str], dict[int, str]]:
+    """Each customer's segment as of `as_of` and 30 days earlier, straight from the rules in DESIGN.md."""
+    import numpy as np
+
+    o = orders[(orders.status != "cancelled") & orders.customer_id.notna()]
+    first = o[o.ordered_at < pd.Timestamp(as_of)].groupby("customer_id").ordered_at.min()
+
+    def at(cut: pd.Timestamp) -> dict[int, str]:
+        before = o[o.ordered_at < cut].groupby("customer_id")
+        last, count, gmv = before.ordered_at.max(), before.size(), before.amount.sum()
+        top = np.quantile(gmv.to_numpy(), 0.8)
+        out = {}
+        for customer in last.index:
+            recency = (cut.normalize() - last[customer].normalize()).days
+            tenure = (cut.normalize() - first[customer].normalize()).days
+            valuable = gmv[customer] >= top
+            if tenure <= 30:
+                out[int(customer)] = "new"
+            elif recency <= 90:
+                out[int(customer)] = "champions" if count[customer] >= 3 or valuable else "active"
+            elif recency <= 180 and (count[customer] >= 2 or valuable):
+                out[int(customer)] = "at_risk"
+            elif recency <= 365:
+                out[int(customer)] = "dormant"
+            else:
+                out[int(customer)] = "lost"
+        return out
+
+    return at(pd.Timestamp(as_of)), at(pd.Timestamp(as_of - pd.Timedelta(days=30)))
+
+
+@pytest.fixture(params=["demo", "sqlite"])
+def demo_like(request: pytest.FixtureRequest, demo_warehouse: Warehouse, demo_shop: Shop, tmp_path: Path) -> Warehouse:
+    """The demo shop on the tests' warehouse (embedded default, PostgreSQL in CI) and on SQLite,
+    which computes the percentile without a percentile function."""
+    if request.param == "demo":
+        yield demo_warehouse
+        return
+    url = f"sqlite:///{tmp_path / 'demo.sqlite'}"
+    engine = create_engine(url)
+    from tests.conftest import DEMO_SPEC
+    write_shop(engine, demo_shop, DEMO_SPEC)
+    engine.dispose()
+    wh = Warehouse.from_url(url, Mapping.default())
+    yield wh
+    wh.engine.dispose()
+
+
+def test_demo_shop_matches_the_rules(demo_like: Warehouse, demo_shop: Shop) -> None:
+    from tests.conftest import TODAY
+
+    now, before = reference_segments(demo_shop.orders, TODAY)
+    report = segment_report(demo_like, TODAY, keep_frame=True)
+    assert report.customers == len(now)
+    assert report.counts == {s: sum(1 for v in now.values() if v == s) for s in SEGMENTS}
+    assert report.previous == {s: sum(1 for v in before.values() if v == s) for s in SEGMENTS}
+    moves: dict[str, dict[str, int]] = {}
+    for customer, segment in now.items():
+        was = before.get(customer, "")
+        moves.setdefault(was, {}).setdefault(segment, 0)
+        moves[was][segment] += 1
+    assert report.movement == moves
+    got = dict(zip(report.frame.customer_id.astype(int), report.frame.segment, strict=True))
+    assert got == now
+    o = demo_shop.orders
+    paid = o[(o.status != "cancelled") & (o.ordered_at < pd.Timestamp(TODAY))]
+    gmv = paid.groupby("customer_id").amount.sum()
+    for segment in SEGMENTS:
+        members = [c for c, s in now.items() if s == segment]
+        assert report.gmv[segment] == pytest.approx(float(gmv[members].sum()))
