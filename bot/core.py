@@ -297,6 +297,21 @@ class Dispatcher:
         except Exception:  # logged by the callback
             pass
 
+    async def draw(self, reply: Reply) -> None:
+        """Draw the reply's pending charts (bot/reply.py: Chart.later) in the worker pool, off the
+        event loop. Adapters call this after they have sent the numbers. A chart that cannot be
+        drawn is left out and logged with an incident id: its numbers are already on their way."""
+        loop = asyncio.get_running_loop()
+        for chart in list(reply.charts):
+            if not chart.pending:
+                continue
+            try:
+                await loop.run_in_executor(self.services.executor, lambda c=chart: c.png)  # type: ignore[misc]
+            except Exception:
+                incident = secrets.token_hex(4)
+                log.exception("incident %s: drawing the chart %r failed", incident, chart.title)
+                reply.charts.remove(chart)
+
     async def _answer(self, incoming: Incoming) -> Reply:
         lang = self.language(incoming)
         try:

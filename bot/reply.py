@@ -8,8 +8,10 @@ adapter only lays out what it is given; `data` carries the raw numbers for
 from __future__ import annotations
 
 import base64
+import threading
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Trend = Literal["up", "down", "flat"]
@@ -39,11 +41,58 @@ class Table:
     align: list[str] | None = None
 
 
-@dataclass
 class Chart:
-    png: bytes
-    title: str
-    filename: str = "chart.png"
+    """A chart image, or how to draw it.
+
+    Drawing a chart costs 150-250 ms of matplotlib, more than the query behind most answers. A
+    handler therefore hands over the drawing (`Chart.later`) rather than the picture: the
+    dispatcher returns the numbers at once, and the adapter sends them before it draws and
+    uploads the chart (`Dispatcher.draw`). Reading `png` draws a pending chart on the spot
+    (once, whichever thread asks first), so code that just wants the bytes needs to know
+    nothing of this.
+    """
+
+    def __init__(self, png: bytes | None, title: str, filename: str = "chart.png",
+                 draw: Callable[[], bytes] | None = None) -> None:
+        if png is None and draw is None:
+            raise ValueError("a chart needs its PNG or a way to draw it")
+        self._png = png
+        self._draw = draw
+        self._lock = threading.Lock()
+        self.title = title
+        self.filename = filename
+
+    @classmethod
+    def later(cls, draw: Callable[[], bytes], title: str, filename: str = "chart.png") -> Chart:
+        return cls(None, title, filename, draw)
+
+    @property
+    def pending(self) -> bool:
+        return self._png is None
+
+    @property
+    def png(self) -> bytes:
+        if self._png is None:
+            with self._lock:
+                if self._png is None:
+                    assert self._draw is not None
+                    self._png = self._draw()
+                    self._draw = None  # lets go of the data it was drawn from
+        return self._png
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Chart):
+            return NotImplemented
+        return (self.png, self.title, self.filename) == (other.png, other.title, other.filename)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Chart:
+        return self  # an image never changes once drawn: copies share it (and its drawing)
+
+    def __repr__(self) -> str:
+        state = "pending" if self.pending else f"{len(self.png):,} bytes"
+        return f"Chart({self.title!r}, {self.filename!r}, {state})"
 
 
 @dataclass
@@ -79,7 +128,7 @@ class Reply:
     error: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = asdict(replace(self, charts=[], files=[]))  # charts hold how to draw them: not data
         out["charts"] = [
             {"title": c.title, "filename": c.filename, "png_base64": base64.b64encode(c.png).decode()}
             for c in self.charts

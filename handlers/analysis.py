@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from bot.core import Args, Context, Router
 from bot.errors import UsageError
@@ -90,7 +91,7 @@ async def trend_(ctx: Context, args: Args) -> Reply:
     label = metric_label(kpi.name, ctx.lang)
     title = ctx.t("trend_title", metric=label, period=period_text(period, ctx.lang))
     named = series.rename(columns={TOTAL_LINE: label, OTHER: ctx.t("other")})
-    png = await ctx.run(charts.line_chart, named, title, y_format=_value_format(ctx, kpi))
+    draw = partial(charts.line_chart, named, title, y_format=_value_format(ctx, kpi))
     values = series[TOTAL_LINE] if TOTAL_LINE in series else series.sum(axis=1, min_count=1)
     fields = []
     if TOTAL_LINE in series and values.notna().any():
@@ -109,7 +110,7 @@ async def trend_(ctx: Context, args: Args) -> Reply:
     ]
     return Reply(
         title=title, text=text, fields=fields,
-        charts=[Chart(png, title, f"trend-{kpi.name}.png")],
+        charts=[Chart.later(draw, title, f"trend-{kpi.name}.png")],
         data={"metric": kpi.name, "grain": grain, "by": parsed.by, "period": period.as_json(),
               "partial": [str(b) for b in result.partial], "series": data_series},
     )
@@ -153,8 +154,8 @@ async def top_(ctx: Context, args: Args) -> Reply:
     title = ctx.t("top_title", dimension=dimension_label(dimension, ctx.lang), metric=label,
                   period=period_text(period, ctx.lang))
     shown = result.rows[:CHART_BARS]  # a phone shows ten bars legibly; the table has the rest
-    png = await ctx.run(charts.bar_chart, [r.key for r in shown], [r.value or 0.0 for r in shown], title,
-                        value_format=_value_format(ctx, kpi))
+    draw = partial(charts.bar_chart, [r.key for r in shown], [r.value or 0.0 for r in shown], title,
+                   value_format=_value_format(ctx, kpi))
     text = [ctx.t("compared_with", period=period_text(compare, ctx.lang))] if compare else []
     if len(result.rows) > TOP_ROWS:
         text.append(ctx.t("rows_more", count=len(result.rows) - TOP_ROWS))
@@ -162,7 +163,7 @@ async def top_(ctx: Context, args: Args) -> Reply:
         title=title, text=text,
         fields=[Field(ctx.t("total"), _fmt(ctx, kpi, result.total))],
         tables=[Table(columns, rows, align=["r", "l", "r", "r", "r", "r"][: len(columns)])],
-        charts=[Chart(png, title, f"top-{dimension}.png")],
+        charts=[Chart.later(draw, title, f"top-{dimension}.png")],
         data={"dimension": dimension, "metric": kpi.name, "period": period.as_json(),
               "compare": compare.as_json() if compare else None, "total": result.total,
               "previous_total": result.previous_total,
@@ -218,10 +219,10 @@ async def movers_(ctx: Context, args: Args) -> Reply:
     if lead and change:
         text.append(ctx.t("movers_lead", dimension=dimension_label(lead_dim, ctx.lang), value=lead[0].key,
                           share=fmt_percent(lead[0].contribution / change, ctx.lang)))
-        png = await ctx.run(charts.diverging_bar_chart, [c.key for c in lead], [c.contribution for c in lead],
-                            ctx.t("movers_chart", metric=label, dimension=dimension_label(lead_dim, ctx.lang)),
-                            value_format=_value_format(ctx, kpi))
-        chart = [Chart(png, title, f"movers-{kpi.name}.png")]
+        draw = partial(charts.diverging_bar_chart, [c.key for c in lead], [c.contribution for c in lead],
+                       ctx.t("movers_chart", metric=label, dimension=dimension_label(lead_dim, ctx.lang)),
+                       value_format=_value_format(ctx, kpi))
+        chart = [Chart.later(draw, title, f"movers-{kpi.name}.png")]
     return Reply(
         title=title, text=text, tables=tables, charts=chart,
         data={"metric": kpi.name, "period": period.as_json(),
@@ -271,12 +272,12 @@ async def drivers_(ctx: Context, args: Args) -> Reply:
                 trend="up" if total.effects[d] > 0 else "down" if total.effects[d] < 0 else "flat",
                 good=total.effects[d] > 0 if total.effects[d] else None,
             ))
-        png = await ctx.run(
+        draw = partial(
             charts.waterfall_chart, ctx.t("previous"), total.previous_gmv,
             [(names[d], total.effects[d]) for d in DRIVERS], ctx.t("current"), title,
             value_format=_value_format(ctx, gmv),
         )
-        charts_out.append(Chart(png, title, "drivers.png"))
+        charts_out.append(Chart.later(draw, title, "drivers.png"))
     else:
         text.append(ctx.t("drivers_undefined"))
     tables = []
@@ -346,8 +347,8 @@ async def funnel_(ctx: Context, args: Args) -> Reply:
                            + [ctx.t(f"step_{weak}") if weak else ""])
         tables.append(Table([dimension_label("channel", ctx.lang), step_names[0]] + step_names[1:]
                             + [ctx.t("weakest")], by_rows))
-    png = await ctx.run(charts.funnel_chart, list(zip(step_names, [total.counts[s] for s in STEPS], strict=True)),
-                        title, value_format=lambda v: fmt_value(v, "count", ctx.lang, ""))
+    draw = partial(charts.funnel_chart, list(zip(step_names, [total.counts[s] for s in STEPS], strict=True)),
+                   title, value_format=lambda v: fmt_value(v, "count", ctx.lang, ""))
 
     def row_json(r):  # type: ignore[no-untyped-def]
         return {"steps": [{"step": s, "count": r.counts[s], "rate": r.rate(s),
@@ -359,6 +360,6 @@ async def funnel_(ctx: Context, args: Args) -> Reply:
             "by": parsed.by, **row_json(total)}
     if rows:
         data["rows"] = [{"channel": r.key, **row_json(r)} for r in rows]
-    return Reply(title=title, text=text, tables=tables, charts=[Chart(png, title, "funnel.png")], data=data)
+    return Reply(title=title, text=text, tables=tables, charts=[Chart.later(draw, title, "funnel.png")], data=data)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import partial
 
 import pandas as pd
 from babel.numbers import format_currency, format_percent
@@ -185,13 +186,14 @@ def render_retention(ctx: Context, table: co.CohortTable) -> Reply:
 def retention_chart(ctx: Context, table: co.CohortTable) -> Chart:
     grain = table.window.grain
     title = ctx.t(f"retention_chart_{grain}")
-    png = heatmap(
+    draw = partial(
+        heatmap,
         retention_matrix(ctx, table),
         title,
         x_label=ctx.t(f"retention_x_{grain}"),
         y_label=ctx.t("column_cohort"),
     )
-    return Chart(png=png, title=title, filename=f"retention-{grain}.png")
+    return Chart.later(draw, title, f"retention-{grain}.png")
 
 
 @router.command(
@@ -205,7 +207,7 @@ async def retention(ctx: Context, args: Args) -> Reply:
     table = await ctx.run(co.retention, ctx.warehouse, window)
     reply = render_retention(ctx, table)
     if table.cohorts:
-        reply.charts.append(await ctx.run(retention_chart, ctx, table))
+        reply.charts.append(retention_chart(ctx, table))
     return reply
 
 
@@ -236,8 +238,7 @@ def ltv_chart(ctx: Context, result: co.LtvTable) -> Chart:
         # whole currency units: an axis tick with cents is noise
         return format_currency(value, currency, format="¤#,##0", locale=locale, currency_digits=False)
 
-    png = line_chart(ltv_series(result), title, y_format=axis_money)
-    return Chart(png=png, title=title, filename="ltv.png")
+    return Chart.later(partial(line_chart, ltv_series(result), title, y_format=axis_money), title, "ltv.png")
 
 
 def render_ltv(ctx: Context, result: co.LtvTable) -> Reply:
@@ -317,5 +318,5 @@ async def ltv(ctx: Context, args: Args) -> Reply:
     result = await ctx.run(co.ltv, ctx.warehouse, window, months)
     reply = render_ltv(ctx, result)
     if result.cohorts:
-        reply.charts.append(await ctx.run(ltv_chart, ctx, result))
+        reply.charts.append(ltv_chart(ctx, result))
     return reply

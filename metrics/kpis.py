@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 import pandas as pd
@@ -154,16 +155,30 @@ def _row(frame: pd.DataFrame, key: str) -> pd.Series | None:
     return frame.loc[key] if key in frame.index else None
 
 
-def evaluate(warehouse: Warehouse, query: KpiQuery) -> KpiResult:
+# aggregates already read for one answer (see evaluate)
+Memo = dict[tuple[object, ...], pd.DataFrame]
+
+
+def evaluate(warehouse: Warehouse, query: KpiQuery, memo: Memo | None = None) -> KpiResult:
+    """The query's KPIs. `memo`, shared by the evaluations of one answer, reads each identical
+    aggregate once (the standard card's day-over-day and week-over-week both need yesterday)."""
+    def aggregate(measures: list[str], start: datetime, end: datetime, by: str | None = None) -> pd.DataFrame:
+        key = (tuple(measures), start, end, by, tuple(filters))
+        if memo is None:
+            return warehouse.aggregate(measures, start, end, by=by, filters=filters)
+        if key not in memo:
+            memo[key] = warehouse.aggregate(measures, start, end, by=by, filters=filters)
+        return memo[key]
+
     measures = _measures(query.metrics)
     filters = list(query.filters)
     unavailable = [
         k.name for k in query.metrics if not all(warehouse.available(m, query.by, filters) for m in k.measures)
     ]
-    current_total = warehouse.aggregate(measures, *query.period.bounds(), filters=filters)
+    current_total = aggregate(measures, *query.period.bounds())
     previous_total = None
     if query.compare is not None:
-        previous_total = warehouse.aggregate(measures, *query.compare.period.bounds(), filters=filters)
+        previous_total = aggregate(measures, *query.compare.period.bounds())
 
     def values(cur: pd.Series | None, prev: pd.Series | None) -> dict[str, MetricValue]:
         out = {}
@@ -180,10 +195,10 @@ def evaluate(warehouse: Warehouse, query: KpiQuery) -> KpiResult:
         unavailable=unavailable,
     )
     if query.by:
-        current = warehouse.aggregate(measures, *query.period.bounds(), by=query.by, filters=filters)
+        current = aggregate(measures, *query.period.bounds(), by=query.by)
         previous = None
         if query.compare is not None:
-            previous = warehouse.aggregate(measures, *query.compare.period.bounds(), by=query.by, filters=filters)
+            previous = aggregate(measures, *query.compare.period.bounds(), by=query.by)
         keys = list(current.index) + [k for k in (previous.index if previous is not None else []) if k not in current.index]
         for key in keys:
             prev_row = _row(previous, key) if previous is not None else None

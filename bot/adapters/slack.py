@@ -724,7 +724,8 @@ class SlackAdapter:
         use_response_url = target.prefer_response_url and target.response_url is not None
         # a refusal or a typo concerns only the person who typed it: keep it out of the channel
         ephemeral = reply.error and target.user is not None and target.response_url is not None
-        uploads = [*reply.charts, *(Chart(a.content, a.title or a.filename, a.filename) for a in reply.files)]
+        charts = list(reply.charts)
+        uploads = [*charts, *(Chart(a.content, a.title or a.filename, a.filename) for a in reply.files)]
         messages = list(render(reply))
         for part, message in enumerate(messages):
             if part < progress.done:
@@ -745,6 +746,9 @@ class SlackAdapter:
                         continue
                 raise
             await progress.landed(stamp)
+        # the numbers are out: now the charts are drawn, while people read them
+        await self.dispatcher.draw(reply)
+        uploads = [*reply.charts, *uploads[len(charts):]]
         for part, chart in enumerate(uploads, start=len(messages)):
             if part >= progress.done:
                 await self._upload(target, chart, lang)

@@ -444,6 +444,8 @@ class TelegramAdapter:
 
     async def _reply(self, chat: ChatRef, reply: Reply, quote: int | None) -> None:
         """Answer a person: nobody is waiting on a DeliveryError here, so log it instead."""
+        # a chart goes first on Telegram (a photo captioned with the title), so it is drawn first
+        await self.dispatcher.draw(reply)
         try:
             await self._deliver(chat, reply, quote)
         except DeliveryError as exc:

@@ -145,3 +145,13 @@ async def test_bad_input(chat: Chat, command: str, expect: str) -> None:
     reply = await chat.send(command)
     assert reply.error
     assert expect in reply.plain_text()
+
+
+async def test_the_answer_comes_back_before_its_chart_is_drawn(chat: Chat, dispatcher) -> None:  # type: ignore[no-untyped-def]
+    for text in ("trend gmv last 30d", "top category by gmv mtd", "movers gmv yesterday", "funnel last 7d",
+                 "retention", "ltv"):
+        reply = await chat.send(text)
+        assert not reply.error, reply.plain_text()
+        assert reply.charts and all(c.pending for c in reply.charts), text
+        await dispatcher.draw(reply)
+        assert all(not c.pending and c.png.startswith(b"\x89PNG") for c in reply.charts), text

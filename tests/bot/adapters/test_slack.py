@@ -412,6 +412,33 @@ async def test_send_uploads_charts_into_the_thread(outbound: SlackAdapter, fake_
     assert list(fake_slack.uploads.values()) == [PNG]
 
 
+async def test_numbers_go_out_before_the_chart_is_drawn(outbound: SlackAdapter, fake_slack: FakeSlack) -> None:  # noqa: F811
+    posted_when_drawn: list[int] = []
+
+    def draw() -> bytes:
+        posted_when_drawn.append(len(fake_slack.calls_to("chat.postMessage")))
+        return PNG
+
+    reply = Reply(title="GMV trend", charts=[Chart.later(draw, "GMV, last 30 days", "gmv.png")])
+    await outbound.send(OPS, reply)
+    assert posted_when_drawn == [1], "the text must be posted before the chart is drawn"
+    await fake_slack.wait_for("files.completeUploadExternal")
+    assert list(fake_slack.uploads.values()) == [PNG]
+
+
+async def test_a_chart_that_cannot_be_drawn_leaves_the_numbers(
+    outbound: SlackAdapter, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture  # noqa: F811
+) -> None:
+    def draw() -> bytes:
+        raise RuntimeError("matplotlib fell over")
+
+    await outbound.send(OPS, Reply(title="GMV trend", text=["12,345"], charts=[Chart.later(draw, "GMV", "gmv.png")]))
+    posted = fake_slack.calls_to("chat.postMessage")
+    assert len(posted) == 1 and "12,345" in posted[0].text
+    assert fake_slack.calls_to("files.getUploadURLExternal") == []
+    assert "incident" in caplog.text and "drawing the chart" in caplog.text
+
+
 async def test_send_explains_a_chart_it_could_not_upload(
     outbound: SlackAdapter, fake_slack: FakeSlack  # noqa: F811
 ) -> None:
