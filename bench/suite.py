@@ -66,6 +66,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("retention", "retention by month"),
     ("segments", "segments"),
 ]
+# answers kept while the data is unchanged (metrics/cache.py) and computed ahead by the warm-up job
+KEPT = ("retention", "segments")
 ITEMS: list[tuple[str, str]] = COMMANDS + [
     ("digest", "digest build (handlers.digest.build_digest, daily)"),
     ("scan", "daily anomaly scan (metrics.anomaly_scan.scan)"),
@@ -506,10 +508,26 @@ def _opsbot_units(url: str, today: date) -> tuple[dict[str, Callable[[], object]
 
     now = _now(today)
     dispatcher = dispatcher_for(url, now)
-    units = {f"{item}:opsbot": asker(dispatcher, cmd) for item, cmd in COMMANDS}
+    wh = dispatcher.services.warehouse
+    units: dict[str, Callable[[], object]] = {}
+    for item, cmd in COMMANDS:
+        ask = asker(dispatcher, cmd)
+
+        def cold(ask: Callable[[], object] = ask) -> object:
+            wh.cache.clear()  # the first question of the day, before any warm-up: nothing kept
+            return ask()
+
+        def drawn(cold: Callable[[], object] = cold) -> object:
+            reply = cold()
+            asyncio.run(dispatcher.draw(reply))  # type: ignore[arg-type]
+            return reply
+
+        units[f"{item}:opsbot"] = cold
+        units[f"{item}:chart"] = drawn
+        if item in KEPT:
+            units[f"{item}:kept"] = ask  # what everyone after the warm-up job gets
     ctx = dispatcher.context_for(ChatRef("slack", "CBENCH"))
     units["digest:opsbot"] = lambda: asyncio.run(build_digest(ctx, DigestSpec(), now))
-    wh = dispatcher.services.warehouse
     units["scan:opsbot"] = lambda: scan(wh, today - timedelta(days=1))
     return units, wh.engine
 
@@ -844,9 +862,15 @@ def table_rows(res: dict[str, dict[str, Result]], engines: Sequence[str], size: 
     for item, what in ITEMS:
         is_kpi = item in commands
         name = f"`{what}`" if is_kpi else what
-        row(f"{name}", {"duckdb": f"{item}:opsbot", "sqlite": f"{item}:opsbot"},
+        row(f"{name}" + (" — the numbers, nothing kept" if is_kpi else ""),
+            {"duckdb": f"{item}:opsbot", "sqlite": f"{item}:opsbot"},
             f"< {KPI_TARGET_MS:.0f} ms" if is_kpi and big else "",
             (lambda v: v < KPI_TARGET_MS) if is_kpi and big else None)
+        if is_kpi:
+            row("↳ with its chart drawn (sent after the numbers)", {"duckdb": f"{item}:chart", "sqlite": f"{item}:chart"})
+        if item in KEPT:
+            row("↳ kept answer, after the warm-up job", {"duckdb": f"{item}:kept", "sqlite": f"{item}:kept"},
+                f"< {KPI_TARGET_MS:.0f} ms" if big else "", (lambda v: v < KPI_TARGET_MS) if big else None)
         row("↳ baseline: hand-written SQL; pandas",
             {"duckdb": f"{item}:sql", "sqlite": f"{item}:sql", "rollup": f"{item}:sql", "pandas": f"{item}:pandas"})
     row("rebuild both rollup tables from orders", {"rollup": "rollup_build:sql"})
@@ -874,8 +898,11 @@ def render(sizes: list[tuple[Shop, dict[str, dict[str, Result]]]], engines: Sequ
         f"{', '.join(f'{x:.2f}' for x in loads[1])}; highest 1-minute value seen during the run {loads[2]:.2f}.",
         "",
         f"Times in ms: the median of {runs} after {'one warm-up' if warmup else 'no warm-up'} (fewer runs when "
-        f"{runs} would take over 2 minutes); commands are sent through the dispatcher as chat messages (query, "
-        "pandas, chart). Each command's baseline row answers the same question with hand-written SQL on the same "
+        f"{runs} would take over 2 minutes); commands are sent through the dispatcher as chat messages. A "
+        "command's first row is the time until its numbers are ready to send, with the answer cache emptied "
+        "before every run (what the first person to ask pays); \"with its chart drawn\" adds the chart, which "
+        "adapters draw and send after the numbers; \"kept answer\" is what everyone asking after the warm-up job "
+        "gets (segments and retention are kept while the data is unchanged). Each command's baseline row answers the same question with hand-written SQL on the same "
         "engine (DuckDB and SQLite columns), the same SQL on the rollup tables (rollup column) and pandas on the "
         "same rows already in memory (pandas column). Ingest in rows/s (rows read / wall time of the whole call, "
         "validation, upsert and commit included); memory is the peak resident set of a separate bot process. "
