@@ -4,9 +4,10 @@ Everything is computed in the warehouse. One statement finds each snapshot's "to
 threshold. A second one groups orders by customer for every customer's first order and, for each
 snapshot day (as of, a month earlier, two and three months earlier), the last order, the number
 of orders and the GMV before it; it classifies each customer at every snapshot and returns only
-the counts per combination of the four segments (at most 7⁴ rows). Movement between months and the "high-value customers turning dormant
-faster than usual" check come from those few rows, so no per-customer row ever reaches Python
-— except in an export, which asks for exactly one segment's customers.
+the counts per combination of the four segments (at most 7⁴ rows). Movement between months and
+the "high-value customers turning dormant faster than usual" check come from those few rows, so
+no per-customer row ever reaches Python, except in an export, which asks for exactly one
+segment's customers. The answer is kept while the data is unchanged (metrics/cache.py).
 
 Rules (days since the last order = recency; `SegmentRules` holds the numbers):
 

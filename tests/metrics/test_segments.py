@@ -205,3 +205,35 @@ def test_demo_shop_matches_the_rules(demo_like: Warehouse, demo_shop: Shop) -> N
     for segment in SEGMENTS:
         members = [c for c, s in now.items() if s == segment]
         assert report.gmv[segment] == pytest.approx(float(gmv[members].sum()))
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+def test_utc_timestamps_count_in_business_local_days(engine: str, tmp_path: Path) -> None:
+    """Stored in UTC, read in Asia/Shanghai (UTC+8): days and the as-of cut are local days."""
+    import dataclasses
+
+    # 2026-08-26 16:30 UTC is 2026-08-27 00:30 in Shanghai: 90 days before AS_OF locally (active),
+    # 91 by the UTC date (at risk)
+    # 2026-11-24 17:30 UTC is 2026-11-25 01:30 in Shanghai: on AS_OF itself, so not counted
+    rows = [
+        (1, 21, pd.Timestamp("2024-01-01 04:00"), 5.0, "completed", 0.0, "search", "shoes", "east"),
+        (2, 21, pd.Timestamp("2026-08-26 16:30"), 5.0, "completed", 0.0, "search", "shoes", "east"),
+        (3, 22, pd.Timestamp("2024-01-01 04:00"), 1.0, "completed", 0.0, "search", "shoes", "east"),
+        (4, 22, pd.Timestamp("2026-11-24 17:30"), 1.0, "completed", 0.0, "search", "shoes", "east"),
+        (5, 23, pd.Timestamp("2026-11-20 04:00"), 1000.0, "completed", 0.0, "search", "shoes", "east"),
+    ]
+    shop = hand_made_shop()
+    shop.orders = pd.DataFrame(rows, columns=list(shop.orders.columns))
+    url = f"{engine}:///{tmp_path / ('u.' + engine)}"
+    e = create_engine(url)
+    write_shop(e, shop, ShopSpec(end=AS_OF, days=1))
+    e.dispose()
+    wh = Warehouse.from_url(url, dataclasses.replace(Mapping.default("Asia/Shanghai"), timestamps="utc"))
+    try:
+        report = segment_report(wh, AS_OF, keep_frame=True)
+    finally:
+        wh.engine.dispose()
+    got = {int(r.customer_id): (r.segment, r.orders, r.last_order_day) for r in report.frame.itertuples()}
+    assert got[21] == ("active", 2, date(2026, 8, 27))
+    assert got[22] == ("lost", 1, date(2024, 1, 1))  # its second order is on AS_OF, local time
+    assert got[23][0] == "new"
