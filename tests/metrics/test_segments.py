@@ -95,6 +95,21 @@ def test_csv_round_trip(warehouse: Warehouse) -> None:
     assert sorted(dormant.customer_id) == [5, 8]
 
 
+def report_on(rows: list[tuple[object, ...]], engine: str, tmp_path: Path, mapping: Mapping):  # type: ignore[no-untyped-def]
+    """The segment report (with its customers) of a shop holding just these order rows."""
+    shop = hand_made_shop()
+    shop.orders = pd.DataFrame(rows, columns=list(shop.orders.columns))
+    url = f"{engine}:///{tmp_path / ('rows.' + engine)}"
+    e = create_engine(url)
+    write_shop(e, shop, ShopSpec(end=AS_OF, days=1))
+    e.dispose()
+    wh = Warehouse.from_url(url, mapping)
+    try:
+        return segment_report(wh, AS_OF, keep_frame=True)
+    finally:
+        wh.engine.dispose()
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
 def test_recency_boundaries(engine: str, tmp_path: Path) -> None:
     """Whole days since the last order decide: 90 is active, 91 at risk, 180/181, 365/366."""
@@ -110,17 +125,7 @@ def test_recency_boundaries(engine: str, tmp_path: Path) -> None:
     # and one big recent spender: a champion on GMV alone
     rows.append((len(rows) + 1, 99, pd.Timestamp("2026-11-20 10:00"), 10_000.0, "completed", 0.0, "search", "shoes", "east"))
     rows.append((len(rows) + 1, 99, pd.Timestamp("2024-01-01 10:00"), 10.0, "completed", 0.0, "search", "shoes", "east"))
-    shop = hand_made_shop()
-    shop.orders = pd.DataFrame(rows, columns=list(shop.orders.columns))
-    url = f"{engine}:///{tmp_path / ('b.' + engine)}"
-    e = create_engine(url)
-    write_shop(e, shop, ShopSpec(end=AS_OF, days=1))
-    e.dispose()
-    wh = Warehouse.from_url(url, Mapping.default())
-    try:
-        report = segment_report(wh, AS_OF, keep_frame=True)
-    finally:
-        wh.engine.dispose()
+    report = report_on(rows, engine, tmp_path, Mapping.default())
     got = dict(zip(report.frame.customer_id.astype(int), report.frame.segment, strict=True))
     assert got == {**expected, 99: "champions"}
 
@@ -222,17 +227,7 @@ def test_utc_timestamps_count_in_business_local_days(engine: str, tmp_path: Path
         (4, 22, pd.Timestamp("2026-11-24 17:30"), 1.0, "completed", 0.0, "search", "shoes", "east"),
         (5, 23, pd.Timestamp("2026-11-20 04:00"), 1000.0, "completed", 0.0, "search", "shoes", "east"),
     ]
-    shop = hand_made_shop()
-    shop.orders = pd.DataFrame(rows, columns=list(shop.orders.columns))
-    url = f"{engine}:///{tmp_path / ('u.' + engine)}"
-    e = create_engine(url)
-    write_shop(e, shop, ShopSpec(end=AS_OF, days=1))
-    e.dispose()
-    wh = Warehouse.from_url(url, dataclasses.replace(Mapping.default("Asia/Shanghai"), timestamps="utc"))
-    try:
-        report = segment_report(wh, AS_OF, keep_frame=True)
-    finally:
-        wh.engine.dispose()
+    report = report_on(rows, engine, tmp_path, dataclasses.replace(Mapping.default("Asia/Shanghai"), timestamps="utc"))
     got = {int(r.customer_id): (r.segment, r.orders, r.last_order_day) for r in report.frame.itertuples()}
     assert got[21] == ("active", 2, date(2026, 8, 27))
     assert got[22] == ("lost", 1, date(2024, 1, 1))  # its second order is on AS_OF, local time
