@@ -10,7 +10,7 @@ from bot.i18n import fmt_change_pct, fmt_change_points, fmt_value
 from bot.messages import dimension_label, metric_label
 from bot.reply import Field, Reply, Table
 from handlers.common import check_filter_values, parse_common, parse_metric
-from metrics.kpis import CATALOG, STANDARD_CARD, KpiQuery, KpiResult, Memo, MetricValue, evaluate
+from metrics.kpis import CATALOG, STANDARD_CARD, KpiQuery, KpiResult, MetricValue, evaluate_many
 from metrics.periods import Comparison, Period, parse_period, previous_period
 
 router = Router()
@@ -175,10 +175,11 @@ async def kpi(ctx: Context, args: Args) -> Reply:
     query, card = parse_kpi_query(ctx, args.raw)
     if query.filters:
         await ctx.run(check_filter_values, ctx, ctx.warehouse, query.filters)
-    memo: Memo = {}
-    result = await ctx.run(evaluate, ctx.warehouse, query, memo)
-    reply = render_kpi(ctx, result)
+    queries = [query]
     if card:
-        weekly_query = replace(query, compare=Comparison("week", week_ago(query.period)), by=None)
-        add_week_comparison(ctx, reply, await ctx.run(evaluate, ctx.warehouse, weekly_query, memo))
+        queries.append(replace(query, compare=Comparison("week", week_ago(query.period)), by=None))
+    results = await ctx.run(evaluate_many, ctx.warehouse, queries)
+    reply = render_kpi(ctx, results[0])
+    if card:
+        add_week_comparison(ctx, reply, results[1])
     return reply

@@ -159,6 +159,24 @@ def _row(frame: pd.DataFrame, key: str) -> pd.Series | None:
 Memo = dict[tuple[object, ...], pd.DataFrame]
 
 
+def evaluate_many(warehouse: Warehouse, queries: Sequence[KpiQuery]) -> list[KpiResult]:
+    """Several KPI queries answered together (the standard card: day over day and week over week):
+    every distinct aggregate is read once, and each split's periods go to the warehouse together,
+    so that new customers are counted in one pass over the history (Warehouse.aggregate_many)."""
+    needs: dict[tuple[tuple[str, ...], str | None, tuple[Filter, ...]], list[tuple[datetime, datetime]]] = {}
+    for q in queries:
+        periods = [q.period.bounds()] + ([q.compare.period.bounds()] if q.compare else [])
+        for by in dict.fromkeys([None, q.by]):
+            wanted = needs.setdefault((tuple(_measures(q.metrics)), by, tuple(q.filters)), [])
+            wanted += [p for p in periods if p not in wanted]
+    memo: Memo = {}
+    for (measures, by, filters), periods in needs.items():
+        frames = warehouse.aggregate_many(list(measures), periods, by=by, filters=list(filters))
+        for (start, end), frame in zip(periods, frames, strict=True):
+            memo[(measures, start, end, by, filters)] = frame
+    return [evaluate(warehouse, q, memo) for q in queries]
+
+
 def evaluate(warehouse: Warehouse, query: KpiQuery, memo: Memo | None = None) -> KpiResult:
     """The query's KPIs. `memo`, shared by the evaluations of one answer, reads each identical
     aggregate once (the standard card's day-over-day and week-over-week both need yesterday)."""

@@ -9,7 +9,7 @@ Period 2026-11-01..2026-11-03 (16 counted orders; orders 7 and 15 are cancelled)
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -141,3 +141,45 @@ def test_utc_timestamps_are_bucketed_into_business_days(tmp_path: Path) -> None:
         "2026-10-31": 80, "2026-11-01": 30, "2026-11-02": 40}
     nov1 = wh.aggregate(["gmv"], datetime(2026, 11, 1), datetime(2026, 11, 2))
     assert nov1.loc["__total__", "gmv"] == 30
+
+
+def test_evaluate_many_counts_new_customers_of_several_days_at_once(demo_warehouse: Warehouse, demo_shop) -> None:  # type: ignore[no-untyped-def]
+    """The standard card asks yesterday, the day before and the same day last week together; the
+    new customers of all three come from one statement and must match the definition per day."""
+    import pandas as pd
+
+    from metrics.kpis import evaluate_many
+    from tests.conftest import TODAY
+
+    o = demo_shop.orders
+    firsts = (o[o.status != "cancelled"].sort_values(["ordered_at", "order_id"])
+              .drop_duplicates("customer_id").set_index("customer_id"))
+
+    def expected(day: date, where_region: str | None = None) -> dict[str, int]:
+        f = firsts[(firsts.ordered_at >= pd.Timestamp(day)) & (firsts.ordered_at < pd.Timestamp(day) + pd.Timedelta(days=1))]
+        if where_region:
+            f = f[f.region == where_region]
+        return {str(k): int(v) for k, v in f.groupby("channel").size().items()}
+
+    def day(n: int) -> Period:
+        d = TODAY - timedelta(days=n)
+        return Period(d, d + timedelta(days=1), d.isoformat())
+
+    metrics = (CATALOG["new_customers"], CATALOG["gmv"])
+    for filters in ((), (Filter("region", ("east",)),)):
+        queries = [KpiQuery(metrics, day(1), Comparison("previous", day(2)), by="channel", filters=filters),
+                   KpiQuery(metrics, day(1), Comparison("week", day(8)), filters=filters)]
+        card, weekly = evaluate_many(demo_warehouse, queries)
+        region = filters[0].values[0] if filters else None
+        got = {key: int(v["new_customers"].value) for key, v in card.rows if v["new_customers"].value}
+        assert got == expected(TODAY - timedelta(days=1), region)
+        prev = {key: int(v["new_customers"].previous) for key, v in card.rows if v["new_customers"].previous}
+        assert prev == expected(TODAY - timedelta(days=2), region)
+        assert weekly.totals["new_customers"].previous == sum(expected(TODAY - timedelta(days=8), region).values())
+        # the same answers one query at a time
+        for many, one in zip((card, weekly), (evaluate(demo_warehouse, q) for q in queries), strict=True):
+            assert many.totals == one.totals and many.rows == one.rows
+    # overlapping periods (a week and its last day) are counted one by one, with the same result
+    week = Period(TODAY - timedelta(days=7), TODAY, "last 7d")
+    overlapping = [KpiQuery(metrics, week, Comparison("previous", day(1)))]
+    assert evaluate_many(demo_warehouse, overlapping)[0].totals == evaluate(demo_warehouse, overlapping[0]).totals
