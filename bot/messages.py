@@ -128,6 +128,11 @@ MESSAGES: dict[str, dict[str, str]] = {
               "breakdowns, e.g. `last 30d` instead of a whole year.",
         "zh": "该查询超过 {seconds} 秒已被终止。请缩短时间范围或减少拆分维度，例如用 `最近30天` 代替一整年。",
     },
+    "warehouse_memory": {
+        "en": "That question needs more memory than the warehouse may use ({limit}). Ask for a shorter period, "
+              "or an admin can raise `[warehouse] memory_limit` in the config.",
+        "zh": "该查询所需内存超过数据仓库的上限（{limit}）。请缩短时间范围，或请管理员调高配置中的 `[warehouse] memory_limit`。",
+    },
     "warehouse_busy": {
         "en": "opsbot is answering {limit} heavy questions right now; try again in a minute.",
         "zh": "opsbot 正在处理 {limit} 个耗时查询，请稍后再试。",

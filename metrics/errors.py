@@ -41,3 +41,8 @@ class QueryTimeout(InputError):
 
 class WarehouseBusy(InputError):
     """Every query slot stayed taken while this question waited for one."""
+
+
+class WarehouseOutOfMemory(InputError):
+    """The embedded engine needed more than `[warehouse] memory_limit` for one question (DuckDB
+    spills most work to disk, but not all of it)."""

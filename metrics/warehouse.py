@@ -50,7 +50,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from metrics.cache import ResultCache
 from metrics.dialects import Timestamp, day_of, hour_of, utc_to_local
-from metrics.errors import QueryTimeout, SourceUnavailable, UnknownDimension, WarehouseBusy
+from metrics.errors import (
+    QueryTimeout,
+    SourceUnavailable,
+    UnknownDimension,
+    WarehouseBusy,
+    WarehouseOutOfMemory,
+)
 from metrics.schema import Mapping
 
 ORDER_MEASURES = ("gmv", "orders", "buyers", "refunded", "repeat_buyers", "new_customers")
@@ -209,6 +215,7 @@ class Warehouse:
         self.zone = ZoneInfo(mapping.timezone)
         self._scoped: dict[tuple[tuple[str, tuple[str, ...]], ...], Warehouse] = {}
         self.cache = ResultCache()  # shared with the scoped views; their keys hold their scope
+        self.memory_limit: str | None = None  # DuckDB's, as configured (for the error that names it)
 
     def scoped(self, scope: Scope | None) -> Warehouse:
         """This warehouse seen through a row-level scope (cached: one per distinct scope)."""
@@ -221,6 +228,7 @@ class Warehouse:
             view = Warehouse(self.engine, self.mapping, dict(key), self.gate)
             view.reachability = self.reachability
             view.cache = self.cache
+            view.memory_limit = self.memory_limit
             self._scoped[key] = view
         return self._scoped[key]
 
@@ -255,7 +263,9 @@ class Warehouse:
             # of a KPI card's time. Its compiler is PostgreSQL's and its additions are types,
             # which are cache-safe; the whole test suite runs on DuckDB with it on.
             engine.dialect._supports_statement_cache = True  # type: ignore[attr-defined]
-        return cls(engine, mapping, gate=gate)
+        warehouse = cls(engine, mapping, gate=gate)
+        warehouse.memory_limit = memory_limit if engine.dialect.name == "duckdb" else None
+        return warehouse
 
     def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
         """`compute()`, or its earlier result while the data is unchanged (metrics/cache.py).
@@ -301,6 +311,8 @@ class Warehouse:
                     if exc.connection_invalidated:
                         self._tell(False, "connection lost")
                         raise SourceUnavailable("connection lost") from exc
+                    if type(exc.orig).__name__ == "OutOfMemoryException":  # DuckDB's, past memory_limit
+                        raise WarehouseOutOfMemory("warehouse_memory", limit=self.memory_limit or "?") from exc
                     raise
 
     def _tell(self, reachable: bool, reason: str) -> None:

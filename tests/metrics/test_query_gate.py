@@ -95,3 +95,18 @@ async def test_a_heavy_question_gets_a_friendly_reply_and_others_still_answer(tm
     quick = await bot.dispatch(Incoming("kpi sessions yesterday", ChatRef.parse("console:local"), "console:local"))
     assert not quick.error and quick.data["metrics"]["sessions"]["value"] > 0
     bot.services.warehouse.engine.dispose()
+
+
+async def test_a_question_past_duckdbs_memory_limit_says_so(tmp_path: Path, demo_url: str, backend: str) -> None:
+    if backend != "embedded" or not demo_url.startswith("duckdb"):
+        pytest.skip("DuckDB's memory limit")
+    settings = Settings.model_validate({
+        "warehouse": {"url": demo_url, "memory_limit": "1MB"},
+        "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"},
+    })
+    bot = build_dispatcher(settings, clock=Clock(NOW))
+    reply = await bot.dispatch(Incoming("segments", ChatRef.parse("console:local"), "console:local"))
+    assert reply.data["error"] == "warehouse_memory", reply.plain_text()
+    assert "1MB" in reply.plain_text() and "memory_limit" in reply.plain_text()
+    assert "incident" not in reply.plain_text()
+    bot.services.warehouse.engine.dispose()
