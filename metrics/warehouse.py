@@ -174,8 +174,8 @@ def build_tables(mapping: Mapping, metadata: MetaData | None = None) -> dict[str
 Scope = dict[str, tuple[str, ...]]
 T = TypeVar("T")
 
-# measured at 5,000,000 orders (bench/README.md): segments spill a little and answer in the
-# same time, and the bot process stays under 500 MB
+# measured at 5,000,000 orders (bench/README.md): the smallest that answered every command (at 128MB a
+# question needed more than DuckDB could spill, and failed); a bot answering everything peaks at ~510 MB
 DUCKDB_MEMORY_LIMIT = "192MB"
 
 
