@@ -46,8 +46,9 @@ class Chart:
 
     Drawing a chart costs 150-250 ms of matplotlib, more than the query behind most answers. A
     handler therefore hands over the drawing (`Chart.later`) rather than the picture: the
-    dispatcher returns the numbers at once, and the adapter sends them before it draws and
-    uploads the chart (`Dispatcher.draw`). Reading `png` draws a pending chart on the spot
+    dispatcher returns the numbers at once, and the adapter draws the chart off the event loop
+    when it needs it (`Dispatcher.draw`): Slack after posting the numbers, Telegram before the
+    photo its answer is captioned on. Reading `png` draws a pending chart on the spot
     (once, whichever thread asks first), so code that just wants the bytes needs to know
     nothing of this.
     """
