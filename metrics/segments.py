@@ -192,7 +192,9 @@ class SegmentReport:
             "as_of": self.as_of.isoformat(), "previous_as_of": self.previous_as_of.isoformat(),
             "customers": self.customers, "counts": self.counts, "previous": self.previous,
             "change": {s: self.counts[s] - self.previous[s] for s in SEGMENTS},
-            "gmv": {s: float(f"{v:.12g}") for s, v in self.gmv.items()}, "gmv_share": self.gmv_share,
+            "gmv": {s: float(f"{v:.12g}") for s, v in self.gmv.items()},
+            # 12 digits: the engine's parallel sums may differ in the last bit from one run to the next
+            "gmv_share": {s: float(f"{v:.12g}") for s, v in self.gmv_share.items()},
             "movement": self.movement, "shifts": self.shifts,
         }
 
