@@ -132,3 +132,15 @@ def chat(dispatcher: Dispatcher) -> Chat:
 
 def day(text: str) -> date:
     return date.fromisoformat(text)
+
+
+def rounded(value: object, digits: int = 10) -> object:
+    """`value` with every float at `digits` significant digits, however deeply nested: sums over the
+    same rows in another order (a parallel engine, another warehouse) differ in the last bits."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(v, digits) for v in value]
+    return value

@@ -27,7 +27,7 @@ from handlers.digest import DigestSpec, build_digest
 from metrics.load import write_shop
 from metrics.sample import Shop
 from metrics.warehouse import Warehouse
-from tests.conftest import DEMO_SPEC, NOW, Clock, pg_scratch_url
+from tests.conftest import DEMO_SPEC, NOW, Clock, pg_scratch_url, rounded
 
 SCOPED = "slack:CSOCIAL"
 ADMIN = "slack:UADMIN"
@@ -87,17 +87,6 @@ def comparable(reply: Reply) -> Any:
     # charts are drawn from the same numbers; their bytes are matplotlib's business
     out["charts"] = [c["title"] for c in out["charts"]]
     return rounded(out)
-
-
-def rounded(value: Any) -> Any:
-    """Sums over the same rows in another order differ in the last bits of a double."""
-    if isinstance(value, float):
-        return float(f"{value:.10g}")
-    if isinstance(value, dict):
-        return {k: rounded(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [rounded(v) for v in value]
-    return value
 
 
 async def ask(dispatcher: Dispatcher, text: str, chat: str = SCOPED) -> Reply:

@@ -21,6 +21,7 @@ from metrics.sample import ShopSpec
 from metrics.schema import Mapping
 from metrics.segments import segment_report
 from metrics.warehouse import Warehouse
+from tests.conftest import rounded
 from tests.metrics.test_segments import AS_OF, hand_made_shop
 
 
@@ -153,14 +154,3 @@ async def test_warm_readies_the_slow_answers(dispatcher, demo_warehouse: Warehou
         # the same numbers, to the last few bits a parallel sum may add in another order
         assert rounded(fresh.data) == rounded(reply.data), text
     assert statements
-
-
-def rounded(value: object) -> object:
-    """`value` with every float at 9 significant digits, however deeply nested."""
-    if isinstance(value, float):
-        return float(f"{value:.9g}")
-    if isinstance(value, dict):
-        return {k: rounded(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [rounded(v) for v in value]
-    return value

@@ -267,15 +267,20 @@ def actions_form(payload: dict[str, Any]) -> str:
 
 def click(**changes: Any) -> dict[str, Any]:
     payload = block_actions("kpi gmv yesterday")
-    for key, value in changes.items():
-        if value is _DROP:
-            payload.pop(key, None)
-        else:
-            payload[key] = value
-    return payload
+    return edited(payload, changes)
 
 
 _DROP = object()
+
+
+def edited(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `changes` applied: a value replaces a field, _DROP removes it."""
+    for key, value in changes.items():
+        if value is _DROP:
+            base.pop(key, None)
+        else:
+            base[key] = value
+    return base
 
 
 def one_action(**action: Any) -> list[dict[str, Any]]:
@@ -411,12 +416,7 @@ def tg_message(**fields: Any) -> dict[str, Any]:
     message = {"message_id": 7, "date": int(time.time()), "chat": {"id": STRANGER, "type": "private"},
                "from": {"id": STRANGER, "is_bot": False, "first_name": "Bob"}, "text": "/kpi gmv yesterday",
                "entities": [{"type": "bot_command", "offset": 0, "length": 4}]}
-    for key, value in fields.items():
-        if value is _DROP:
-            message.pop(key, None)
-        else:
-            message[key] = value
-    return message
+    return edited(message, fields)
 
 
 def tg_callback(**fields: Any) -> dict[str, Any]:
@@ -424,12 +424,7 @@ def tg_callback(**fields: Any) -> dict[str, Any]:
              "from": {"id": STRANGER, "is_bot": False, "first_name": "Bob"},
              "message": {"message_id": 9, "date": int(time.time()), "chat": {"id": STRANGER, "type": "private"},
                          "from": {"id": BOT_ID, "is_bot": True, "first_name": "opsbot"}, "text": "earlier"}}
-    for key, value in fields.items():
-        if value is _DROP:
-            query.pop(key, None)
-        else:
-            query[key] = value
-    return query
+    return edited(query, fields)
 
 
 # updates a bot must survive; none of them is a command the bot should answer
