@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from rapidfuzz import process
 
 from bot.config import Settings
 from bot.errors import AccessDenied, RateLimited, UnknownCommand, UserError
 from bot.messages import t
 from bot.reply import Reply
 from bot.store import Store
+from bot.suggest import closest, is_question_word, looks_like_question
 from metrics.errors import InputError, SourceUnavailable
 from metrics.periods import now_in
 from metrics.warehouse import Warehouse
@@ -342,7 +342,10 @@ class Dispatcher:
         word = word.split("@", 1)[0]  # /kpi@opsbot in Telegram groups
         command = self.find(word)
         if command is None:
-            raise UnknownCommand("unknown_command", name=word[:50], suggestion=self._suggest(word, lang))
+            suggestion = "" if is_question_word(word) else self._suggest(word, lang)
+            if not suggestion and looks_like_question(text):
+                raise UnknownCommand("not_a_command")  # a question in words: point at the commands
+            raise UnknownCommand("unknown_command", name=word[:50], suggestion=suggestion)
         admin = self.is_admin(incoming)
         if command.admin and not admin:
             raise AccessDenied("admin_only", command=command.name, user=incoming.user)
@@ -355,8 +358,9 @@ class Dispatcher:
             raise
 
     def _suggest(self, word: str, lang: str) -> str:
-        match = process.extractOne(word.lower(), list(self._commands), score_cutoff=60)
-        return t(lang, "did_you_mean", choice=match[0]) if match else ""
+        """A command only when `word` is a close typo of one of its words (bot/suggest.py)."""
+        match = closest(word, self._commands)
+        return t(lang, "did_you_mean", choice=match) if match else ""
 
     def _error_reply(self, lang: str, key: str, params: dict[str, Any], usage: str | None = None) -> Reply:
         text = [t(lang, key, **params)]

@@ -26,6 +26,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "未知命令「{name}」。{suggestion}输入 `help` 查看全部命令。",
     },
     "did_you_mean": {"en": " Did you mean {choice}?", "zh": "您是想输入 {choice} 吗？"},
+    "not_a_command": {
+        "en": "I understand commands, not questions in words: start with a command word, e.g. "
+        "`kpi gmv last week by channel`, `trend gmv last 30d` or `top category by gmv mtd`. "
+        "Type `help` to see every command.",
+        "zh": "opsbot 只理解命令，不理解自然语言提问：请以命令词开头，例如 `kpi gmv 上周 by channel`、"
+        "`trend gmv 近30天` 或 `top category by gmv 本月`。输入 `help` 查看全部命令。",
+    },
     "unknown_metric": {
         "en": "Unknown metric '{name}'.{suggestion} Metrics: {choices}.",
         "zh": "未知指标「{name}」。{suggestion}可用指标：{choices}。",

@@ -7,10 +7,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import process
-
 from bot.core import ChatRef, Context, Incoming
 from bot.messages import t
+from bot.suggest import closest
 from metrics.errors import BadFilter, BadPeriod, UnknownDimension, UnknownMetric
 from metrics.kpis import CATALOG, Kpi, lookup_metric, metric_names
 from metrics.periods import Comparison, Period, extract_period
@@ -36,9 +35,10 @@ def parse_id(word: str) -> int | None:
     return int(digits)
 
 
-def did_you_mean(word: str, choices: Sequence[str], lang: str, cutoff: float = 60) -> str:
-    match = process.extractOne(word.lower(), list(choices), score_cutoff=cutoff)
-    return t(lang, "did_you_mean", choice=match[0]) if match else ""
+def did_you_mean(word: str, choices: Sequence[str], lang: str) -> str:
+    """The "Did you mean X?" sentence when `word` is a close typo of X (bot/suggest.py), else ""."""
+    match = closest(word, choices)
+    return t(lang, "did_you_mean", choice=match) if match else ""
 
 
 def parse_metric(ctx: Context, word: str) -> Kpi:
