@@ -99,8 +99,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kpi_title": {"en": "KPIs · {period}", "zh": "核心指标 · {period}"},
     "kpi_by_title": {"en": "KPIs by {dimension} · {period}", "zh": "按{dimension}拆分 · {period}"},
     "card_deltas": {"en": "{day} d/d · {week} w/w", "zh": "日环比 {day} · 周同比 {week}"},
-    "card_compare": {"en": "w/w: compared with {period}, the same weekday last week.",
-                     "zh": "周同比：对比上周同日 {period}。"},
+    "card_deltas_period": {"en": "{day} vs previous · {week} w/w", "zh": "环比 {day} · 周同比 {week}"},
+    "card_compare_day": {"en": "d/d: compared with the day before ({period}).", "zh": "日环比：对比前一天 {period}。"},
+    "card_compare": {"en": "w/w: compared with {period}.", "zh": "周同比：对比上周同期 {period}。"},
     "compared_with": {"en": "Compared with {period}.", "zh": "对比 {period}。"},
     "filtered_by": {"en": "Only {conditions}.", "zh": "筛选：{conditions}。"},
     "unavailable": {
@@ -259,9 +260,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "⚠ {day} looks incomplete: {orders} orders, while the quietest day in the last 8 weeks had {low}. "
               "The data is probably still loading; the numbers below are not final.",
         "zh": "⚠ {day} 的数据可能不完整：仅 {orders} 单，而近8周最少的一天有 {low} 单。数据可能仍在加载，以下数字并非最终结果。"},
-    "digest_mtd": {"en": "Month to date GMV {value} vs {previous} last month to date ({change}).",
+    "digest_mtd": {"en": "Month to date: GMV {value}, against {previous} in the same days of last month ({change}).",
                    "zh": "本月至今销售额 {value}，上月同期 {previous}（{change}）。"},
-    "digest_movers": {"en": "What moved {metric}", "zh": "{metric}变动来源"},
+    "digest_movers": {"en": "What moved {metric} vs {period}", "zh": "{metric}变动来源（对比 {period}）"},
     "digest_updated": {"en": "Updated: late data changed these numbers ({time}).",
                        "zh": "已更新：迟到的数据改变了这些数字（{time}）。"},
     "digest_usage": {"en": "Use `digest now` or `digest now weekly`.", "zh": "请使用 `digest now` 或 `digest now weekly`。"},

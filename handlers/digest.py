@@ -167,7 +167,8 @@ async def _add_movers(ctx: Context, reply: Reply, period: Period, compare: Perio
                          sign + fmt_value(abs(c.contribution), "money", ctx.lang, currency)])
     if rows:
         reply.tables.append(Table([ctx.t("dimension"), ctx.t("value"), ctx.t("contribution")], rows,
-                                  title=ctx.t("digest_movers", metric=metric_label("gmv", ctx.lang))))
+                                  title=ctx.t("digest_movers", metric=metric_label("gmv", ctx.lang),
+                                              period=period_text(compare, ctx.lang))))
     reply.data["movers"] = {
         dim: [{"value": c.key, "contribution": c.contribution} for c in cs[:3]]
         for dim, cs in result.by_dimension.items()

@@ -35,18 +35,26 @@ def parse_kpi_query(ctx: Context, raw: str) -> tuple[KpiQuery, bool]:
 def week_ago(period: Period) -> Period:
     """The same weekdays a week earlier: the comparison that cancels weekly seasonality."""
     shift = timedelta(days=7)
-    return Period(period.start - shift, period.end - shift, "same weekday last week",
+    label = "the same weekday last week" if period.days == 1 else "the same days a week earlier"
+    return Period(period.start - shift, period.end - shift, label,
                   until=period.until - shift if period.until else None)
 
 
 def add_week_comparison(ctx: Context, reply: Reply, weekly: KpiResult) -> None:
-    """The standard card's second delta: vs the same weekday last week, beside day over day."""
+    """The standard card's second delta: vs the same weekday last week, beside day over day
+    (beside the previous period, for a card of a few days such as wtd)."""
+    one_day = weekly.query.period.days == 1
     for f, (name, mv) in zip(reply.fields, weekly.totals.items(), strict=True):
         week = _delta(ctx, name, mv)
         if week:
-            f.delta = ctx.t("card_deltas", day=f.delta or "–", week=week)
+            f.delta = ctx.t("card_deltas" if one_day else "card_deltas_period", day=f.delta or "–", week=week)
         reply.data["metrics"][name]["week_ago"] = mv.as_json()
     reply.data["compare_week"] = weekly.query.compare.period.as_json() if weekly.query.compare else None
+    if one_day:  # say what d/d compares with, as the w/w line below does
+        day_before = period_text(previous_period(weekly.query.period), ctx.lang)
+        line = ctx.t("compared_with", period=day_before)
+        if line in reply.text:
+            reply.text[reply.text.index(line)] = ctx.t("card_compare_day", period=day_before)
     reply.text.append(ctx.t("card_compare", period=period_text(weekly.query.compare.period, ctx.lang)))
 
 
@@ -55,7 +63,8 @@ def period_text(period: Period, lang: str) -> str:
     dates = period.start.isoformat() if period.days == 1 else f"{period.start.isoformat()} – {last.isoformat()}"
     if lang == "zh":
         return dates.replace(" – ", " 至 ")
-    if period.label in (period.start.isoformat(), "previous", "last year"):
+    if period.label in (period.start.isoformat(), f"{period.start.isoformat()}..{last.isoformat()}",
+                        "previous", "last year"):
         return dates
     return f"{period.label} ({dates})"
 
@@ -176,10 +185,12 @@ async def kpi(ctx: Context, args: Args) -> Reply:
     if query.filters:
         await ctx.run(check_filter_values, ctx, ctx.warehouse, query.filters)
     queries = [query]
-    if card:
+    # a week or longer: the same days a week earlier would be (or overlap) the previous period again
+    weekly = card and query.period.days < 7
+    if weekly:
         queries.append(replace(query, compare=Comparison("week", week_ago(query.period)), by=None))
     results = await ctx.run(evaluate_many, ctx.warehouse, queries)
     reply = render_kpi(ctx, results[0])
-    if card:
+    if weekly:
         add_week_comparison(ctx, reply, results[1])
     return reply
