@@ -529,3 +529,8 @@ def dimension_label(name: str, lang: str) -> str:
 from bot.messages_planning import PLANNING_MESSAGES  # noqa: E402
 
 MESSAGES.update(PLANNING_MESSAGES)
+
+# What the data does not cover (metrics/coverage.py): periods outside it, missing tables.
+from bot.messages_coverage import COVERAGE_MESSAGES  # noqa: E402
+
+MESSAGES.update(COVERAGE_MESSAGES)

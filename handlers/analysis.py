@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from functools import partial
 
 from bot.core import Args, Context, Router
@@ -11,14 +12,24 @@ from bot.i18n import fmt_change_pct, fmt_percent, fmt_value
 from bot.messages import dimension_label, metric_label
 from bot.reply import Chart, Field, Reply, Table
 from handlers.common import check_filter_values, parse_common, parse_dimension, parse_metric
+from handlers.coverage import (
+    compare_lines,
+    judge,
+    na_lines,
+    no_data_reply,
+    not_recorded,
+    partial_lines,
+)
 from handlers.kpi import period_text
 from metrics import charts
 from metrics.breakdown import DRIVERS, Contribution, drivers, movers, top
+from metrics.coverage import Judgement
 from metrics.errors import UnknownDimension
 from metrics.funnel import STAGES, STEPS, funnel
 from metrics.kpis import CATALOG, Kpi, json_number
 from metrics.periods import Comparison, Period, parse_period, previous_period
-from metrics.trend import OTHER, TOTAL_LINE, trend
+from metrics.trend import OTHER, TOTAL_LINE, buckets, trend
+from metrics.warehouse import measure_table
 
 router = Router()
 
@@ -61,8 +72,33 @@ def _only_one_metric(ctx: Context, words: list[str], command: str) -> Kpi:
 
 
 def _require_split(ctx: Context, kpi: Kpi, by: str | None) -> None:
-    if by and not all(ctx.warehouse.available(m, by, []) for m in kpi.measures):
+    # a measure the chat's scope hides is not a split problem: the command says why it is n/a
+    dims = ctx.warehouse.mapping.table_dimensions
+    if by and not all(by in dims(measure_table(m)) for m in kpi.measures):
         raise UnknownDimension("not_split", metric=kpi.name, dimension=by)
+
+
+async def _unknown(ctx: Context, kpi: Kpi, period: Period, data: dict[str, object]) -> Reply | None:
+    """The whole answer when the data cannot give `kpi` for `period` at all: not recorded at this
+    chat's scope (traffic by region), a missing table or column, or a period outside the data."""
+    ptext = period_text(period, ctx.lang)
+    if not all(ctx.warehouse.available(m, None, ()) for m in kpi.measures):
+        return Reply(title=ctx.t("cov_title", period=ptext),
+                     text=[ctx.t("cov_na", metrics=metric_label(kpi.name, ctx.lang), reason=not_recorded(ctx))],
+                     data={**data, "period": period.as_json(), "value": None, "unavailable": [kpi.name]})
+    judgement = await ctx.run(judge, ctx, kpi.measures, period)
+    if judgement.gaps:
+        return no_data_reply(ctx, judgement, period, ptext, data)
+    return None
+
+
+def _covered_days(ctx: Context, measures: tuple[str, ...]) -> tuple[date | None, date | None]:
+    """The days every table of `measures` has data for (None, None without any)."""
+    from metrics.coverage import tables_of
+
+    spans = [ctx.warehouse.coverage(t, ctx.now().date()) for t in tables_of(measures)]
+    firsts, lasts = [f for f, _ in spans if f], [v for _, v in spans if v]
+    return (max(firsts) if firsts else None), (min(lasts) if lasts else None)
 
 
 # ---- trend -------------------------------------------------------------------------
@@ -86,7 +122,17 @@ async def trend_(ctx: Context, args: Args) -> Reply:
         raise UsageError("too_many_points", days=period.days)
     if parsed.filters:
         await ctx.run(check_filter_values, ctx, ctx.warehouse, parsed.filters)
+    unknown = await _unknown(ctx, kpi, period, {"metric": kpi.name, "grain": grain, "by": parsed.by, "series": []})
+    if unknown is not None:
+        return unknown
     result = await ctx.run(trend, ctx.warehouse, kpi, period, grain, parsed.by, parsed.filters)
+    # buckets wholly outside the data are unknown, not zero
+    first, last = await ctx.run(_covered_days, ctx, kpi.measures)
+    outside = [label for label, lo, after in buckets(period, grain)
+               if first is None or last is None or after <= first or lo > last]
+    result.series.loc[result.series.index.isin(outside)] = float("nan")
+    coverage_notes = partial_lines(ctx, (await ctx.run(judge, ctx, kpi.measures, period)).partial,
+                                   period_text(period, ctx.lang))
     series = result.series
     label = metric_label(kpi.name, ctx.lang)
     title = ctx.t("trend_title", metric=label, period=period_text(period, ctx.lang))
@@ -102,6 +148,7 @@ async def trend_(ctx: Context, args: Args) -> Reply:
         ]
     text = [ctx.t("trend_partial", buckets=", ".join(str(b) for b in result.partial))] if (
         result.partial and grain != "day") else []
+    text += coverage_notes
     data_series = [
         {"line": str(col), "points": [
             {"day": str(idx), "value": json_number(v)} for idx, v in series[col].items()
@@ -114,6 +161,13 @@ async def trend_(ctx: Context, args: Args) -> Reply:
         data={"metric": kpi.name, "grain": grain, "by": parsed.by, "period": period.as_json(),
               "partial": [str(b) for b in result.partial], "series": data_series},
     )
+
+
+def _compare_notes(ctx: Context, kpi: Kpi, before: Judgement, compare: Period) -> list[str]:
+    ctext = period_text(compare, ctx.lang)
+    gap = before.gap_for(kpi.measures)
+    lines = compare_lines(ctx, {kpi.name: gap}, {kpi.name: metric_label(kpi.name, ctx.lang)}, ctext) if gap else []
+    return lines + partial_lines(ctx, before.partial, ctext, compare=True)
 
 
 # ---- top ---------------------------------------------------------------------------
@@ -140,8 +194,21 @@ async def top_(ctx: Context, args: Args) -> Reply:
     compare = parsed.compare.period if parsed.compare else None
     if parsed.filters:
         await ctx.run(check_filter_values, ctx, ctx.warehouse, parsed.filters)
+    unknown = await _unknown(ctx, kpi, period, {"dimension": dimension, "metric": kpi.name, "total": None,
+                                                "rows": []})
+    if unknown is not None:
+        return unknown
     result = await ctx.run(top, ctx.warehouse, dimension, kpi, period, compare, parsed.filters)
     label = metric_label(kpi.name, ctx.lang)
+    notes = partial_lines(ctx, (await ctx.run(judge, ctx, kpi.measures, period)).partial,
+                          period_text(period, ctx.lang))
+    if compare:
+        before = await ctx.run(judge, ctx, kpi.measures, compare)
+        notes += _compare_notes(ctx, kpi, before, compare)
+        if before.gaps:  # nothing to compare with: no previous values, no changes
+            result.previous_total = None
+            for r in result.rows:
+                r.previous = None
     columns = ["#", dimension_label(dimension, ctx.lang), label, ctx.t("share")]
     if compare:
         columns += [ctx.t("previous"), ctx.t("column_change")]
@@ -157,6 +224,7 @@ async def top_(ctx: Context, args: Args) -> Reply:
     draw = partial(charts.bar_chart, [r.key for r in shown], [r.value or 0.0 for r in shown], title,
                    value_format=_value_format(ctx, kpi))
     text = [ctx.t("compared_with", period=period_text(compare, ctx.lang))] if compare else []
+    text += notes
     if len(result.rows) > TOP_ROWS:
         text.append(ctx.t("rows_more", count=len(result.rows) - TOP_ROWS))
     return Reply(
@@ -192,13 +260,23 @@ async def movers_(ctx: Context, args: Args) -> Reply:
     dims = [parsed.by] if parsed.by else list(ctx.warehouse.dimensions)
     if parsed.filters:
         await ctx.run(check_filter_values, ctx, ctx.warehouse, parsed.filters)
+    unknown = await _unknown(ctx, kpi, period, {"metric": kpi.name, "compare": compare.period.as_json(),
+                                                "previous": None, "change": None, "dimensions": {}})
+    if unknown is not None:
+        return unknown
     result = await ctx.run(movers, ctx.warehouse, kpi, period, compare.period, dims, parsed.filters)
     label = metric_label(kpi.name, ctx.lang)
+    before = await ctx.run(judge, ctx, kpi.measures, compare.period)
+    notes = partial_lines(ctx, (await ctx.run(judge, ctx, kpi.measures, period)).partial,
+                          period_text(period, ctx.lang)) + _compare_notes(ctx, kpi, before, compare.period)
+    if before.gaps:  # nothing to compare with: no change to explain
+        result.previous = None
+        result.by_dimension = {}
     change = result.change
     title = ctx.t("movers_title", metric=label, period=period_text(period, ctx.lang))
     text = [ctx.t("movers_summary", metric=label, value=_fmt(ctx, kpi, result.value),
                   previous=_fmt(ctx, kpi, result.previous), change=_signed(ctx, kpi, change),
-                  period=period_text(compare.period, ctx.lang))]
+                  period=period_text(compare.period, ctx.lang))] + notes
     tables = []
     lead: list[Contribution] = []
     for dim, contribs in result.by_dimension.items():
@@ -253,12 +331,42 @@ async def drivers_(ctx: Context, args: Args) -> Reply:
     _require_split(ctx, CATALOG["conversion"], parsed.by)
     period = parsed.period or parse_period("yesterday", ctx.now())
     compare = _compare_or_previous(period, parsed.compare)
+    ptext, ctext = period_text(period, ctx.lang), period_text(compare.period, ctx.lang)
+    measures = ("gmv", "orders", "sessions")
+    now_j = await ctx.run(judge, ctx, measures, period)
+    if "gmv" in now_j.gaps:
+        return no_data_reply(ctx, now_j, period, ptext, {"compare": compare.period.as_json(), "total": None,
+                                                          "by": parsed.by})
+    before_j = await ctx.run(judge, ctx, measures, compare.period)
     total, rows = await ctx.run(drivers, ctx.warehouse, period, compare.period, parsed.by)
     names = {d: ctx.t(f"driver_{d}") for d in DRIVERS}
-    title = ctx.t("drivers_title", period=period_text(period, ctx.lang))
+    title = ctx.t("drivers_title", period=ptext)
+    notes = partial_lines(ctx, now_j.partial, ptext) + partial_lines(ctx, before_j.partial, ctext, compare=True)
+    traffic_labels = {"sessions": names["sessions"]}
+    # sessions the data cannot give (not at this scope, no traffic table, outside its days): the
+    # split into sessions × conversion × AOV is unknown, and sessions are n/a rather than 0
+    if not ctx.warehouse.available("sessions", None, ()):
+        notes.append(ctx.t("cov_na", metrics=f"{names['sessions']}, {names['conversion']}", reason=not_recorded(ctx)))
+    notes += na_lines(ctx, {k: g for k, g in now_j.gaps.items() if k == "sessions"}, traffic_labels, ptext)
+    notes += compare_lines(ctx, {k: g for k, g in before_j.gaps.items() if k in ("gmv", "sessions")},
+                           {"gmv": metric_label("gmv", ctx.lang), **traffic_labels}, ctext)
+    if not ctx.warehouse.available("sessions", None, ()) or "sessions" in now_j.gaps or before_j.gaps:
+        for split in [total, *rows]:
+            split.effects = None
+            if not ctx.warehouse.available("sessions", None, ()) or "sessions" in now_j.gaps:
+                split.factors["sessions"] = (None, split.factors["sessions"][1])
+                split.factors["conversion"] = (None, split.factors["conversion"][1])
+            if not ctx.warehouse.available("sessions", None, ()) or "sessions" in before_j.gaps:
+                split.factors["sessions"] = (split.factors["sessions"][0], None)
+                split.factors["conversion"] = (split.factors["conversion"][0], None)
+            if "gmv" in before_j.gaps:
+                split.previous_gmv = None  # type: ignore[assignment]
+                split.factors["aov"] = (split.factors["aov"][0], None)
+    prev_gmv = total.previous_gmv
     text = [ctx.t("movers_summary", metric=metric_label("gmv", ctx.lang), value=_fmt(ctx, gmv, total.gmv),
-                  previous=_fmt(ctx, gmv, total.previous_gmv), change=_signed(ctx, gmv, total.gmv - total.previous_gmv),
-                  period=period_text(compare.period, ctx.lang))]
+                  previous=_fmt(ctx, gmv, prev_gmv),
+                  change=_signed(ctx, gmv, None if prev_gmv is None else total.gmv - prev_gmv),
+                  period=ctext)] + notes
     fields = []
     charts_out = []
     if total.effects is not None:
@@ -278,18 +386,19 @@ async def drivers_(ctx: Context, args: Args) -> Reply:
             value_format=_value_format(ctx, gmv),
         )
         charts_out.append(Chart.later(draw, title, "drivers.png"))
-    else:
+    elif not notes:
         text.append(ctx.t("drivers_undefined"))
     tables = []
     if rows:
-        table_rows = [[r.key, _signed(ctx, gmv, r.gmv - r.previous_gmv)]
+        table_rows = [[r.key, _signed(ctx, gmv, None if r.previous_gmv is None else r.gmv - r.previous_gmv)]
                       + ([_signed(ctx, gmv, r.effects[d]) for d in DRIVERS] if r.effects else ["–"] * 3)
                       for r in rows]
         tables.append(Table([dimension_label(parsed.by or "", ctx.lang), ctx.t("column_change")]
                             + [names[d] for d in DRIVERS], table_rows))
 
     def split_json(r):  # type: ignore[no-untyped-def]
-        return {"gmv": r.gmv, "previous_gmv": r.previous_gmv, "change": r.gmv - r.previous_gmv,
+        return {"gmv": r.gmv, "previous_gmv": r.previous_gmv,
+                "change": None if r.previous_gmv is None else r.gmv - r.previous_gmv,
                 "factors": {d: {"value": v, "previous": p} for d, (v, p) in r.factors.items()},
                 "effects": r.effects}
 
@@ -319,20 +428,38 @@ async def funnel_(ctx: Context, args: Args) -> Reply:
         raise UnknownDimension("not_split", metric="sessions", dimension=parsed.by)
     period = parsed.period or parse_period("last 30d", ctx.now())
     compare = _compare_or_previous(period, parsed.compare)
+    ptext, ctext = period_text(period, ctx.lang), period_text(compare.period, ctx.lang)
+    now_j = await ctx.run(judge, ctx, STEPS, period)
+    if "orders" in now_j.gaps:
+        return no_data_reply(ctx, now_j, period, ptext, {"compare": compare.period.as_json(), "by": parsed.by,
+                                                          "steps": []})
+    before_j = await ctx.run(judge, ctx, STEPS, compare.period)
     total, rows = await ctx.run(funnel, ctx.warehouse, period, compare.period, parsed.by, parsed.filters)
+    # steps the data cannot give are n/a with the reason, never 0
+    for r in [total, *rows]:
+        for s in STEPS:
+            if s in now_j.gaps:
+                r.counts[s] = None
+            if r.previous is not None and s in before_j.gaps:
+                r.previous[s] = None
     step_names = [ctx.t(f"step_{s}") for s in STEPS]
+    labels = dict(zip(STEPS, step_names, strict=True))
+    hidden = [s for s in STEPS if not ctx.warehouse.available(s, None, ())]
+    notes = [ctx.t("cov_na", metrics=", ".join(labels[s] for s in hidden), reason=not_recorded(ctx))] if hidden else []
+    notes += na_lines(ctx, now_j.gaps, labels, ptext) + partial_lines(ctx, now_j.partial, ptext)
+    notes += compare_lines(ctx, before_j.gaps, labels, ctext) + partial_lines(ctx, before_j.partial, ctext, True)
     table_rows = []
     for i, step in enumerate(STEPS):
         rate, before = total.rate(step), total.rate(step, total.previous) if total.previous else None
         table_rows.append([
             f"{step_names[i]} ({ctx.t('stage_' + STAGES[step])})",
-            fmt_value(total.counts[step], "count", ctx.lang, ""),
+            fmt_value(total.counts[step], "count", ctx.lang, "", na=ctx.t("na")),
             fmt_percent(rate, ctx.lang) if rate is not None else "",
             fmt_percent(before, ctx.lang) if before is not None else "",
         ])
     weakest = total.weakest()
     title = ctx.t("funnel_title", period=period_text(period, ctx.lang))
-    text = [ctx.t("compared_with", period=period_text(compare.period, ctx.lang))]
+    text = [ctx.t("compared_with", period=period_text(compare.period, ctx.lang))] + notes
     if weakest:
         text.append(ctx.t("funnel_weakest", step=ctx.t(f"step_{weakest}"),
                           before=ctx.t(f"step_{STEPS[STEPS.index(weakest) - 1]}")))
@@ -341,13 +468,14 @@ async def funnel_(ctx: Context, args: Args) -> Reply:
         by_rows = []
         for r in rows:
             weak = r.weakest()
-            by_rows.append([r.key, fmt_value(r.counts["sessions"], "count", ctx.lang, "")]
+            by_rows.append([r.key, fmt_value(r.counts["sessions"], "count", ctx.lang, "", na=ctx.t("na"))]
                            + [fmt_percent(v, ctx.lang) if (v := r.rate(s)) is not None else ctx.t("na")
                               for s in STEPS[1:]]
                            + [ctx.t(f"step_{weak}") if weak else ""])
         tables.append(Table([dimension_label("channel", ctx.lang), step_names[0]] + step_names[1:]
                             + [ctx.t("weakest")], by_rows))
-    draw = partial(charts.funnel_chart, list(zip(step_names, [total.counts[s] for s in STEPS], strict=True)),
+    known = [(name, total.counts[s]) for name, s in zip(step_names, STEPS, strict=True) if total.counts[s] is not None]
+    draw = partial(charts.funnel_chart, known,
                    title, value_format=lambda v: fmt_value(v, "count", ctx.lang, ""))
 
     def row_json(r):  # type: ignore[no-untyped-def]

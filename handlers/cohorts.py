@@ -12,8 +12,10 @@ from babel.numbers import format_currency, format_percent
 from bot.core import Args, Context, Router
 from bot.i18n import fmt_count, fmt_money, fmt_ratio, locale_of
 from bot.reply import Chart, Field, Reply, Table
+from handlers.coverage import na_lines, no_data_lines, not_recorded, partial_lines
 from metrics import cohorts as co
 from metrics.charts import MAX_LINES, heatmap, line_chart
+from metrics.coverage import judge_measures, schema_gap
 from metrics.periods import Period, extract_period
 
 router = Router()
@@ -122,6 +124,35 @@ def _age_column(ctx: Context, grain: co.Grain, k: int) -> str:
     return ctx.t(f"column_age_{grain}", k=k)
 
 
+def coverage_notes(ctx: Context, window: co.CohortWindow, empty: bool) -> list[str]:
+    """What the orders data leaves out of the window: no data at all (said instead of "no customer
+    placed a first order"), or only part of it."""
+    period = Period(window.start, window.end, "cohorts")
+    text = _window_text(window, ctx.lang)
+    judgement = judge_measures(ctx.warehouse, ["orders"], period, ctx.now().date())
+    if judgement.gaps:
+        return no_data_lines(ctx, judgement, text) if empty else []
+    return partial_lines(ctx, judgement.partial, text)
+
+
+def cac_notes(ctx: Context, result: co.LtvTable) -> list[str]:
+    """Why CAC is n/a: spend not recorded at this scope, no spend table, or months outside its days."""
+    label = {"cac": ctx.t("column_cac")}
+    if not ctx.warehouse.available("spend", None, ()):
+        return [ctx.t("cov_na", metrics=label["cac"], reason=not_recorded(ctx))]
+    gap = schema_gap(ctx.warehouse, "spend")
+    text = _window_text(result.window, ctx.lang)
+    if gap is not None:
+        return na_lines(ctx, {"cac": gap}, label, text)
+    if not any(c.spend is None for c in result.cohorts):
+        return []
+    unknown = [c.cohort.start for c in result.cohorts if c.spend is None]
+    period = Period(min(unknown), co.add_buckets(max(unknown), "month", 1), "cohorts")
+    judgement = judge_measures(ctx.warehouse, ["spend"], period, ctx.now().date())
+    gaps = {"cac": next(iter(judgement.gaps.values()))} if judgement.gaps else {}
+    return na_lines(ctx, gaps, label, ", ".join(co.bucket_label(m, "month") for m in unknown)) if gaps else []
+
+
 # ---- retention ----------------------------------------------------------------------------------
 
 
@@ -206,6 +237,8 @@ async def retention(ctx: Context, args: Args) -> Reply:
     window = parse_retention(ctx, args.raw)
     table = await ctx.run(co.retention, ctx.warehouse, window)
     reply = render_retention(ctx, table)
+    notes = await ctx.run(coverage_notes, ctx, window, not table.cohorts)
+    reply.text = notes if not table.cohorts and notes else reply.text + notes
     if table.cohorts:
         reply.charts.append(retention_chart(ctx, table))
     return reply
@@ -317,6 +350,10 @@ async def ltv(ctx: Context, args: Args) -> Reply:
     window, months = parse_ltv(ctx, args.raw)
     result = await ctx.run(co.ltv, ctx.warehouse, window, months)
     reply = render_ltv(ctx, result)
+    notes = await ctx.run(coverage_notes, ctx, window, not result.cohorts)
+    if result.cohorts:
+        notes += await ctx.run(cac_notes, ctx, result)
+    reply.text = notes if not result.cohorts and notes else reply.text + notes
     if result.cohorts:
         reply.charts.append(ltv_chart(ctx, result))
     return reply

@@ -24,10 +24,12 @@ from bot.messages import dimension_label, metric_label
 from bot.reply import Chart, Reply, Table
 from bot.store import OutboxItem, Subscription
 from handlers.common import parse_dimension, parse_id, parse_metric
+from handlers.coverage import kpi_lines
 from handlers.kpi import add_week_comparison, period_text, render_kpi, week_ago
 from handlers.planning import pace_report
 from metrics import charts
 from metrics.breakdown import movers
+from metrics.coverage import apply_to_kpis
 from metrics.kpis import CATALOG, STANDARD_CARD, KpiQuery, evaluate
 from metrics.periods import Comparison, Period, parse_period, previous_period
 from metrics.trend import trend
@@ -91,12 +93,15 @@ async def build_digest(ctx: Context, spec: DigestSpec, now: datetime | None = No
     compare = Comparison("previous", previous_period(period))
     names = spec.metrics or STANDARD_CARD
     query = KpiQuery(tuple(CATALOG[n] for n in names), period, compare)
+    today = now.date()
     result = await ctx.run(evaluate, ctx.warehouse, query)
+    await ctx.run(apply_to_kpis, ctx.warehouse, result, today)
     reply = render_kpi(ctx, result)
     reply.title = ctx.t("digest_weekly_title" if weekly else "digest_title", period=period_text(period, ctx.lang))
     if not weekly:
         weekly_result = await ctx.run(
             evaluate, ctx.warehouse, replace(query, compare=Comparison("week", week_ago(period))))
+        await ctx.run(apply_to_kpis, ctx.warehouse, weekly_result, today)
         add_week_comparison(ctx, reply, weekly_result)
         status, orders, low = await ctx.run(completeness, ctx, period.start)
         reply.data["data_status"] = status
@@ -110,6 +115,7 @@ async def build_digest(ctx: Context, spec: DigestSpec, now: datetime | None = No
     await _add_trend(ctx, reply, now, weekly)
     if spec.by:
         by_result = await ctx.run(evaluate, ctx.warehouse, replace(query, by=spec.by))
+        await ctx.run(apply_to_kpis, ctx.warehouse, by_result, today)
         reply.tables.extend(render_kpi(ctx, by_result).tables)
     reply.data["cadence"] = spec.cadence
     return reply
@@ -136,13 +142,16 @@ async def _add_month_to_date(ctx: Context, reply: Reply, now: datetime) -> None:
     mtd, last = periods
     query = KpiQuery((CATALOG["gmv"],), mtd, Comparison("previous", last))
     result = await ctx.run(evaluate, ctx.warehouse, query)
+    found = await ctx.run(apply_to_kpis, ctx.warehouse, result, now.date())
     gmv = result.totals["gmv"]
     currency = ctx.settings.bot.currency
     reply.text.append(ctx.t(
-        "digest_mtd", value=fmt_value(gmv.value, "money", ctx.lang, currency),
-        previous=fmt_value(gmv.previous, "money", ctx.lang, currency),
+        "digest_mtd", value=fmt_value(gmv.value, "money", ctx.lang, currency, na=ctx.t("na")),
+        previous=fmt_value(gmv.previous, "money", ctx.lang, currency, na=ctx.t("na")),
         change=fmt_change_pct(gmv.change_pct, ctx.lang) or ctx.t("na"),
     ))
+    labels = {"gmv": metric_label("gmv", ctx.lang)}
+    reply.text += kpi_lines(ctx, found, labels, period_text(mtd, ctx.lang), period_text(last, ctx.lang))
     reply.data["mtd"] = {"period": mtd.as_json(), "compare": last.as_json(), "gmv": gmv.as_json()}
 
 

@@ -10,6 +10,8 @@ from bot.i18n import fmt_change_pct, fmt_change_points, fmt_value
 from bot.messages import dimension_label, metric_label
 from bot.reply import Field, Reply, Table
 from handlers.common import check_filter_values, parse_common, parse_metric
+from handlers.coverage import compare_lines, kpi_lines
+from metrics.coverage import KpiCoverage, apply_to_kpis
 from metrics.kpis import CATALOG, STANDARD_CARD, KpiQuery, KpiResult, MetricValue, evaluate_many
 from metrics.periods import Comparison, Period, parse_period, previous_period
 
@@ -56,6 +58,10 @@ def add_week_comparison(ctx: Context, reply: Reply, weekly: KpiResult) -> None:
         if line in reply.text:
             reply.text[reply.text.index(line)] = ctx.t("card_compare_day", period=day_before)
     reply.text.append(ctx.t("card_compare", period=period_text(weekly.query.compare.period, ctx.lang)))
+    if isinstance(weekly.coverage, KpiCoverage) and weekly.query.compare:
+        labels = {n: metric_label(n, ctx.lang) for n in weekly.totals}
+        gaps = {n: g for n, g in weekly.coverage.compare_gaps.items() if n not in weekly.coverage.gaps}
+        reply.text += compare_lines(ctx, gaps, labels, period_text(weekly.query.compare.period, ctx.lang))
 
 
 def period_text(period: Period, lang: str) -> str:
@@ -120,6 +126,8 @@ def _data(result: KpiResult) -> dict[str, object]:
         "metrics": {name: mv.as_json() for name, mv in result.totals.items()},
         "unavailable": result.unavailable,
     }
+    if isinstance(result.coverage, KpiCoverage) and result.coverage:
+        data["coverage"] = result.coverage.as_json()
     if query.by:
         data["rows"] = [
             {query.by: key, "metrics": {name: mv.as_json() for name, mv in values.items()}}
@@ -154,6 +162,10 @@ def render_kpi(ctx: Context, result: KpiResult) -> Reply:
             metrics=", ".join(metric_label(n, ctx.lang) for n in result.unavailable),
             dimensions=", ".join(dimension_label(d, ctx.lang) for d in dims),
         ))
+    if isinstance(result.coverage, KpiCoverage):
+        labels = {n: metric_label(n, ctx.lang) for n in result.totals}
+        text += kpi_lines(ctx, result.coverage, labels, ptext,
+                          period_text(query.compare.period, ctx.lang) if query.compare else None)
     reply = Reply(
         title=title,
         text=text,
@@ -190,6 +202,8 @@ async def kpi(ctx: Context, args: Args) -> Reply:
     if weekly:
         queries.append(replace(query, compare=Comparison("week", week_ago(query.period)), by=None))
     results = await ctx.run(evaluate_many, ctx.warehouse, queries)
+    for result in results:
+        await ctx.run(apply_to_kpis, ctx.warehouse, result, ctx.now().date())
     reply = render_kpi(ctx, results[0])
     if weekly:
         add_week_comparison(ctx, reply, results[1])

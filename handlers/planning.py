@@ -923,19 +923,32 @@ async def segments(ctx: Context, args: Args) -> Reply:
         raise UsageError("goal_extra_word", word=rest[0][:40])
     # "as of D" includes day D: orders before the day after it
     as_of = min(period.end if period is not None else _today(ctx), _today(ctx))
+    # segments need orders before the day: none yet is "no data", not "0 customers"
+    first, _ = await ctx.run(ctx.warehouse.coverage, "orders", _today(ctx))
+    if first is None or as_of <= first:
+        from handlers.coverage import no_data_reply
+        from metrics.coverage import Gap, Judgement
+
+        gap = Gap("before", "orders", first) if first is not None else Gap("empty", "orders")
+        day = (as_of - timedelta(days=1)).isoformat()
+        return no_data_reply(ctx, Judgement({"orders": gap}, []), Period(as_of - timedelta(days=1), as_of, day), day,
+                             {"as_of": as_of.isoformat(), "customers": None, "counts": None})
     report = await ctx.run(seg_mod.segment_report, ctx.warehouse, as_of, keep_frame=export is not None,
                            only=None if export in (None, "all") else export)
     if export is not None:
         return await _export(ctx, report, export)
-    return render_segments(ctx, report)
+    return render_segments(ctx, report, data_first=first)
 
 
-def render_segments(ctx: Context, report: seg_mod.SegmentReport) -> Reply:
+def render_segments(ctx: Context, report: seg_mod.SegmentReport, data_first: date | None = None) -> Reply:
+    """`data_first`: the orders' first day; a comparison day before it has no segments (change n/a)."""
+    previous_known = data_first is None or report.previous_as_of > data_first
     rows = []
     for s in seg_mod.SEGMENTS:
         change = report.counts[s] - report.previous[s]
         rows.append([ctx.t(f"segment_{s}"), fmt_count(report.counts[s], ctx.lang),
-                     ("+" if change >= 0 else "−") + fmt_count(abs(change), ctx.lang),
+                     (("+" if change >= 0 else "−") + fmt_count(abs(change), ctx.lang)) if previous_known
+                     else ctx.t("na"),
                      fmt_percent(report.gmv_share[s], ctx.lang), ctx.t(f"segment_action_{s}")])
     text = [ctx.t("segments_intro", customers=fmt_count(report.customers, ctx.lang),
                   previous=report.previous_as_of.isoformat())]
@@ -943,6 +956,14 @@ def render_segments(ctx: Context, report: seg_mod.SegmentReport) -> Reply:
         text.append(ctx.t("segments_shift", customers=fmt_count(shift["customers"], ctx.lang),
                           rate=fmt_percent(shift["rate"], ctx.lang), usual=fmt_percent(shift["usual"], ctx.lang)))
     text.append(ctx.t("segments_rules"))
+    data = report.as_json()
+    if not previous_known:
+        text.insert(1, ctx.t("cov_compare_na", metrics=ctx.t("segments_vs_last_month"),
+                             period=report.previous_as_of.isoformat(),
+                             reason=ctx.t("reason_before", table=ctx.t("table_orders"),
+                                          first=data_first.isoformat() if data_first else "")))
+        data["previous"] = None
+        data["change"] = dict.fromkeys(seg_mod.SEGMENTS)
     return Reply(
         title=ctx.t("segments_title", day=(report.as_of - timedelta(days=1)).isoformat()),
         text=text,
@@ -950,7 +971,7 @@ def render_segments(ctx: Context, report: seg_mod.SegmentReport) -> Reply:
                             ctx.t("segment_action")], rows, align=["l", "r", "r", "r", "l"])],
         actions=[Action(ctx.t("segments_export_button", segment=ctx.t(f"segment_{s}")), f"segments export {s}")
                  for s in ("dormant", "at_risk", "champions")],
-        data=report.as_json(),
+        data=data,
     )
 
 

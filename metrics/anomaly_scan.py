@@ -45,7 +45,7 @@ from metrics.anomaly import (
     severity,
 )
 from metrics.kpis import CATALOG, Kpi
-from metrics.warehouse import Warehouse
+from metrics.warehouse import Warehouse, measure_table
 
 SCAN_MEASURES: tuple[str, ...] = ("gmv", "orders", "buyers", "refunded", "new_customers", "sessions", "spend")
 SCAN_KPIS: tuple[str, ...] = tuple(k for k in CATALOG if k != "repurchase_rate")
@@ -187,6 +187,13 @@ def load_levels(wh: Warehouse, start: date, end: date, dimensions: Sequence[str]
         for per in frames.values():
             for frame in per.values():
                 frame.loc[before] = np.nan
+    # and each table's own history: traffic that starts after the orders is unknown before, not 0
+    firsts = {m: wh.coverage(measure_table(m), end)[0] for m in SCAN_MEASURES}
+    for per in frames.values():
+        for m, frame in per.items():
+            first = firsts.get(m)
+            if first is not None:
+                frame.loc[days < pd.Timestamp(first)] = np.nan
     return Levels(days, frames)
 
 

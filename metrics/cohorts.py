@@ -203,11 +203,11 @@ class CohortTable:
 @dataclass(frozen=True)
 class LtvCohort:
     cohort: Cohort
-    spend: float  # marketing spend in the cohort month
+    spend: float | None  # marketing spend in the cohort month; None where the data has none for it
 
     @property
     def cac(self) -> float | None:
-        return _ratio(self.spend, self.cohort.size)
+        return None if self.spend is None else _ratio(self.spend, self.cohort.size)
 
     @property
     def ltv(self) -> tuple[float, ...]:
@@ -248,8 +248,9 @@ class LtvTable:
 
     @property
     def cac(self) -> float | None:
-        """Spend of all cohort months / all their new customers."""
-        return _ratio(sum(c.spend for c in self.cohorts), sum(c.cohort.size for c in self.cohorts))
+        """Spend of all cohort months / all their new customers (of the months whose spend is known)."""
+        known = [c for c in self.cohorts if c.spend is not None]
+        return _ratio(sum(c.spend or 0.0 for c in known), sum(c.cohort.size for c in known)) if known else None
 
 
 # ---- queries ------------------------------------------------------------------------------------
@@ -363,8 +364,16 @@ def check_months(months: int) -> int:
     return months
 
 
-def _spend_by_month(wh: Warehouse, window: CohortWindow) -> dict[date, float]:
-    """Marketing spend per cohort month (spend is per business day: no time zone shift)."""
+def _spend_by_month(wh: Warehouse, window: CohortWindow) -> dict[date, float | None]:
+    """Marketing spend per cohort month (spend is per business day: no time zone shift); None for
+    every month when spend is not recorded (no table, or not at this scope: spend by region), and
+    for a month wholly outside the days the spend data covers."""
+    starts = window.starts
+    if not wh.available("spend", None, ()) or not wh.recorded("spend"):
+        return dict.fromkeys(starts)
+    first, last = wh.coverage("marketing_spend", window.complete_end)
+    unknown = {m for m in starts if first is None or last is None
+               or add_buckets(m, "month", 1) <= first or m > last}
     t = wh.tables["marketing_spend"]
     month = month_bucket(t.c.day, wh.engine.dialect.name)
     query = (
@@ -374,7 +383,8 @@ def _spend_by_month(wh: Warehouse, window: CohortWindow) -> dict[date, float]:
     )
     with wh.connect() as conn:
         rows = conn.execute(query).mappings().all()
-    return {bucket_date(r["month"], "month"): float(r["spend"]) for r in rows}
+    spend: dict[date, float | None] = {bucket_date(r["month"], "month"): float(r["spend"]) for r in rows}
+    return {m: None if m in unknown else spend.get(m, 0.0) for m in starts}
 
 
 def ltv(wh: Warehouse, window: CohortWindow, months: int = DEFAULT_LTV_MONTHS) -> LtvTable:
@@ -388,6 +398,6 @@ def ltv(wh: Warehouse, window: CohortWindow, months: int = DEFAULT_LTV_MONTHS) -
         until = min(window.complete_end, add_buckets(window.end, "month", months - 1))
         cells = _cells(wh, window, until, money=True)
         spend = _spend_by_month(wh, window)
-        cohorts = tuple(LtvCohort(c, spend.get(c.start, 0.0)) for c in _cohorts(window, cells, months, money=True))
+        cohorts = tuple(LtvCohort(c, spend.get(c.start)) for c in _cohorts(window, cells, months, money=True))
         return LtvTable(window, months, cohorts)
     return wh.remember(("ltv", window, months), compute)

@@ -20,17 +20,18 @@ STAGES = {"sessions": "awareness", "product_views": "interest", "add_to_cart": "
 @dataclass
 class FunnelRow:
     key: str
-    counts: dict[str, float]
-    previous: dict[str, float] | None
+    counts: dict[str, float | None]  # None: a step the data does not record (no traffic by region)
+    previous: dict[str, float | None] | None
 
-    def rate(self, step: str, counts: dict[str, float] | None = None) -> float | None:
-        """Share of the step before that reached `step` (None for the first step or an empty one)."""
+    def rate(self, step: str, counts: dict[str, float | None] | None = None) -> float | None:
+        """Share of the step before that reached `step` (None for the first step, an empty one, or
+        a step the data does not record)."""
         counts = self.counts if counts is None else counts
         i = STEPS.index(step)
         if i == 0:
             return None
-        before = counts.get(STEPS[i - 1], 0.0)
-        return counts.get(step, 0.0) / before if before else None
+        before, count = counts.get(STEPS[i - 1]), counts.get(step)
+        return count / before if before and count is not None else None
 
     def weakest(self) -> str | None:
         """The step that fell most against the earlier period; without one, the lowest rate.
@@ -51,21 +52,25 @@ class FunnelRow:
         return min(known, key=lambda s: known[s]) if known else None
 
 
-def _rows(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
-    return {str(k): {s: float(frame.loc[k].get(s, 0.0)) for s in STEPS} for k in frame.index}
+def _rows(frame: pd.DataFrame) -> dict[str, dict[str, float | None]]:
+    """Counts per row; a step the warehouse left out (not recorded, or not at this scope) is None."""
+    return {str(k): {s: float(frame.loc[k][s]) if s in frame.columns else None for s in STEPS}
+            for k in frame.index}
 
 
 def funnel(
     wh: Warehouse, period: Period, compare: Period | None = None, by: str | None = None,
     filters: Sequence[Filter] = (),
 ) -> tuple[FunnelRow, list[FunnelRow]]:
-    cur = _rows(wh.aggregate(STEPS, *period.bounds(), filters=filters))
+    cur_frame = wh.aggregate(STEPS, *period.bounds(), filters=filters)
+    cur = _rows(cur_frame)
     prev = _rows(wh.aggregate(STEPS, *compare.bounds(), filters=filters)) if compare else None
-    total = FunnelRow(TOTAL, cur.get(TOTAL, dict.fromkeys(STEPS, 0.0)), prev.get(TOTAL) if prev else None)
+    empty = {s: 0.0 if s in cur_frame.columns else None for s in STEPS}
+    total = FunnelRow(TOTAL, cur.get(TOTAL, empty), prev.get(TOTAL) if prev else None)
     rows = []
     if by:
         cur_by = _rows(wh.aggregate(STEPS, *period.bounds(), by=by, filters=filters))
         prev_by = _rows(wh.aggregate(STEPS, *compare.bounds(), by=by, filters=filters)) if compare else None
-        for key, counts in sorted(cur_by.items(), key=lambda kv: -kv[1]["sessions"]):
+        for key, counts in sorted(cur_by.items(), key=lambda kv: -(kv[1]["sessions"] or 0.0)):
             rows.append(FunnelRow(key, counts, prev_by.get(key) if prev_by else None))
     return total, rows

@@ -130,6 +130,8 @@ class KpiResult:
     rows: list[tuple[str, dict[str, MetricValue]]] = field(default_factory=list)
     # KPIs the data cannot split or filter as asked (sessions by region)
     unavailable: list[str] = field(default_factory=list)
+    # what the data covers of the periods asked (metrics.coverage.KpiCoverage), once judged
+    coverage: object | None = None
 
 
 def kpi_value(kpi: Kpi, parts: pd.Series | None) -> float | None:

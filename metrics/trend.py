@@ -107,7 +107,7 @@ def trend(
                if first != label or after != _next_bucket(label, grain)]
     if period.until is not None and index.size:
         partial.append(index[-1])
-    if parts.empty or kpi.numerator not in parts:
+    if parts.empty or any(m not in parts for m in kpi.measures):  # a part not recorded: unknown, not 0
         series = pd.DataFrame(index=index, columns=[TOTAL_LINE], dtype=float)
         return TrendResult(kpi, period, grain, by, series, sorted(set(partial)))
     if by:

@@ -41,6 +41,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     or_,
     select,
     text,
@@ -64,6 +65,18 @@ TRAFFIC_MEASURES = ("sessions", "product_views", "add_to_cart")
 SPEND_MEASURES = ("spend",)
 MEASURES = ORDER_MEASURES + TRAFFIC_MEASURES + SPEND_MEASURES
 TOTAL = "__total__"
+
+# what each measure reads besides its table's base columns (TABLE_COLUMNS): a measure whose column
+# the database lacks is not recorded (Warehouse.recorded), never zero
+MEASURE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "gmv": ("amount",), "orders": (), "buyers": ("customer_id",), "refunded": ("refunded_amount",),
+    "repeat_buyers": ("customer_id",), "new_customers": ("customer_id", "order_id"),
+    "sessions": ("sessions",), "product_views": ("product_views",), "add_to_cart": ("add_to_cart",),
+    "spend": ("spend",),
+}
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": ("ordered_at", "status"), "traffic": ("day",), "marketing_spend": ("day",),
+}
 
 # money as 8-byte doubles: SQLAlchemy's Float is DuckDB's 4-byte FLOAT (139.12 → 139.1199951)
 _TYPES: dict[str, Any] = {
@@ -210,6 +223,7 @@ class Warehouse:
         for dimension in self.scope:
             self.check_dimension(dimension)
         self.tables = build_tables(mapping)
+        self._plain_tables = dict(self.tables)  # unrestricted, for probing what the database holds
         if self.scope:
             self.tables = {name: self._restrict(name, table) for name, table in self.tables.items()}
         self.zone = ZoneInfo(mapping.timezone)
@@ -332,6 +346,78 @@ class Warehouse:
         return ((by is None or by in dims) and all(f.dimension in dims for f in filters)
                 and all(d in dims for d in self.scope))
 
+    # ---- what the data holds ------------------------------------------------------
+
+    def schema_gaps(self) -> dict[str, tuple[str, ...] | None]:
+        """Logical tables the database lacks (None) or whose mapped columns it lacks (their logical
+        names); complete tables are left out. Found with zero-row SELECTs, as `opsbot check` does,
+        and kept while the data is unchanged."""
+        return self.remember(("schema_gaps",), self._probe_schema)
+
+    def _probe_schema(self) -> dict[str, tuple[str, ...] | None]:
+        gaps: dict[str, tuple[str, ...] | None] = {}
+        for logical, table in self._plain_tables.items():
+            if self._runs(select(*table.c).limit(0)):
+                continue
+            if not self._runs(select(literal(1)).select_from(table).limit(0)):
+                gaps[logical] = None
+                continue
+            gaps[logical] = tuple(c.key for c in table.c if not self._runs(select(c).limit(0)))
+        return gaps
+
+    def _runs(self, query: Any) -> bool:
+        # a connection per probe: on PostgreSQL a failed statement spoils the rest of its transaction
+        try:
+            with self.connect() as conn:
+                conn.execute(query).all()
+            return True
+        except DBAPIError:
+            return False
+
+    def missing_columns(self, measure: str) -> tuple[str, ...] | None:
+        """The columns `measure` needs that the database lacks (() when it has them all); None when
+        its whole table is missing."""
+        table = measure_table(measure)
+        gaps = self.schema_gaps()
+        if table not in gaps:
+            return ()
+        missing = gaps[table]
+        if missing is None:
+            return None
+        return tuple(c for c in TABLE_COLUMNS[table] + MEASURE_COLUMNS[measure] if c in missing)
+
+    def recorded(self, measure: str) -> bool:
+        """Whether the database holds the table and columns `measure` is computed from."""
+        return self.missing_columns(measure) == ()
+
+    def coverage(self, logical: str, today: date) -> tuple[date | None, date | None]:
+        """The first and last business day with rows in `logical`, as this warehouse sees it (its
+        scope applied); (None, None) when it has none or the table is missing. Kept while the data
+        is unchanged, and per `today` so that a new day's rows are seen."""
+        return self.remember(("coverage", logical, today), lambda: self._coverage(logical))
+
+    def _coverage(self, logical: str) -> tuple[date | None, date | None]:
+        gaps = self.schema_gaps().get(logical, ())
+        date_column = TABLE_COLUMNS[logical][0]
+        if gaps is None or date_column in gaps:
+            return None, None
+        column = self.tables[logical].c[date_column]
+        with self.connect() as conn:
+            first, last = conn.execute(select(func.min(column), func.max(column))).one()
+        return self._as_day(first), self._as_day(last)
+
+    def _as_day(self, value: Any) -> date | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value) if len(value) > 10 else date.fromisoformat(value)
+        if isinstance(value, datetime):
+            if self.mapping.timestamps == "utc":
+                utc = value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))
+                value = utc.astimezone(self.zone)
+            return value.date()
+        return value  # type: ignore[no-any-return]
+
     # ---- time bounds -------------------------------------------------------------
 
     def _ts_bounds(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -368,7 +454,7 @@ class Warehouse:
             self.check_dimension(by)
         for f in filters:
             self.check_dimension(f.dimension)
-        wanted = [m for m in dict.fromkeys(measures) if self.available(m, by, filters)]
+        wanted = [m for m in dict.fromkeys(measures) if self.available(m, by, filters) and self.recorded(m)]
         frames: list[pd.DataFrame] = []
         base = [m for m in wanted if m in ("gmv", "orders", "buyers", "refunded")]
         with self.connect() as conn:
@@ -409,7 +495,7 @@ class Warehouse:
         ordered = sorted(periods)
         apart = all(a[1] <= b[0] for a, b in zip(ordered, ordered[1:], strict=False))
         if "new_customers" not in measures or len(periods) < 2 or not apart \
-                or not self.available("new_customers", by, filters):
+                or not self.available("new_customers", by, filters) or not self.recorded("new_customers"):
             return [self.aggregate(measures, start, end, by, filters) for start, end in periods]
         rest = [m for m in measures if m != "new_customers"]
         news = self._new_customers_many(periods, by, filters)
@@ -568,7 +654,7 @@ class Warehouse:
             self.check_dimension(by)
         for f in filters:
             self.check_dimension(f.dimension)
-        wanted = [m for m in dict.fromkeys(measures) if self.available(m, by, filters)]
+        wanted = [m for m in dict.fromkeys(measures) if self.available(m, by, filters) and self.recorded(m)]
         keys = ["day"] + (["key"] if by else [])
         frames: list[pd.DataFrame] = []
         dialect = self.engine.dialect.name

@@ -199,3 +199,26 @@ async def _region_scoped(dispatcher: Dispatcher, demo_shop: Shop) -> None:
         assert not re.search(r"\b(north|south|central|northeast|northwest|southwest)\b", body), text
     whoami = await ask(dispatcher, "whoami")
     assert "region" in whoami.plain_text() and "east" in whoami.plain_text()
+
+
+async def test_every_help_example_answers_in_a_region_scoped_chat(urls: dict[str, str], tmp_path: Path) -> None:
+    """Traffic and spend are recorded per channel only: a region-scoped chat gets them as n/a with
+    the reason, and no command (as `help <command>` lists its examples) ends in an incident."""
+    with bot(urls["full"], {SCOPED: {"region": ["east"]}}, tmp_path, "region_examples") as dispatcher:
+        texts = []
+        for command in dispatcher.commands:
+            listed = await ask(dispatcher, f"help {command.name}")
+            assert listed.data["examples"] == list(command.examples)
+            texts += listed.data["examples"]
+        assert len(texts) > 60
+        incidents = []
+        for text in texts:
+            reply = await ask(dispatcher, text)  # ADMIN: the admin-only examples are allowed
+            if reply.data.get("error") in ("incident", "data_unavailable"):
+                incidents.append(text)
+        assert incidents == []
+        funnel = await ask(dispatcher, "funnel last 30d")
+        steps = {s["step"]: s["count"] for s in funnel.data["steps"]}
+        assert [steps[s] for s in ("sessions", "product_views", "add_to_cart")] == [None, None, None]
+        assert steps["orders"] > 0
+        assert "not recorded per region" in funnel.plain_text()
