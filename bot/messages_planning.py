@@ -54,8 +54,21 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     },
     "goal_vs_last_year": {"en": "Same period last year: {value} (target {change}).",
                           "zh": "去年同期：{value}（目标相比 {change}）。"},
-    "goal_vs_run_rate": {"en": "At the recent run-rate (last 28 days, seasonally adjusted): {value} (target {change}).",
-                         "zh": "按近 28 天的速度（已做季节性调整）：{value}（目标相比 {change}）。"},
+    "goal_vs_run_rate": {"en": "Projection at the last {days} days' rate (seasonally adjusted) for {period}: {value} "
+                         "({level} range {low}–{high}); the target is {change} against it.",
+                         "zh": "按近 {days} 天的速度（已做季节性调整）推算 {period}：{value}（{level} 区间 {low}–{high}）；"
+                         "目标相比 {change}。"},
+    "goal_vs_run_rate_plain": {"en": "At the recent run-rate (last 28 days, seasonally adjusted): {value} (target {change}).",
+                               "zh": "按近 28 天的速度（已做季节性调整）：{value}（目标相比 {change}）。"},
+    "goal_not_a_stretch": {
+        "en": "⚠ Not a stretch: the target is {ratio} the projection, below its range — the shop is on course to "
+        "beat it without changing anything. It is saved; consider raising it.",
+        "zh": "⚠ 缺乏挑战：目标只有推算值的 {ratio}，低于推算区间——保持现状即可超额完成。目标已保存，建议调高。",
+    },
+    "goal_within_reach": {"en": "The target is inside the projected range: reachable at the current rate, little stretch.",
+                          "zh": "目标落在推算区间内：按当前速度即可达成，挑战性不大。"},
+    "goal_needs_more": {"en": "It needs {per_day} per day on average, {ratio} the last {days} days' rate (seasonally adjusted).",
+                        "zh": "平均每天需完成 {per_day}，为近 {days} 天速度（已做季节性调整）的 {ratio}。"},
     "goal_vs_recent_level": {"en": "Last 28 days: {value} (target {change}).", "zh": "近 28 天：{value}（目标相比 {change}）。"},
     "goal_warning": {
         "en": "⚠ This target needs more than {limit}% above both last year and the recent run-rate — far beyond "
@@ -110,11 +123,21 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     "pace_title": {"en": "Pace: {metric}, {period}", "zh": "目标进度：{metric}，{period}"},
     "pace_title_all": {"en": "Pace of the goals", "zh": "目标进度"},
     "pace_line": {
-        "en": "{metric} {period}: {actual} of {goal} ({attainment}), plan to date {plan}; projected {projected} "
-        "({low}–{high}) · {verdict}",
-        "zh": "{metric} {period}：已完成 {actual} / {goal}（{attainment}），计划应完成 {plan}；预计 {projected}"
-        "（{low}–{high}）· {verdict}",
+        "en": "{metric} {period}: {actual} of {goal} ({attainment}) after {days} days, plan to date {plan}; "
+        "projected {projected} ({level} range {low}–{high}) · {verdict}",
+        "zh": "{metric} {period}：{days} 天已完成 {actual} / {goal}（{attainment}），计划应完成 {plan}；预计 {projected}"
+        "（{level} 区间 {low}–{high}）· {verdict}",
     },
+    "pace_line_not_started": {
+        "en": "{metric} {period}: not started. At the last {days} days' rate it would land at {projected} "
+        "({level} range {low}–{high}) against the goal {goal} · {outlook} at that rate",
+        "zh": "{metric} {period}：尚未开始。按近 {days} 天的速度推算将完成 {projected}（{level} 区间 {low}–{high}），"
+        "目标 {goal} · 按此速度{outlook}",
+    },
+    "pace_line_done": {"en": "{metric} {period}: {actual} of {goal} ({attainment}) · {verdict}",
+                       "zh": "{metric} {period}：完成 {actual} / {goal}（{attainment}）· {verdict}"},
+    "pace_line_no_projection": {"en": "{metric} {period}: {actual} of {goal}; no recent data to project from · {verdict}",
+                                "zh": "{metric} {period}：已完成 {actual} / {goal}；近期没有数据，无法推算 · {verdict}"},
     "pace_line_level": {"en": "{metric} {period}: {level} to date vs target {target} · {verdict}",
                         "zh": "{metric} {period}：截至目前 {level}，目标 {target} · {verdict}"},
     "pace_actual": {"en": "Actual", "zh": "实际"},
@@ -123,11 +146,25 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     "pace_attainment": {"en": "Attainment", "zh": "完成率"},
     "pace_gap": {"en": "Gap to plan", "zh": "与计划差距"},
     "pace_projected": {"en": "Projected landing", "zh": "预计完成"},
-    "pace_range": {"en": "range {low} – {high}", "zh": "区间 {low} – {high}"},
+    "pace_range": {"en": "{level} range {low} – {high}", "zh": "{level} 区间 {low} – {high}"},
+    "pace_of_goal": {"en": "{pct} of goal", "zh": "目标的 {pct}"},
     "pace_needed": {"en": "Needed per day", "zh": "每日需完成"},
-    "pace_needed_vs_plan": {"en": "{pct} of plan", "zh": "为计划的 {pct}"},
-    "pace_method": {"en": "Projection: the plan for the remaining days × the last {days} days' run-rate against plan ({ratio}).",
-                    "zh": "预测方法：剩余天数的计划 × 近 {days} 天相对计划的完成率（{ratio}）。"},
+    "pace_per_day": {"en": "{value}/day for {days} days", "zh": "{value}/天，共 {days} 天"},
+    "pace_goal_reached": {"en": "nothing more: the goal is reached", "zh": "无需更多：目标已达成"},
+    "pace_needed_vs_rate": {"en": "{ratio} the last {days} days' rate (seasonally adjusted)",
+                            "zh": "为近 {days} 天速度（已做季节性调整）的 {ratio}"},
+    "pace_needed_vs_plan": {"en": "{pct} of the remaining plan", "zh": "为剩余计划的 {pct}"},
+    "pace_method": {"en": "Projection: the plan for the remaining days × the last {days} days' run-rate against plan "
+                    "({ratio}); the {level} range from how much that rate varies day to day and how far ahead it reaches.",
+                    "zh": "预测方法：剩余天数的计划 × 近 {days} 天相对计划的完成率（{ratio}）；{level} 区间来自该完成率的"
+                    "逐日波动与推算的远近。"},
+    "pace_method_before": {
+        "en": "Projection: the last {days} days ({per_day}/day) ran at {ratio} of the plan's pace (the weekday, month, "
+        "promotion and trend weights the plan uses), carried over the remaining days; the {level} range from how "
+        "much that rate varies day to day and how far ahead it reaches.",
+        "zh": "预测方法：近 {days} 天（{per_day}/天）相当于计划曲线（与计划相同的星期、月份、大促与趋势权重）的 {ratio}，"
+        "据此推算剩余天数；{level} 区间来自该速度的逐日波动与推算的远近。",
+    },
     "pace_no_goal": {"en": "No running goal to pace. Set one with `goal set {metric} <target> <period>`.",
                      "zh": "没有进行中的目标。可用 `goal set {metric} <目标值> <时间段>` 设置。"},
     "pace_no_spend_plan": {"en": "No adopted budget covers today. Adopt one from `budget <amount>`.",
@@ -238,8 +275,10 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     "campaign_chart_title": {"en": "{name}: GMV vs baseline", "zh": "{name}：销售额对比基线"},
     "campaign_intro": {
         "en": "Lift over {days} days against a seasonal baseline from the {baseline_days} days before "
-        "(trend and weekday profile, other promotions left out).",
-        "zh": "{days} 天活动的增量，基线来自活动前 {baseline_days} 天（趋势与星期规律，剔除其他大促）。",
+        "(trend and weekday profile, other promotions and the week after them left out). The baseline is an "
+        "estimate: the {level} range of the lift is its uncertainty.",
+        "zh": "{days} 天活动的增量，基线来自活动前 {baseline_days} 天（趋势与星期规律，剔除其他大促及其后一周）。"
+        "基线是估计值：提升的 {level} 区间即其不确定性。",
     },
     "campaign_post_dip": {"en": "After the campaign ({days} days): {value} vs baseline — sales pulled forward; "
                           "net incremental GMV {net}.",
@@ -249,10 +288,16 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     "campaign_aov": {"en": "AOV {aov} vs {baseline} before ({change}).", "zh": "客单价 {aov}，活动前 {baseline}（{change}）。"},
     "campaign_roi": {"en": "Spend {spend}: net incremental GMV per unit spent {roi}.",
                      "zh": "费用 {spend}：每单位费用带来的净增量销售额 {roi}。"},
+    "campaign_roi_estimated": {
+        "en": "No campaign cost was given: marketing spend over its own pre-campaign baseline was {spend} (an estimate); "
+        "net incremental GMV per unit of it {roi}. Add the real cost with `spend <amount>`.",
+        "zh": "未提供活动费用：推广费用高出其活动前基线 {spend}（估计值）；每单位带来的净增量销售额 {roi}。"
+        "可用 `spend <金额>` 填写实际费用。",
+    },
     "campaign_no_spend": {"en": "No spend known for this campaign: ROI not computed (add it with `spend <amount>`).",
                           "zh": "未知活动费用，未计算 ROI（添加时可用 `spend <金额>`）。"},
-    "campaign_last_year": {"en": "Last year ({period}): GMV {gmv}; this year {change}.",
-                           "zh": "去年同活动（{period}）：销售额 {gmv}；今年 {change}。"},
+    "campaign_last_year": {"en": "Last year's edition ({period}): GMV {gmv}; this year's {change} on it.",
+                           "zh": "去年同活动（{period}）：销售额 {gmv}；今年相比 {change}。"},
     "campaign_no_last_year": {"en": "No data for the same event last year.", "zh": "没有去年同一活动的数据。"},
     "campaign_note_short_baseline": {"en": "⚠ Fewer than 14 days before the campaign: the baseline is rough.",
                                      "zh": "⚠ 活动前数据不足 14 天，基线较粗略。"},
@@ -263,5 +308,6 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     "campaign_incremental": {"en": "Incremental", "zh": "增量"},
     "campaign_lift": {"en": "Lift", "zh": "提升"},
     "campaign_lift_last_year": {"en": "Lift last year", "zh": "去年提升"},
+    "campaign_lift_range": {"en": "Lift, {level} range", "zh": "提升 {level} 区间"},
     "campaign_last_year_line": {"en": "Last year (by event day)", "zh": "去年（按活动日对齐）"},
 }

@@ -38,7 +38,7 @@ from metrics import budget as budget_mod
 from metrics import charts
 from metrics import planning as plan_mod
 from metrics import segments as seg_mod
-from metrics.campaigns import CampaignResult, EventWindow, campaign_lift
+from metrics.campaigns import PRE_DAYS, CampaignResult, EventWindow, campaign_lift
 from metrics.errors import InputError
 from metrics.kpis import CATALOG, Kpi, json_number, kpi_value
 from metrics.periods import Period, extract_period, parse_period
@@ -139,7 +139,13 @@ def _money(ctx: Context, value: float | None) -> str:
 
 
 def _value(ctx: Context, kpi: Kpi, value: float | None) -> str:
+    if value is not None and not math.isfinite(value):
+        value = None  # no projection is "n/a", never "NaN"
     return fmt_value(value, kpi.unit, ctx.lang, ctx.settings.bot.currency, na=ctx.t("na"))
+
+
+def _range_level() -> str:
+    return f"{round(plan_mod.RANGE_LEVEL * 100)}%"
 
 
 def _today(ctx: Context) -> date:
@@ -254,27 +260,38 @@ def validate_goal(ctx: Context, kpi: Kpi, target: float | None, period: Period |
     return GoalInput(kpi, target, period)
 
 
-def history_check(ctx: Context, goal: GoalInput, profile: plan_mod.Profile) -> dict[str, Any]:
+def history_check(ctx: Context, goal: GoalInput, profile: plan_mod.Profile,
+                  split: plan_mod.Split | None = None) -> dict[str, Any]:
     """The target against last year's same period and against the recent run-rate, projected
-    over the goal period with the seasonal weights (so a Q4 goal is not judged by a quiet August)."""
+    over the goal period with the seasonal weights (so a Q4 goal is not judged by a quiet August):
+    for a sum goal, the projection `pace` makes (the same function), with its range."""
     today = _today(ctx)
     kpi, period = goal.kpi, goal.period
     ly_start, ly_end = _year_back(period.start), _year_back(period.end)
     last_year = _sum_between(ctx, kpi, ly_start, ly_end) if ly_end <= today else None
     recent_start = today - timedelta(days=RECENT_DAYS)
-    recent = _sum_between(ctx, kpi, recent_start, today)
-    run_rate: float | None = recent
-    if _kind(kpi) == "sum" and recent is not None:
-        recent_w = plan_mod.daily_weights(profile, plan_mod.days_of(recent_start, today)).sum()
-        # weights carry growth from their own first day: rebase them on the recent window's start
-        days = plan_mod.days_of(recent_start, period.end)
-        w = plan_mod.daily_weights(profile, days)
-        goal_w = w[(period.start - recent_start).days:].sum() if period.start >= recent_start else w.sum()
-        run_rate = recent * goal_w / recent_w if recent_w > 0 else None
+    run_rate: float | None = None
+    at_rate: plan_mod.Pace | None = None
+    if _kind(kpi) == "sum" and split is not None:
+        at_rate, _ = sum_pace(ctx, kpi, dict(split.by_day()), profile, today)
+        run_rate = at_rate.projected if math.isfinite(at_rate.projected) else None
         if last_year is not None and last_year <= 0:
             last_year = None
+    else:
+        run_rate = _sum_between(ctx, kpi, recent_start, today)
     out: dict[str, Any] = {"last_year": json_number(last_year), "run_rate": json_number(run_rate),
                            "last_year_period": {"start": ly_start.isoformat(), "end": ly_end.isoformat()}}
+    if at_rate is not None and run_rate is not None:
+        # SMART's "achievable and relevant": is the target a stretch from where the shop runs now?
+        stretch = "below" if goal.target < at_rate.low else "above" if goal.target > at_rate.high else "within"
+        out.update({"run_rate_low": json_number(at_rate.low), "run_rate_high": json_number(at_rate.high),
+                    "range_level": plan_mod.RANGE_LEVEL, "run_rate_days": at_rate.recent_days,
+                    "run_rate_per_day": json_number(at_rate.recent_per_day),
+                    "actual_to_date": json_number(at_rate.actual),
+                    "needed_per_day": json_number(at_rate.needed_per_day),
+                    "needed_vs_run_rate": json_number(at_rate.needed_vs_run_rate),
+                    "target_vs_projection": json_number(goal.target / run_rate) if run_rate > 0 else None,
+                    "stretch": stretch})
     refs = [r for r in (last_year, run_rate) if r]
     warn = False
     if refs:
@@ -351,7 +368,7 @@ async def goal_set(ctx: Context, tokens: Sequence[str]) -> Reply:
     kind = _kind(kpi)
     profile = await ctx.run(history_profile, ctx, kpi.numerator, _today(ctx))
     split = await ctx.run(split_goal, ctx, goal, profile) if kind == "sum" else None
-    check = await ctx.run(history_check, ctx, goal, profile)
+    check = await ctx.run(history_check, ctx, goal, profile, split)
     row = await ctx.run(save_goal, ctx, goal, split, profile)
     ptext = period_text(goal.period, ctx.lang)
     text = [ctx.t("goal_saved", id=row.id, metric=metric_label(kpi.name, ctx.lang), target=_value(ctx, kpi, goal.target),
@@ -360,8 +377,22 @@ async def goal_set(ctx: Context, tokens: Sequence[str]) -> Reply:
     if check.get("last_year") is not None:
         text.append(ctx.t("goal_vs_last_year", value=_value(ctx, kpi, check["last_year"]),
                           change=fmt_change_pct((check["growth_vs_last_year"] or 0) * 100, ctx.lang) or ctx.t("na")))
-    if check.get("run_rate") is not None:
-        key = "goal_vs_run_rate" if kind == "sum" else "goal_vs_recent_level"
+    if check.get("stretch") is not None:
+        text.append(ctx.t("goal_vs_run_rate", days=check["run_rate_days"], period=ptext,
+                          value=_value(ctx, kpi, check["run_rate"]), low=_value(ctx, kpi, check["run_rate_low"]),
+                          high=_value(ctx, kpi, check["run_rate_high"]), level=_range_level(),
+                          change=fmt_change_pct((check["growth_vs_run_rate"] or 0) * 100, ctx.lang) or ctx.t("na")))
+        ratio = fmt_value(check["target_vs_projection"], "ratio", ctx.lang, "")
+        if check["stretch"] == "below":
+            text.append(ctx.t("goal_not_a_stretch", ratio=ratio))
+        elif check["stretch"] == "within":
+            text.append(ctx.t("goal_within_reach"))
+        else:
+            text.append(ctx.t("goal_needs_more", per_day=_value(ctx, kpi, check["needed_per_day"]),
+                              ratio=fmt_value(check["needed_vs_run_rate"], "ratio", ctx.lang, ""),
+                              days=check["run_rate_days"]))
+    elif check.get("run_rate") is not None:
+        key = "goal_vs_run_rate_plain" if kind == "sum" else "goal_vs_recent_level"
         text.append(ctx.t(key, value=_value(ctx, kpi, check["run_rate"]),
                           change=fmt_change_pct((check["growth_vs_run_rate"] or 0) * 100, ctx.lang) or ctx.t("na")))
     if check["warning"]:
@@ -535,6 +566,36 @@ class GoalPace:
         return out
 
 
+def sum_pace(ctx: Context, kpi: Kpi, targets: dict[date, float], profile: plan_mod.Profile,
+             today: date) -> tuple[plan_mod.Pace, dict[date, float]]:
+    """Pace of a sum goal's daily targets as of `today`, and the actuals per day it read.
+
+    The run-rate is the last 14 days against the plan; before the period starts, the last 28 days
+    (RECENT_DAYS, as `goal set` reads them) against a plan-equivalent from the same day weights, so
+    `goal set` and `pace` project a goal that has not started alike."""
+    start, end = min(targets), max(targets) + timedelta(days=1)
+    recent = RECENT_DAYS if today <= start else plan_mod.RECENT_DAYS
+    lead_start = today - timedelta(days=recent)
+    lead = plan_mod.lead_plan(targets, profile, lead_start, promo_days(ctx)) if lead_start < start else {}
+    first = min([start, *lead])
+    upto = min(today, end)
+    actuals: dict[date, float] = {}
+    if upto > first:
+        series = daily_series(ctx.warehouse, kpi.numerator, first, upto)
+        actuals = {d: float(v) for d, v in series.items()}
+    # a day with no row before the data begins is no zero-sales day: leave it out of the run-rate
+    seen = min(actuals) if actuals else upto
+    lead = {d: v for d, v in lead.items() if d >= seen}
+    untrended = profile.growth_per_day == 0 and profile.history_days < plan_mod.MIN_HISTORY_FOR_TREND
+    return plan_mod.pace(targets, actuals, today, recent_days=recent, lead_plan=lead,
+                         growth_sd=plan_mod.UNTRENDED_GROWTH_SD if untrended else 0.0), actuals
+
+
+def _goal_profile(ctx: Context, goal: Goal, kpi: Kpi, today: date) -> plan_mod.Profile:
+    # the profile the goal was split with, so the days before the period weigh as its days do
+    return plan_mod.Profile.from_json(goal.profile) if goal.profile else history_profile(ctx, kpi.numerator, today)
+
+
 def compute_pace(ctx: Context, goal: Goal, today: date) -> GoalPace:
     kpi = CATALOG[goal.metric]
     upto = min(today, goal.end)
@@ -542,11 +603,8 @@ def compute_pace(ctx: Context, goal: Goal, today: date) -> GoalPace:
         level = _sum_between(ctx, kpi, goal.start, upto) if upto > goal.start else None
         return GoalPace(goal, kpi, None, level, plan_mod.pace_level(goal.target, level, kpi.higher_is_better))
     targets = {t.day: t.value for t in goal.targets}
-    actuals: dict[date, float] = {}
-    if upto > goal.start:
-        series = daily_series(ctx.warehouse, kpi.numerator, goal.start, upto)
-        actuals = {d: float(v) for d, v in series.items()}
-    return GoalPace(goal, kpi, plan_mod.pace(targets, actuals, today), actuals=actuals)
+    result, actuals = sum_pace(ctx, kpi, targets, _goal_profile(ctx, goal, kpi, today), today)
+    return GoalPace(goal, kpi, result, actuals={d: v for d, v in actuals.items() if d >= goal.start})
 
 
 def pace_line(ctx: Context, gp: GoalPace) -> str:
@@ -558,12 +616,27 @@ def pace_line(ctx: Context, gp: GoalPace) -> str:
         return ctx.t("pace_line_level", metric=name, period=period, level=_value(ctx, kpi, gp.level),
                      target=_value(ctx, kpi, g.target), verdict=ctx.t(f"verdict_{gp.level_verdict}"))
     r = gp.result
+    if not math.isfinite(r.projected):
+        return ctx.t("pace_line_no_projection", metric=name, period=period, actual=_value(ctx, kpi, r.actual),
+                     goal=_value(ctx, kpi, r.goal), verdict=ctx.t(f"verdict_{r.verdict}"))
+    common = {"metric": name, "period": period, "goal": _value(ctx, kpi, r.goal), "level": _range_level(),
+              "projected": _value(ctx, kpi, r.projected), "low": _value(ctx, kpi, r.low),
+              "high": _value(ctx, kpi, r.high), "verdict": ctx.t(f"verdict_{r.verdict}")}
+    if r.verdict == "not_started":
+        # nothing done yet: no "0 of goal"; the projection is the run-rate carried over the period
+        return ctx.t("pace_line_not_started", days=r.recent_days, outlook=ctx.t(f"verdict_{r.outlook}"), **common)
+    if r.days_left == 0:
+        return ctx.t("pace_line_done", actual=_value(ctx, kpi, r.actual),
+                     attainment=fmt_percent(r.actual / r.goal if r.goal else 0, ctx.lang), **common)
     return ctx.t(
-        "pace_line", metric=name, period=period, actual=_value(ctx, kpi, r.actual), goal=_value(ctx, kpi, r.goal),
+        "pace_line", actual=_value(ctx, kpi, r.actual),
         attainment=fmt_percent(r.actual / r.goal if r.goal else 0, ctx.lang), plan=_value(ctx, kpi, r.plan),
-        projected=_value(ctx, kpi, r.projected), low=_value(ctx, kpi, r.low), high=_value(ctx, kpi, r.high),
-        verdict=ctx.t(f"verdict_{r.verdict}"),
+        days=r.days_elapsed, **common,
     )
+
+
+def kpi_of(g: Goal) -> Kpi:
+    return CATALOG[g.metric]
 
 
 def _active_goals(goals: Sequence[Goal], today: date) -> list[Goal]:
@@ -597,19 +670,32 @@ def pace_chart(ctx: Context, gp: GoalPace, today: date, title: str) -> bytes:
 def _pace_fields(ctx: Context, gp: GoalPace) -> list[Field]:
     kpi, r = gp.kpi, gp.result
     assert r is not None
-    fields = [
-        Field(ctx.t("pace_actual"), _value(ctx, kpi, r.actual),
-              fmt_percent(r.actual / r.goal if r.goal else 0, ctx.lang)),
-        Field(ctx.t("pace_plan"), _value(ctx, kpi, r.plan)),
-        Field(ctx.t("pace_gap"), ("+" if r.gap >= 0 else "−") + _value(ctx, kpi, abs(r.gap)),
-              trend="up" if r.gap >= 0 else "down", good=r.gap >= 0),
-        Field(ctx.t("pace_projected"), _value(ctx, kpi, r.projected),
-              ctx.t("pace_range", low=_value(ctx, kpi, r.low), high=_value(ctx, kpi, r.high))),
-    ]
+    fields: list[Field] = []
+    if r.days_elapsed:
+        fields += [
+            Field(ctx.t("pace_actual"), _value(ctx, kpi, r.actual),
+                  ctx.t("pace_of_goal", pct=fmt_percent(r.actual / r.goal if r.goal else 0, ctx.lang))),
+            Field(ctx.t("pace_plan_to_date"), _value(ctx, kpi, r.plan)),
+            Field(ctx.t("pace_gap"), ("+" if r.gap >= 0 else "−") + _value(ctx, kpi, abs(r.gap)),
+                  trend="up" if r.gap >= 0 else "down", good=r.gap >= 0),
+        ]
+    if math.isfinite(r.projected) and r.days_left:
+        fields.append(Field(ctx.t("pace_projected"), _value(ctx, kpi, r.projected),
+                            ctx.t("pace_range", level=_range_level(), low=_value(ctx, kpi, r.low),
+                                  high=_value(ctx, kpi, r.high))))
     if r.needed_per_day is not None:
-        fields.append(Field(ctx.t("pace_needed"), _value(ctx, kpi, r.needed_per_day),
-                            ctx.t("pace_needed_vs_plan", pct=fmt_percent(r.needed_ratio, ctx.lang))
-                            if r.needed_ratio is not None else None))
+        if r.needed_per_day <= 0:
+            fields.append(Field(ctx.t("pace_needed"), ctx.t("pace_goal_reached")))
+        else:
+            notes = []
+            if r.needed_vs_run_rate is not None:
+                notes.append(ctx.t("pace_needed_vs_rate", ratio=fmt_value(r.needed_vs_run_rate, "ratio", ctx.lang, ""),
+                                   days=r.recent_days))
+            if r.days_elapsed and r.needed_ratio is not None:
+                notes.append(ctx.t("pace_needed_vs_plan", pct=fmt_percent(r.needed_ratio, ctx.lang)))
+            fields.append(Field(ctx.t("pace_needed"), ctx.t("pace_per_day", value=_value(ctx, kpi, r.needed_per_day),
+                                                            days=r.days_left),
+                                " · ".join(notes) or None))
     return fields
 
 
@@ -673,10 +759,13 @@ async def pace(ctx: Context, args: Args) -> Reply:
                   period=period_text(Period(g.start, g.end, g.label), ctx.lang))
     reply = Reply(title=title, text=lines, data=data)
     if gp.result is not None:
+        r = gp.result
         reply.fields = _pace_fields(ctx, gp)
-        if gp.result.days_elapsed:
-            reply.text.append(ctx.t("pace_method", days=min(plan_mod.RECENT_DAYS, gp.result.days_elapsed),
-                                    ratio=fmt_percent(gp.result.run_rate_ratio or 0, ctx.lang)))
+        if r.run_rate_ratio is not None and r.days_left:
+            reply.text.append(ctx.t("pace_method_before" if r.days_elapsed < r.recent_days else "pace_method",
+                                    days=r.recent_days, ratio=fmt_percent(r.run_rate_ratio, ctx.lang),
+                                    per_day=_value(ctx, kpi_of(g), r.recent_per_day), level=_range_level()))
+        if r.days_elapsed:
             png = await ctx.run(pace_chart, ctx, gp, today, title)
             reply.charts.append(Chart(png, title, "pace.png"))
     return reply
@@ -1096,8 +1185,9 @@ def render_campaign(ctx: Context, r: CampaignResult, png: bytes | None) -> Reply
         rows.append([metric_label(m, ctx.lang), _value(ctx, kpi, r.actual[m]), _value(ctx, kpi, r.expected[m]),
                      ("+" if r.incremental[m] >= 0 else "−") + _value(ctx, kpi, abs(r.incremental[m])),
                      fmt_change_pct(r.lift[m] * 100 if r.lift[m] is not None else None, ctx.lang) or ctx.t("na"),
+                     _lift_range(ctx, r.lift_low.get(m), r.lift_high.get(m)),
                      (fmt_change_pct(ly.lift[m] * 100, ctx.lang) if ly and ly.lift.get(m) is not None else ctx.t("na"))])
-    text = [ctx.t("campaign_intro", days=e.days, baseline_days=56)]
+    text = [ctx.t("campaign_intro", days=e.days, baseline_days=PRE_DAYS, level=_range_level())]
     post = r.post_incremental.get(money, 0.0)
     if r.post_days:
         text.append(ctx.t("campaign_post_dip" if post < 0 else "campaign_post", days=r.post_days,
@@ -1106,12 +1196,13 @@ def render_campaign(ctx: Context, r: CampaignResult, png: bytes | None) -> Reply
         text.append(ctx.t("campaign_aov", aov=_money(ctx, r.aov), baseline=_money(ctx, r.baseline_aov),
                           change=fmt_change_pct((r.aov / r.baseline_aov - 1) * 100, ctx.lang)))
     if r.roi is not None:
-        text.append(ctx.t("campaign_roi", spend=_money(ctx, r.spend), roi=fmt_value(r.roi, "ratio", ctx.lang, "")))
+        key = "campaign_roi_estimated" if r.spend_source == "estimated" else "campaign_roi"
+        text.append(ctx.t(key, spend=_money(ctx, r.spend), roi=fmt_value(r.roi, "ratio", ctx.lang, "")))
     else:
         text.append(ctx.t("campaign_no_spend"))
     if r.last_year is not None:
         ly = r.last_year
-        text.append(ctx.t("campaign_last_year", period=period_text(Period(ly.event.start, ly.event.end, ly.event.name), ctx.lang),
+        text.append(ctx.t("campaign_last_year", period=_dates_text(ly.event.start, ly.event.end, ctx.lang),
                           gmv=_money(ctx, ly.actual["gmv"]), change=fmt_change_pct(
                               (r.actual["gmv"] / ly.actual["gmv"] - 1) * 100 if ly.actual["gmv"] else None, ctx.lang)
                           or ctx.t("na")))
@@ -1120,15 +1211,27 @@ def render_campaign(ctx: Context, r: CampaignResult, png: bytes | None) -> Reply
     for note in r.notes:
         text.append(ctx.t(f"campaign_note_{note}"))
     reply = Reply(
-        title=ctx.t("campaign_title", name=e.name, period=period_text(period, ctx.lang)),
+        title=ctx.t("campaign_title", name=e.name, period=_dates_text(period.start, period.end, ctx.lang)),
         text=text,
         tables=[ReplyTable([ctx.t("pl_metric"), ctx.t("campaign_actual"), ctx.t("campaign_baseline"),
-                            ctx.t("campaign_incremental"), ctx.t("campaign_lift"), ctx.t("campaign_lift_last_year")], rows)],
+                            ctx.t("campaign_incremental"), ctx.t("campaign_lift"),
+                            ctx.t("campaign_lift_range", level=_range_level()), ctx.t("campaign_lift_last_year")], rows)],
         data=r.as_json(),
     )
     if png:
         reply.charts.append(Chart(png, reply.title, "campaign.png"))
     return reply
+
+
+def _lift_range(ctx: Context, low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return ctx.t("na")
+    return f"{fmt_change_pct(low * 100, ctx.lang)} … {fmt_change_pct(high * 100, ctx.lang)}"
+
+
+def _dates_text(start: date, end: date, lang: str) -> str:
+    """A campaign's days without its name (the title already names it: no "11.11: 11.11 (…)")."""
+    return period_text(Period(start, end, canonical_label(start, end)), lang)
 
 
 def campaign_chart(ctx: Context, r: CampaignResult, title: str) -> bytes:

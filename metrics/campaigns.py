@@ -26,9 +26,13 @@ __all__ = ["CampaignResult", "EventWindow", "baseline", "campaign_lift", "lift_f
 
 MEASURES = ("gmv", "orders", "new_customers", "spend")
 PRE_DAYS = 56  # eight weeks: enough for a weekday profile and a trend, short enough to stay seasonal
-GAP_DAYS = 0  # days right before the campaign left out of the baseline (teasers, waiting shoppers)
+# days right before the campaign left out of the baseline (teasers, waiting shoppers); a week's gap
+# did not make the back-test's lifts better (bench/README.md "Back-tests"), so none by default
+GAP_DAYS = 0
 POST_DAYS = 7  # the pull-forward dip usually fades within a week
 MIN_PRE_DAYS = 14
+RANGE_Z = 1.2816  # an 80 % range, as pacing's
+RANGE_LEVEL = 0.8
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,33 @@ def baseline(pre: pd.DataFrame, measure: str, days: Sequence[date]) -> np.ndarra
     log(y) = level + trend*t + weekday; without enough days for a trend, level + weekday; a
     weekday the pre window never saw gets no weekday effect.
     """
+    return baseline_fit(pre, measure, days).values
+
+
+@dataclass
+class BaselineFit:
+    values: np.ndarray  # the counterfactual per day
+    rows: np.ndarray | None  # the design row of each day (None: no regression, too few days)
+    cov: np.ndarray | None  # covariance of the log-scale coefficients
+    sigma2: float  # variance of one day's log residual around the fit
+
+    def log_se(self, index: slice) -> float | None:
+        """Standard error of log(actual sum / baseline sum) over the days `index` when there is no
+        effect: the baseline's own uncertainty (its coefficients) plus the days' noise."""
+        v = self.values[index]
+        if self.rows is None or self.cov is None or len(v) == 0 or v.sum() <= 0:
+            return None
+        share = v / v.sum()
+        g = share @ self.rows[index]  # d log(sum) / d coefficients
+        return math.sqrt(float(g @ self.cov @ g) + self.sigma2 * float((share**2).sum()))
+
+
+def baseline_fit(pre: pd.DataFrame, measure: str, days: Sequence[date]) -> BaselineFit:
+    """`baseline` with what its uncertainty needs (see BaselineFit)."""
     s = pre[measure].astype(float)
     s = s[s > 0]
     if len(s) < 3:
-        return np.full(len(days), float(s.mean()) if len(s) else 0.0)
+        return BaselineFit(np.full(len(days), float(s.mean()) if len(s) else 0.0), None, None, 0.0)
     d0 = s.index[0]
     t = np.array([(d - d0).days for d in s.index], dtype=float)
     wd = np.array([d.weekday() for d in s.index])
@@ -64,18 +91,27 @@ def baseline(pre: pd.DataFrame, measure: str, days: Sequence[date]) -> np.ndarra
         cols.append(t)
     for w in seen[1:]:
         cols.append((wd == w).astype(float))
-    coef, *_ = np.linalg.lstsq(np.column_stack(cols), np.log(s.to_numpy()), rcond=None)
+    x = np.column_stack(cols)
+    y = np.log(s.to_numpy())
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
     # a log fit estimates the geometric mean; the smearing factor turns it back into the mean
-    resid = np.log(s.to_numpy()) - np.column_stack(cols) @ coef
+    resid = y - x @ coef
     smear = float(np.mean(np.exp(resid)))
-    out = []
+    dof = len(y) - x.shape[1]
+    rows = []
     for d in days:
-        x = [1.0]
+        row = [1.0]
         if use_trend:
-            x.append(float((d - d0).days))
-        x += [1.0 if d.weekday() == w else 0.0 for w in seen[1:]]
-        out.append(math.exp(float(np.dot(x, coef))) * smear)
-    return np.array(out)
+            row.append(float((d - d0).days))
+        row += [1.0 if d.weekday() == w else 0.0 for w in seen[1:]]
+        rows.append(row)
+    design = np.array(rows, dtype=float).reshape(len(days), x.shape[1])
+    values = np.exp(design @ coef) * smear
+    if dof <= 0:
+        return BaselineFit(values, None, None, 0.0)
+    sigma2 = float(resid @ resid) / dof
+    cov = sigma2 * np.linalg.pinv(x.T @ x)
+    return BaselineFit(values, design, cov, sigma2)
 
 
 def _num(v: float | None) -> float | None:
@@ -89,6 +125,8 @@ class CampaignResult:
     expected: dict[str, float]  # the baseline over the campaign days
     incremental: dict[str, float]
     lift: dict[str, float | None]
+    lift_low: dict[str, float | None]  # the lift's range (RANGE_LEVEL): the baseline's own uncertainty
+    lift_high: dict[str, float | None]
     post_incremental: dict[str, float]  # over the days after (negative = pull-forward)
     post_days: int
     aov: float | None
@@ -98,6 +136,7 @@ class CampaignResult:
     daily: pd.DataFrame  # day, event_day, gmv, gmv_baseline, orders, orders_baseline...
     last_year: CampaignResult | None = None
     notes: list[str] = field(default_factory=list)
+    spend_source: str = "declared"  # declared with the campaign | estimated: marketing spend above its baseline
 
     @property
     def net_incremental_gmv(self) -> float:
@@ -112,13 +151,16 @@ class CampaignResult:
             "baseline": {k: _num(v) for k, v in self.expected.items()},
             "incremental": {k: _num(v) for k, v in self.incremental.items()},
             "lift": {k: _num(v) for k, v in self.lift.items()},
+            "lift_range": {k: [_num(self.lift_low.get(k)), _num(self.lift_high.get(k))] for k in self.lift},
+            "range_level": RANGE_LEVEL,
             "post_incremental": {k: _num(v) for k, v in self.post_incremental.items()},
             "post_days": self.post_days,
             "net_incremental_gmv": _num(self.net_incremental_gmv),
             "aov": _num(self.aov), "baseline_aov": _num(self.baseline_aov),
             "aov_change_pct": _num((self.aov / self.baseline_aov - 1) * 100)
             if self.aov and self.baseline_aov else None,
-            "spend": _num(self.spend), "roi": _num(self.roi),
+            "spend": _num(self.spend), "spend_source": self.spend_source if self.spend is not None else None,
+            "roi": _num(self.roi),
             "daily": [
                 {"day": r.day.isoformat(), "event_day": int(r.event_day), "gmv": _num(r.gmv),
                  "gmv_baseline": _num(r.gmv_baseline)}
@@ -155,32 +197,43 @@ def lift_from_daily(
     measures = [m for m in ("gmv", "orders", "new_customers") if m in daily.columns]
     frame = daily.reindex(camp_days + post_days).fillna(0.0)
     actual, expected, incremental, lift, post_inc = {}, {}, {}, {}, {}
+    lift_low: dict[str, float | None] = {}
+    lift_high: dict[str, float | None] = {}
     rows: dict[str, Any] = {"day": camp_days + post_days,
                             "event_day": list(range(1, len(camp_days) + len(post_days) + 1))}
     for m in measures:
-        base = baseline(pre, m, camp_days + post_days)
+        fit = baseline_fit(pre, m, camp_days + post_days)
+        base = fit.values
         vals = frame[m].to_numpy(dtype=float)
         n = len(camp_days)
         actual[m] = float(vals[:n].sum())
         expected[m] = float(base[:n].sum())
         incremental[m] = actual[m] - expected[m]
         lift[m] = actual[m] / expected[m] - 1 if expected[m] > 0 else None
+        se = fit.log_se(slice(0, n))
+        if lift[m] is not None and se is not None and actual[m] > 0:
+            lift_low[m] = (1 + lift[m]) * math.exp(-RANGE_Z * se) - 1
+            lift_high[m] = (1 + lift[m]) * math.exp(RANGE_Z * se) - 1
+        else:
+            lift_low[m] = lift_high[m] = None
         post_inc[m] = float((vals[n:] - base[n:]).sum())
         rows[m], rows[f"{m}_baseline"] = vals, base
     aov = actual["gmv"] / actual["orders"] if actual.get("orders") else None
     pre_orders = float(pre["orders"].sum()) if "orders" in pre else 0.0
     baseline_aov = float(pre["gmv"].sum()) / pre_orders if pre_orders else None
     spend = event.spend
+    spend_source = "declared"
     if spend is None and "spend" in daily.columns:
         # no declared cost: the marketing spend above its own pre-campaign baseline
         spend_actual = float(frame["spend"].to_numpy()[: len(camp_days)].sum())
         spend_base = float(baseline(pre, "spend", camp_days).sum()) if pre["spend"].sum() > 0 else 0.0
         extra = spend_actual - spend_base
         spend = extra if extra > 0 else None
+        spend_source = "estimated"
     net = incremental["gmv"] + post_inc.get("gmv", 0.0)
     roi = net / spend if spend else None
-    return CampaignResult(event, actual, expected, incremental, lift, post_inc, len(post_days), aov,
-                          baseline_aov, spend, roi, pd.DataFrame(rows), notes=notes)
+    return CampaignResult(event, actual, expected, incremental, lift, lift_low, lift_high, post_inc, len(post_days),
+                          aov, baseline_aov, spend, roi, pd.DataFrame(rows), notes=notes, spend_source=spend_source)
 
 
 def _daily_frame(warehouse: Warehouse, start: date, end: date, channels: Sequence[str]) -> pd.DataFrame:
@@ -219,7 +272,8 @@ def campaign_lift(
     exclude = set(promo_days)
     for other in other_events:
         if other.name != event.name or other.start != event.start:
-            exclude.update(other.start + timedelta(days=i) for i in range(other.days))
+            # another promotion and the week after it (its pull-forward dip) are no baseline days
+            exclude.update(other.start + timedelta(days=i) for i in range(other.days + POST_DAYS))
     start = event.start - timedelta(days=PRE_DAYS + GAP_DAYS)
     end = min(event.end + timedelta(days=POST_DAYS), data_end)
     if end <= event.start:

@@ -106,3 +106,33 @@ def test_last_year_aligned_by_event_day() -> None:
     assert shift_year(this).start == date(2025, 11, 8)
     leap = EventWindow("leap", date(2028, 2, 29), date(2028, 3, 2))
     assert shift_year(leap).start == date(2027, 2, 28)
+
+
+def test_lift_range_covers_the_injected_lift(lifted: tuple[Warehouse, float, int]) -> None:
+    wh, injected_gmv, _ = lifted
+    r = campaign_lift(wh, EventWindow("autumn", *WINDOW), END)
+    assert r is not None
+    true_lift = injected_gmv / (r.actual["gmv"] - injected_gmv)
+    assert r.lift_low["gmv"] <= true_lift <= r.lift_high["gmv"]
+    assert r.lift_low["gmv"] < r.lift["gmv"] < r.lift_high["gmv"]
+    # no campaign at all: the range holds zero
+    quiet = campaign_lift(wh, EventWindow("quiet", date(2026, 10, 5), date(2026, 10, 19)), END,
+                          other_events=[EventWindow("autumn", *WINDOW)])
+    assert quiet is not None and quiet.lift_low["gmv"] <= 0 <= quiet.lift_high["gmv"]
+
+
+def test_lift_range_from_the_baseline_fit() -> None:
+    """Known noise: log-normal days of sd 0.1 around a flat level; the range's log half-width is
+    z x sqrt(parameter variance + day noise), both from the regression's textbook formulas."""
+    rng = np.random.default_rng(4)
+    days = [date(2026, 3, 2) + timedelta(days=i) for i in range(56 + 7)]
+    values = 1000 * np.exp(rng.normal(0, 0.1, len(days)))
+    frame = pd.DataFrame({"gmv": values, "orders": values / 100, "new_customers": values / 500}, index=days)
+    event = EventWindow("x", days[56], days[-1] + timedelta(days=1))
+    r = lift_from_daily(event, frame, data_end=days[-1] + timedelta(days=1))
+    assert r is not None
+    half = np.log((1 + r.lift_high["gmv"]) / (1 + r.lift["gmv"]))
+    # about z x sqrt(sigma^2/56 (level) + trend/weekday terms + sigma^2/7 (the days)): between the
+    # level-and-days floor and three times it
+    floor = 1.2816 * 0.1 * np.sqrt(1 / 56 + 1 / 7)
+    assert floor * 0.7 < half < floor * 3

@@ -11,7 +11,10 @@ import pytest
 
 from metrics.planning import (
     AT_RISK,
+    HORIZON_SD,
+    MODEL_SD,
     ON_TRACK,
+    RANGE_Z,
     Profile,
     days_of,
     decompose,
@@ -135,7 +138,11 @@ def test_pace_known_answer() -> None:
     assert (p.goal, p.actual, p.plan, p.gap) == (3000, 900, 1000, -100)
     assert p.run_rate_ratio == pytest.approx(0.9)
     assert p.projected == pytest.approx(900 + 2000 * 0.9)  # 2700: exactly 90 % of the goal
-    assert p.low == pytest.approx(p.projected) and p.high == pytest.approx(p.projected)  # no noise, no range
+    # no day noise: the range is the model's own error only, log-normal around the remaining part
+    ahead = sum(range(1, 21)) / 20  # the 20 days left are 1..20 days after the last day seen
+    spread = RANGE_Z * math.sqrt(MODEL_SD**2 + HORIZON_SD**2 * ahead / 30)
+    assert p.high == pytest.approx(900 + 1800 * math.exp(spread))
+    assert p.low == pytest.approx(900 + 1800 * math.exp(-spread))
     assert p.needed_per_day == pytest.approx(2100 / 20)
     assert p.needed_ratio == pytest.approx(1.05)
     assert (p.days_elapsed, p.days_left) == (10, 20)
@@ -168,7 +175,8 @@ def test_pace_before_and_after_the_period() -> None:
     start = date(2026, 12, 1)
     targets = flat_targets(start, 31, 10.0)
     before = pace(targets, {}, date(2026, 11, 20))
-    assert before.verdict == "not_started" and before.projected == pytest.approx(310)
+    # no data before the period either: no projection (the target is not a projection of itself)
+    assert before.verdict == "not_started" and math.isnan(before.projected)
     done = {d: 11.0 for d in targets}
     assert pace(targets, done, date(2027, 1, 5)).verdict == "achieved"
     assert pace(targets, {d: 9.0 for d in targets}, date(2027, 1, 5)).verdict == "missed"
@@ -191,3 +199,41 @@ def test_level_goals() -> None:
     assert pace_level(80.0, 78.0, higher_is_better=False) == "on_track"  # cac below target is good
     assert pace_level(80.0, 100.0, higher_is_better=False) == "off_track"
     assert pace_level(80.0, None, higher_is_better=False) == "unknown"
+
+
+def test_pace_before_the_period_projects_the_run_rate() -> None:
+    """A goal that has not started: the days before it, with their plan-equivalent, set the rate."""
+    start = date(2026, 12, 1)
+    targets = {d: (20.0 if d.weekday() >= 5 else 10.0) for d in days_of(start, start + timedelta(days=31))}
+    goal = sum(targets.values())
+    as_of = date(2026, 11, 20)
+    lead_days = days_of(as_of - timedelta(days=28), as_of)
+    lead = {d: (20.0 if d.weekday() >= 5 else 10.0) for d in lead_days}
+    # the shop runs at 60 % of the plan's shape before the period, day by day
+    actuals = {d: 0.6 * lead[d] for d in lead_days}
+    p = pace(targets, actuals, as_of, recent_days=28, lead_plan=lead)
+    assert p.verdict == "not_started" and p.days_elapsed == 0
+    assert p.run_rate_ratio == pytest.approx(0.6)
+    assert p.projected == pytest.approx(0.6 * goal)  # from the run-rate, not the target
+    assert p.outlook == "off_track"
+    assert p.needed_per_day == pytest.approx(goal / 31)
+    assert p.needed_vs_run_rate == pytest.approx(1 / 0.6)  # 1.67x the rate, not "100 % of plan"
+    assert p.recent_days == 28
+    assert p.recent_per_day == pytest.approx(sum(actuals.values()) / 28)
+    # lead days only count before the period; days of the period come from the targets
+    inside = pace(targets, {**actuals, start: 10.0}, start + timedelta(days=1), recent_days=28, lead_plan=lead)
+    assert inside.days_elapsed == 1 and inside.actual == pytest.approx(10.0)
+    assert inside.run_rate_ratio == pytest.approx((sum(actuals.values()) - actuals[lead_days[0]] + 10.0)
+                                                  / (sum(lead.values()) - lead[lead_days[0]] + targets[start]))
+
+
+def test_pace_range_is_log_normal_and_covers_noise() -> None:
+    start = date(2026, 12, 1)
+    targets = flat_targets(start, 31, 100.0)
+    rng = np.random.default_rng(9)
+    lead_days = days_of(start - timedelta(days=28), start)
+    lead = {d: 100.0 for d in lead_days}
+    actuals = {d: 100.0 * math.exp(rng.normal(0, 0.3)) for d in lead_days}
+    p = pace(targets, actuals, start, recent_days=28, lead_plan=lead)
+    assert 0 < p.low < p.projected < p.high
+    assert p.projected / p.low == pytest.approx(p.high / p.projected)
