@@ -173,25 +173,63 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     # ---- budget ---------------------------------------------------------------------------------
     "budget_title": {"en": "Budget {amount}, {period}", "zh": "预算 {amount}，{period}"},
     "budget_intro": {
-        "en": "Split of {amount} for {period} maximising expected {objective}, from each channel's response to spend.",
-        "zh": "{period} 的 {amount} 预算分配，按各渠道对投放的响应最大化预期{objective}。",
+        "en": "Split of {amount} for {period} maximising the {objective} the spend brings, from each channel's "
+        "response to spend.",
+        "zh": "{period} 的 {amount} 预算分配，按各渠道对投放的响应，使投放带来的{objective}最大。",
     },
-    "budget_vs_current": {"en": "Expected: {best} vs {other} with the current mix ({change}).",
-                          "zh": "预期：{best}，按当前结构为 {other}（{change}）。"},
-    "budget_vs_even": {"en": "Even split: {other} ({change}).", "zh": "平均分配：{other}（{change}）。"},
+    "budget_uplift": {"en": "Versus spending it like the last 28 days: {uplift} expected ({range}).",
+                      "zh": "与按近 28 天的结构投放相比：预期 {uplift}（{range}）。"},
+    "budget_incremental": {
+        "en": "Brought by the spend: {value} ({range}), on top of about {baseline} the channels bring without it "
+        "(their baseline, which no split changes).",
+        "zh": "投放带来：{value}（{range}），另有约 {baseline} 为各渠道不投放也会带来的基线（任何分配都不改变）。",
+    },
+    "budget_range": {"en": "80% range {lo} – {hi}", "zh": "80% 区间 {lo} – {hi}"},
+    "budget_vs_even": {"en": "Versus an even split: {change} expected.", "zh": "与平均分配相比：预期 {change}。"},
+    "budget_unplaced": {
+        "en": "⚠ {amount} not placed: more than the channels have absorbed (no channel is given more than its 95th-"
+        "percentile day of spend, which is as far as its history shows a return). Hold it back, or spend it as a "
+        "test and let the next fit measure it.",
+        "zh": "⚠ {amount} 未分配：超出各渠道历史上能承接的投放（每个渠道最多分到其日投放第 95 百分位的水平，"
+        "再高历史数据无法证明回报）。可保留，或作为测试投放，由下次拟合衡量。",
+    },
+    "budget_weak": {
+        "en": "Weak fit for {channels} (r² below {r2}): spend explains too little of their day-to-day outcome, so "
+        "they get no more than their current daily spend, and their range is wide.",
+        "zh": "{channels} 拟合较弱（r² 低于 {r2}）：投放对其日产出的解释力太低，因此分配不超过其当前日投放，区间也较宽。",
+    },
+    "budget_uncredited": {
+        "en": "⚠ The minimum shares put {channels} beyond what its history shows it can absorb: that part is spent "
+        "as asked, but no return is counted for it.",
+        "zh": "⚠ 最低占比使 {channels} 超出其历史承接能力：超出部分按要求投放，但不计任何回报。",
+    },
     "budget_thin": {"en": "Not enough history to fit (fewer than {days} days with varying spend), left out: {channels}.",
                     "zh": "历史数据不足（有投放且有变化的天数少于 {days} 天），未纳入：{channels}。"},
-    "budget_extrapolated": {"en": "⚠ Spend per day beyond 1.5× the largest seen for {channels}: the expectation is extrapolated.",
-                            "zh": "⚠ {channels} 的日均投放超过历史最高的 1.5 倍，预期为外推结果。"},
     "budget_method": {
-        "en": "Method: per channel, daily outcome = c + a·log(1 + spend/b) fitted on the last 180 days; the split "
-        "equalises the marginal return across channels within the share limits.",
-        "zh": "方法：每个渠道按近 180 天拟合 日产出 = c + a·log(1 + 投放/b)，在占比约束内使各渠道边际回报相等。",
+        "en": "Method: per channel, daily outcome = demand × (c + a·log(1 + spend/b)), fitted on the last {days} days "
+        "(demand: weekday and growth; GMV fitted as orders × the channel's value per order; unusual days left out). "
+        "The split equalises the marginal return across channels within the limits; ranges from refitting on "
+        "resampled weeks. Expectations, not promises: see bench/README.md for how they compare with the truth on "
+        "the demo shop.",
+        "zh": "方法：每个渠道按近 {days} 天拟合 日产出 = 需求 × (c + a·log(1 + 投放/b))（需求含星期与增长；销售额按"
+        "订单量 × 渠道单均价值拟合；异常日不计入）。在约束内使各渠道边际回报相等；区间来自按周重抽样后重新拟合。"
+        "这是预期而非承诺：与演示店铺真实值的对比见 bench/README.md。",
     },
     "budget_spend": {"en": "Spend", "zh": "投放"},
-    "budget_expected": {"en": "Expected {metric}", "zh": "预期{metric}"},
-    "budget_current": {"en": "Current mix", "zh": "当前结构"},
-    "budget_even": {"en": "Even split", "zh": "平均分配"},
+    "budget_from_spend": {"en": "{metric} from spend", "zh": "投放带来的{metric}"},
+    "budget_range_column": {"en": "80% range", "zh": "80% 区间"},
+    "budget_iroas": {"en": "Incremental ROAS", "zh": "增量 ROAS"},
+    "budget_icac": {"en": "Incremental CAC", "zh": "增量获客成本"},
+    "budget_current": {"en": "Split like last 28 days", "zh": "按近 28 天结构"},
+    "budget_note": {"en": "Note", "zh": "说明"},
+    "budget_note_weak": {"en": "weak fit (r² {r2}): at most current spend", "zh": "拟合弱（r² {r2}）：不超过当前投放"},
+    "budget_note_cap": {"en": "at the most its history supports", "zh": "已达历史可支撑上限"},
+    "budget_note_uncredited": {"en": "{amount} beyond capacity, no return counted", "zh": "超出承接能力 {amount}，不计回报"},
+    "budget_not_at_scope": {
+        "en": "Marketing spend is recorded per channel only, so a budget cannot be planned for {scope}. Ask in a chat "
+        "without that scope (or one scoped by channel).",
+        "zh": "推广费用只按渠道记录，无法为 {scope} 规划预算。请在没有该范围限制（或按渠道限制）的聊天中询问。",
+    },
     "budget_adopt_button": {"en": "Adopt", "zh": "采用"},
     "budget_adopted": {"en": "Adopted as the channel spend plan for {period}; track it with `pace spend`.",
                        "zh": "已采用为 {period} 的渠道投放计划；用 `pace spend` 跟踪。"},

@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -868,6 +869,7 @@ class BudgetResult:
     best: budget_mod.Allocation
     current: budget_mod.Allocation
     even: budget_mod.Allocation
+    caps: dict[str, float]
 
 
 def budget_channels(ctx: Context) -> list[str]:
@@ -876,10 +878,18 @@ def budget_channels(ctx: Context) -> list[str]:
         return sorted(str(v) for v in conn.execute(select(t.c.channel).distinct()).scalars() if v is not None)
 
 
+def _check_budget_scope(ctx: Context) -> None:
+    """Spend is recorded per channel: a chat scoped to another dimension (region) has none of it."""
+    if not ctx.warehouse.available("spend", "channel", []):
+        scope = ", ".join(f"{d}={'/'.join(v)}" for d, v in ctx.warehouse.scope.items())
+        raise InputError("budget_not_at_scope", scope=scope)
+
+
 def compute_budget(ctx: Context, q: BudgetQuery, today: date) -> BudgetResult:
     start = today - timedelta(days=BUDGET_HISTORY_DAYS)
-    daily = ctx.warehouse.daily(["spend", q.objective], _midnight(start), _midnight(today), by="channel")
-    curves, thin = budget_mod.fit_curves(daily, q.objective)
+    measures = ["spend", "gmv", "orders"] if q.objective == "gmv" else ["spend", q.objective]
+    daily = ctx.warehouse.daily(measures, _midnight(start), _midnight(today), by="channel")
+    curves, thin = budget_mod.fit_curves(budget_mod.outcome_series(daily, q.objective), q.objective)
     if q.channels:
         thin = [ch for ch in q.channels if ch not in curves]
         curves = {ch: c for ch, c in curves.items() if ch in q.channels}
@@ -887,54 +897,108 @@ def compute_budget(ctx: Context, q: BudgetQuery, today: date) -> BudgetResult:
         raise InputError("budget_no_history", channels=", ".join(thin) or "-")
     names = sorted(curves)
     days = q.period.days
-    best = budget_mod.allocate(curves, q.amount, days, _expand(q.min_share, names), _expand(q.max_share, names))
     recent = daily[daily["day"] >= today - timedelta(days=RECENT_DAYS)].groupby("key")["spend"].sum().to_dict()
-    current = budget_mod.evaluate(curves, budget_mod.current_mix(recent, names, q.amount), days)
-    even = budget_mod.evaluate(curves, budget_mod.even_split(names, q.amount), days)
-    return BudgetResult(q, curves, thin, best, current, even)
+    caps = budget_mod.caps_for(curves, days, {ch: recent.get(ch, 0.0) / RECENT_DAYS for ch in names})
+    factors = budget_mod.demand_factors(curves, q.period.start, days)
+    best = budget_mod.allocate(curves, q.amount, days, caps, _expand(q.min_share, names), _expand(q.max_share, names),
+                               factors)
+    current = budget_mod.evaluate(curves, budget_mod.current_mix(recent, names, q.amount), days, caps, factors)
+    even = budget_mod.evaluate(curves, budget_mod.even_split(names, q.amount), days, caps, factors)
+    return BudgetResult(q, curves, thin, best, current, even, caps)
+
+
+def _channel_note(ctx: Context, r: BudgetResult, ch: str) -> str:
+    curve = r.curves[ch]
+    if ch in r.best.uncredited:
+        return ctx.t("budget_note_uncredited", amount=_money(ctx, r.best.uncredited[ch]))
+    if curve.weak:
+        return ctx.t("budget_note_weak", r2=f"{curve.r2:.2f}")
+    if r.best.spend[ch] >= r.caps[ch] * (1 - 1e-6):
+        return ctx.t("budget_note_cap")
+    return ""
 
 
 def render_budget(ctx: Context, r: BudgetResult) -> Reply:
     q = r.query
     objective_kpi = CATALOG[q.objective]
-    ratio_name = "roas" if q.objective == "gmv" else "cac"
-    rows = []
-    channels_data = []
+    label = metric_label(q.objective, ctx.lang)
+    value = partial(_value, ctx, objective_kpi)
+
+    def span(lo: float, hi: float) -> str:
+        return ctx.t("budget_range", lo=value(lo), hi=value(hi))
+
+    rows, channels_data = [], []
     for ch in sorted(r.best.spend, key=lambda c: -r.best.spend[c]):
-        spend, outcome = r.best.spend[ch], r.best.outcome[ch]
-        ratio = (outcome / spend if spend else None) if ratio_name == "roas" else (spend / outcome if outcome else None)
-        rows.append([ch, _money(ctx, spend), fmt_percent(spend / q.amount, ctx.lang), _value(ctx, objective_kpi, outcome),
-                     fmt_value(ratio, CATALOG[ratio_name].unit, ctx.lang, ctx.settings.bot.currency, na=ctx.t("na")),
-                     _money(ctx, r.current.spend[ch]), _money(ctx, r.even.spend[ch])])
+        spend, inc = r.best.spend[ch], r.best.incremental[ch]
+        lo, hi = r.best.channel_range(ch)
+        # the return on the money, not on the baseline the channel brings anyway
+        ratio = (inc / spend if spend else None) if q.objective == "gmv" else (spend / inc if inc else None)
+        weak = r.curves[ch].weak
+        # a weak fit's point estimate is not an expectation anyone should plan on: its range only
+        rows.append([ch, _money(ctx, spend), fmt_percent(spend / q.amount, ctx.lang), "–" if weak else value(inc),
+                     f"{value(lo)} – {value(hi)}",
+                     "–" if weak else fmt_value(ratio, "ratio" if q.objective == "gmv" else "money", ctx.lang,
+                                                ctx.settings.bot.currency, na=ctx.t("na")),
+                     _money(ctx, r.current.spend[ch]), _channel_note(ctx, r, ch)])
         channels_data.append({"channel": ch, "spend": json_number(spend), "share": json_number(spend / q.amount),
-                              "expected": json_number(outcome), ratio_name: json_number(ratio),
-                              "marginal": json_number(r.best.marginal[ch]),
+                              "incremental": json_number(inc), "incremental_range": [json_number(lo), json_number(hi)],
+                              "baseline": json_number(r.best.baseline[ch]),
+                              "incremental_" + ("roas" if q.objective == "gmv" else "cac"): json_number(ratio),
+                              "marginal": json_number(r.best.marginal[ch]), "cap": json_number(r.caps[ch]),
+                              "weak_fit": weak, "uncredited": json_number(r.best.uncredited.get(ch, 0.0)),
                               "current_spend": json_number(r.current.spend[ch]),
                               "even_spend": json_number(r.even.spend[ch]), "curve": r.curves[ch].as_json()})
-    label = metric_label(q.objective, ctx.lang)
-    text = [ctx.t("budget_intro", amount=_money(ctx, q.amount), period=period_text(q.period, ctx.lang), objective=label)]
-    for key, alloc in (("budget_vs_current", r.current), ("budget_vs_even", r.even)):
-        gain = (r.best.total_outcome / alloc.total_outcome - 1) * 100 if alloc.total_outcome else None
-        text.append(ctx.t(key, best=_value(ctx, objective_kpi, r.best.total_outcome),
-                          other=_value(ctx, objective_kpi, alloc.total_outcome),
-                          change=fmt_change_pct(gain, ctx.lang) or ctx.t("na")))
+    uplift, up_lo, up_hi = r.best.uplift_over(r.current)
+    inc_lo, inc_hi = r.best.range()
+    text = [ctx.t("budget_intro", amount=_money(ctx, q.amount), period=period_text(q.period, ctx.lang), objective=label),
+            ctx.t("budget_uplift", uplift=_signed_value(ctx, objective_kpi, uplift), range=span(up_lo, up_hi)),
+            ctx.t("budget_incremental", value=value(r.best.total_incremental), range=span(inc_lo, inc_hi),
+                  baseline=value(r.best.total_baseline))]
+    even_gain, _, _ = r.best.uplift_over(r.even)
+    text.append(ctx.t("budget_vs_even", change=_signed_value(ctx, objective_kpi, even_gain)))
+    if r.best.unplaced > 0.005:
+        text.append(ctx.t("budget_unplaced", amount=_money(ctx, r.best.unplaced)))
+    weak = [ch for ch in sorted(r.curves) if r.curves[ch].weak]
+    if weak:
+        text.append(ctx.t("budget_weak", channels=", ".join(
+            f"{ch} (r² {r.curves[ch].r2:.2f})" for ch in weak), r2=f"{budget_mod.MIN_R2:.1f}"))
+    if r.best.uncredited:
+        text.append(ctx.t("budget_uncredited", channels=", ".join(sorted(r.best.uncredited))))
     if r.thin:
         text.append(ctx.t("budget_thin", channels=", ".join(r.thin), days=budget_mod.MIN_SPEND_DAYS))
-    if r.best.extrapolated:
-        text.append(ctx.t("budget_extrapolated", channels=", ".join(r.best.extrapolated)))
-    text.append(ctx.t("budget_method"))
-    columns = [ctx.t("pl_channel"), ctx.t("budget_spend"), ctx.t("share"), ctx.t("budget_expected", metric=label),
-               metric_label(ratio_name, ctx.lang), ctx.t("budget_current"), ctx.t("budget_even")]
+    text.append(ctx.t("budget_method", days=BUDGET_HISTORY_DAYS))
+    columns = [ctx.t("pl_channel"), ctx.t("budget_spend"), ctx.t("share"), ctx.t("budget_from_spend", metric=label),
+               ctx.t("budget_range_column"),
+               ctx.t("budget_iroas") if q.objective == "gmv" else ctx.t("budget_icac"),
+               ctx.t("budget_current"), ctx.t("budget_note")]
     reply = Reply(
         title=ctx.t("budget_title", amount=_money(ctx, q.amount), period=period_text(q.period, ctx.lang)),
         text=text,
         tables=[ReplyTable(columns, rows)],
         data={"amount": q.amount, "period": q.period.as_json(), "objective": q.objective, "channels": channels_data,
-              "thin": r.thin, "best": r.best.as_json(), "current": r.current.as_json(), "even": r.even.as_json()},
+              "thin": r.thin, "weak": weak, "unplaced": json_number(r.best.unplaced),
+              "uplift_vs_current": {"expected": json_number(uplift), "range": [json_number(up_lo), json_number(up_hi)]},
+              "best": _allocation_json(r.best), "current": _allocation_json(r.current), "even": _allocation_json(r.even)},
     )
     if not q.adopt:
         reply.actions.append(Action(ctx.t("budget_adopt_button"), q.command(), "primary"))
     return reply
+
+
+def _allocation_json(a: budget_mod.Allocation) -> dict[str, object]:
+    def numbers(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: numbers(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [numbers(v) for v in value]
+        return json_number(value) if isinstance(value, float) else value
+
+    return numbers(a.as_json())  # type: ignore[return-value]
+
+
+def _signed_value(ctx: Context, kpi: Kpi, v: float) -> str:
+    text = _value(ctx, kpi, abs(v))
+    return ("+" if v >= 0 else "−") + text
 
 
 def save_spend_plan(ctx: Context, r: BudgetResult) -> int:
@@ -947,15 +1011,17 @@ def save_spend_plan(ctx: Context, r: BudgetResult) -> int:
                                                 Goal.end == q.period.end)):
             s.delete(old)
         # spend is paced evenly per day: a plan, not a forecast of demand
-        split = plan_mod.decompose(q.amount, q.period.start, q.period.end, plan_mod.Profile(), scale=100)
-        goal_row = Goal(metric="spend", kind="sum", target=q.amount, start=q.period.start, end=q.period.end,
+        placed = r.best.total_spend  # money not placed is not planned to be spent
+        split = plan_mod.decompose(placed, q.period.start, q.period.end, plan_mod.Profile(), scale=100)
+        goal_row = Goal(metric="spend", kind="sum", target=placed, start=q.period.start, end=q.period.end,
                         label=q.period.label, chat=str(ctx.incoming.chat), created_by=ctx.incoming.user,
                         targets=[GoalTarget(day=d, units=u, scale=100) for d, u in zip(split.days, split.day_units, strict=True)])
         s.add(goal_row)
         s.flush()
         for ch, amount in r.best.spend.items():
             s.add(SpendPlan(start=q.period.start, end=q.period.end, channel=ch, amount=round(amount, 2),
-                            objective=q.objective, expected=r.best.outcome[ch], goal_id=goal_row.id,
+                            objective=q.objective, expected=r.best.baseline[ch] + r.best.incremental[ch],
+                            goal_id=goal_row.id,
                             created_by=ctx.incoming.user))
         return goal_row.id
 
@@ -967,6 +1033,7 @@ def save_spend_plan(ctx: Context, r: BudgetResult) -> int:
                           "budget 150000 2027-01 search social live_stream max 50%", "budget 100000 search>=20%",
                           "预算 20万 下月"))
 async def budget(ctx: Context, args: Args) -> Reply:
+    _check_budget_scope(ctx)
     known = await ctx.run(budget_channels, ctx)
     q = parse_budget(ctx, args.tokens, known)
     if q.adopt:

@@ -1,13 +1,26 @@
 """Budget allocation across channels by their fitted response to spend.
 
 Each channel's daily outcome (GMV, or new customers) is fitted to its daily spend with a
-saturating curve  y = c + a*log(1 + s/b): c is what the channel brings without spend, a the scale
-of the spend-driven part, b the spend at which returns start to diminish. The derivative
-a/(b+s) falls as spend grows, so the best split equalises it across channels ("water filling"),
-clipped to each channel's min/max share; the multiplier is found by bisection.
+saturating curve  y = c + a*log(1 + s/b): c is the channel's baseline (what it brings without
+spend), a*log(1 + s/b) the spend-driven part, b the spend at which returns start to diminish.
+The derivative a/(b+s) falls as spend grows, so the best split equalises it across channels
+("water filling") within the bounds; the multiplier is found by bisection.
+
+What the history cannot show is never credited:
+- a channel is credited no return for spend beyond its *cap*: its 95th-percentile day (what it
+  has absorbed on one day in twenty), or, when its fit is weak (r² < MIN_R2), its current daily
+  spend. The cap holds under every user constraint; a min share that forces spend past it is
+  spent as asked, with no return counted for the excess;
+- money no channel can absorb within its cap is not placed, and the reply says so;
+- the spend-driven part carries a range: the 10th-90th percentile over a moving-block bootstrap
+  of the fit (weeks of days resampled, refitted), so a weak fit gets a wide range.
+
+So the expected outcome is a concave function of the split fixed before any constraint is read:
+adding constraints only shrinks the set of splits, and can never raise the expectation.
 
 b is searched on a log grid around the channel's own spend with (c, a) solved by least squares
-for each b, then refined with scipy when it is installed; a grid alone is within a few per cent.
+for each b, then refined with scipy; days whose residual is far outside the rest (promotions,
+incidents) are left out of the fit.
 """
 
 from __future__ import annotations
@@ -15,26 +28,31 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize_scalar
 
-try:  # scipy refines the grid search; the grid alone is good enough without it
-    from scipy.optimize import minimize_scalar
-except ImportError:  # pragma: no cover - scipy is in the venv
-    minimize_scalar = None
-
-__all__ = ["Allocation", "BudgetError", "Curve", "allocate", "evaluate", "fit_curve", "fit_curves"]
+__all__ = ["Allocation", "BudgetError", "Curve", "allocate", "caps_for", "demand_factors", "evaluate", "fit_curve",
+           "fit_curves", "outcome_series"]
 
 # a channel needs this many days with spend to be fitted at all...
 MIN_SPEND_DAYS = 28
 # ...and its spend must vary (coefficient of variation), or the curve's bend cannot be seen
 MIN_SPEND_CV = 0.05
-# daily spend above this multiple of the history's largest is extrapolation: said, not hidden
-EXTRAPOLATION = 1.5
-# by default a channel gets at most this multiple of the most it ever spent in a day: a fitted
-# curve says nothing about spend ten times beyond its data (the user's max share overrides)
-CAPACITY = 2.0
+# below this r², spend explains too little of the outcome to move money on: capped at current spend
+MIN_R2 = 0.2
+# the day a channel's cap is read from: the 95th percentile of its daily spend
+CAP_QUANTILE = 0.95
+# the range shown: these percentiles of the bootstrap (an 80 % range)
+RANGE = (10.0, 90.0)
+BOOTSTRAP_DRAWS = 200
+BLOCK_DAYS = 7
+# a residual beyond this many robust standard deviations marks an unusual day, left out of the fit
+OUTLIER_SD = 4.0
+_GRID = np.logspace(-2, 3, 61)  # b as multiples of the median spend
+DEMAND_RECENT_DAYS = 28
 
 
 class BudgetError(ValueError):
@@ -46,9 +64,9 @@ class BudgetError(ValueError):
         self.params = params
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Curve:
-    """y per day = c + a*log(1 + spend_per_day/b)."""
+    """y per day = c + a*log(1 + spend_per_day/b), with bootstrap draws of (a, b, c)."""
 
     channel: str
     a: float
@@ -58,54 +76,183 @@ class Curve:
     days: int
     max_daily_spend: float
     mean_daily_spend: float
+    high_daily_spend: float  # the CAP_QUANTILE day
+    draws: np.ndarray = field(repr=False)  # (BOOTSTRAP_DRAWS, 3): a, b, c
+    # the channel's demand apart from spend: day-of-week factors and a growth rate per day, so a
+    # busy Saturday or a growing month is not read as the work of the spend that fell on it; the
+    # curve is at the demand of the last DEMAND_RECENT_DAYS of its history (factor 1)
+    weekday: tuple[float, ...] = (1.0,) * 7
+    growth: float = 0.0
+    last_day: date | None = None
+
+    def demand_factor(self, start: date, days: int) -> float:
+        """Mean demand over [start, start + days) relative to the history's recent days."""
+        if self.last_day is None or days <= 0:
+            return 1.0
+        recent = [self.last_day - timedelta(days=i) for i in range(DEMAND_RECENT_DAYS)]
+        period = [start + timedelta(days=i) for i in range(days)]
+
+        def mean(ds: list[date]) -> float:
+            return float(np.mean([self.weekday[d.weekday()] * math.exp(self.growth * (d - self.last_day).days)
+                                  for d in ds]))
+
+        return mean(period) / mean(recent)
+
+    @property
+    def weak(self) -> bool:
+        return self.r2 < MIN_R2
 
     def response(self, daily_spend: float | np.ndarray) -> float | np.ndarray:
-        return self.c + self.a * np.log1p(np.asarray(daily_spend, dtype=float) / self.b)
+        return self.c + self.incremental(daily_spend)
 
-    def marginal(self, daily_spend: float) -> float:
-        return self.a / (self.b + daily_spend)
+    def incremental(self, daily_spend: float | np.ndarray) -> float | np.ndarray:
+        """The spend-driven part of a day's outcome."""
+        return self.a * np.log1p(np.asarray(daily_spend, dtype=float) / self.b)
 
-    def as_json(self) -> dict[str, float | int | str]:
-        return {"channel": self.channel, "a": self.a, "b": self.b, "c": self.c, "r2": self.r2,
-                "days": self.days, "max_daily_spend": self.max_daily_spend}
+    def incremental_draws(self, daily_spend: float) -> np.ndarray:
+        a, b = self.draws[:, 0], self.draws[:, 1]
+        return a * np.log1p(daily_spend / b)
+
+    def expected_incremental(self, daily_spend: float) -> float:
+        """The spend-driven part averaged over the bootstrap: what the split is chosen by and what
+        the reply states, so the number shown always lies inside its range's draws."""
+        return float(self.incremental_draws(daily_spend).mean())
+
+    def marginal(self, daily_spend: float | np.ndarray) -> float | np.ndarray:
+        """d expected_incremental / d daily spend (falls as spend grows)."""
+        a, b = self.draws[:, 0], self.draws[:, 1]
+        s = np.asarray(daily_spend, dtype=float)
+        return (a / (b + s[..., None])).mean(axis=-1) if s.ndim else float((a / (b + s)).mean())
+
+    def spend_for_marginal(self, lam: float) -> float:
+        """The daily spend at which the marginal return falls to `lam` (0 if it is below already)."""
+        if self.marginal(0.0) <= lam:
+            return 0.0
+        lo, hi = 0.0, max(float(self.draws[:, 1].max()), 1.0)
+        while self.marginal(hi) > lam:
+            hi *= 4
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if self.marginal(mid) > lam else (lo, mid)
+        return (lo + hi) / 2
+
+    def as_json(self) -> dict[str, float | int | str | bool]:
+        return {"channel": self.channel, "a": self.a, "b": self.b, "c": self.c, "r2": self.r2, "weak": self.weak,
+                "days": self.days, "max_daily_spend": self.max_daily_spend,
+                "high_daily_spend": self.high_daily_spend}
 
 
-def _ls_for_b(s: np.ndarray, y: np.ndarray, b: float) -> tuple[float, float, float]:
-    """(c, a, sse) for a fixed b; a and c are kept non-negative (spend never destroys sales)."""
-    x = np.log1p(s / b)
-    xm, ym = x.mean(), y.mean()
-    vx = ((x - xm) ** 2).sum()
-    a = max(((x - xm) * (y - ym)).sum() / vx, 0.0) if vx > 0 else 0.0
-    c = max(ym - a * xm, 0.0)
-    if c == 0.0 and a > 0:
-        a = max((x * y).sum() / (x * x).sum(), 0.0)  # through the origin when c would go negative
-    sse = float(((y - c - a * x) ** 2).sum())
+def _ls_grid(s: np.ndarray, y: np.ndarray, bs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(c, a, sse) for each b in `bs` (rows of s and y are draws, columns days; bs per draw and b).
+
+    a and c are kept non-negative (spend never destroys sales); when c would be negative the line
+    goes through the origin."""
+    x = np.log1p(s[:, None, :] / bs[:, :, None])  # draws, grid, days
+    yy = y[:, None, :]
+    xm, ym = x.mean(axis=2, keepdims=True), yy.mean(axis=2, keepdims=True)
+    vx = ((x - xm) ** 2).sum(axis=2)
+    cov = ((x - xm) * (yy - ym)).sum(axis=2)
+    a = np.where(vx > 0, np.maximum(cov / np.where(vx > 0, vx, 1.0), 0.0), 0.0)
+    c = ym[..., 0] - a * xm[..., 0]
+    through_origin = (c < 0) & (a > 0)
+    a0 = np.maximum((x * yy).sum(axis=2) / np.maximum((x * x).sum(axis=2), 1e-300), 0.0)
+    a = np.where(through_origin, a0, a)
+    c = np.maximum(c, 0.0)
+    sse = ((yy - c[..., None] - a[..., None] * x) ** 2).sum(axis=2)
     return c, a, sse
 
 
-def fit_curve(channel: str, spend: Sequence[float] | np.ndarray, outcome: Sequence[float] | np.ndarray) -> Curve | None:
-    """The channel's curve, or None when its history cannot support one (too few days, flat spend)."""
+def _fit(s: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+    """(a, b, c, sse) of the best fit: the grid, then scipy around the best grid point."""
+    scale = float(np.median(s))
+    grid = scale * _GRID
+    c, a, sse = (v[0] for v in _ls_grid(s[None, :], y[None, :], grid[None, :]))
+    i = int(np.argmin(sse))
+    best = (float(a[i]), float(grid[i]), float(c[i]), float(sse[i]))
+    lo, hi = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, len(grid) - 1)])
+
+    def sse_at(log_b: float) -> float:
+        return float(_ls_grid(s[None, :], y[None, :], np.array([[math.exp(log_b)]]))[2][0, 0])
+
+    res = minimize_scalar(sse_at, bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
+    if res.success and res.fun < best[3]:
+        b = math.exp(float(res.x))
+        cc, aa, ss = (float(v[0, 0]) for v in _ls_grid(s[None, :], y[None, :], np.array([[b]])))
+        best = (aa, b, cc, ss)
+    return best
+
+
+def _bootstrap(s: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    """(a, b, c) refitted on BOOTSTRAP_DRAWS moving-block resamples of the days (grid only)."""
+    n = len(s)
+    block = min(BLOCK_DAYS, n)
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, n - block + 1, (BOOTSTRAP_DRAWS, math.ceil(n / block)))
+    idx = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(BOOTSTRAP_DRAWS, -1)[:, :n]
+    ss, ys = s[idx], y[idx]
+    grid = np.median(ss, axis=1, keepdims=True) * _GRID[None, :]
+    c, a, sse = _ls_grid(ss, ys, grid)
+    best = np.argmin(sse, axis=1)
+    rows = np.arange(BOOTSTRAP_DRAWS)
+    return np.column_stack([a[rows, best], grid[rows, best], c[rows, best]])
+
+
+def _demand(days: Sequence[date], s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, tuple[float, ...], float]:
+    """Each day's demand index apart from spend (1 on average over the last DEMAND_RECENT_DAYS), the
+    day-of-week factors and the daily growth rate: log y regressed on log spend, days and weekdays."""
+    t = np.array([(d - days[-1]).days for d in days], dtype=float)
+    dow = np.array([d.weekday() for d in days])
+    ok = y > 0
+    columns = [np.ones(len(t)), np.log(s), t] + [(dow == k).astype(float) for k in range(1, 7)]
+    x = np.column_stack(columns)
+    present = [k for k in range(1, 7) if (dow[ok] == k).any()]
+    keep_cols = [0, 1, 2] + [2 + k for k in present]
+    if ok.sum() < len(keep_cols) + MIN_SPEND_DAYS // 2:
+        return np.ones(len(t)), (1.0,) * 7, 0.0
+    coef, *_ = np.linalg.lstsq(x[ok][:, keep_cols], np.log(y[ok]), rcond=None)
+    growth = float(coef[2])
+    weekday = [1.0] * 7
+    for k, c in zip(present, coef[3:], strict=True):
+        weekday[k] = math.exp(float(c))
+    level = np.array([weekday[k] for k in dow]) * np.exp(growth * t)
+    level /= level[t > -DEMAND_RECENT_DAYS].mean()
+    return level, tuple(weekday), growth
+
+
+def fit_curve(channel: str, spend: Sequence[float] | np.ndarray, outcome: Sequence[float] | np.ndarray,
+              days: Sequence[date] | None = None) -> Curve | None:
+    """The channel's curve, or None when its history cannot support one (too few days, flat spend).
+
+    With `days`, the outcome is first divided by the channel's demand index (weekdays, growth), and
+    the curve is at the demand of its last weeks."""
     s = np.asarray(spend, dtype=float)
     y = np.asarray(outcome, dtype=float)
     keep = np.isfinite(s) & np.isfinite(y) & (s > 0)
     s, y = s[keep], y[keep]
+    kept_days = [d for d, k in zip(days, keep, strict=True) if k] if days is not None else None
     if len(s) < MIN_SPEND_DAYS or s.mean() <= 0 or s.std() / s.mean() < MIN_SPEND_CV:
         return None
-    scale = float(np.median(s))
-    grid = scale * np.logspace(-2, 3, 61)
-    sses = [(_ls_for_b(s, y, b)[2], b) for b in grid]
-    _, best_b = min(sses)
-    if minimize_scalar is not None:
-        i = int(np.searchsorted(grid, best_b))
-        lo, hi = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, len(grid) - 1)])
-        if hi > lo:
-            res = minimize_scalar(lambda lb: _ls_for_b(s, y, math.exp(lb))[2], bounds=(lo, hi), method="bounded",
-                                  options={"xatol": 1e-4})
-            if res.success and res.fun <= _ls_for_b(s, y, best_b)[2]:
-                best_b = math.exp(float(res.x))
-    c, a, sse = _ls_for_b(s, y, best_b)
+    # what the channel has absorbed, from every day it spent (the outcome's unusual days included)
+    absorbed = (float(s.max()), float(s.mean()), float(np.quantile(s, CAP_QUANTILE)))
+    weekday: tuple[float, ...] = (1.0,) * 7
+    growth = 0.0
+    if kept_days is not None:
+        level, weekday, growth = _demand(kept_days, s, y)
+        y = y / level
+    a, b, c, _ = _fit(s, y)
+    resid = y - c - a * np.log1p(s / b)
+    spread = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+    usual = np.abs(resid) <= OUTLIER_SD * spread if spread > 0 else np.ones(len(s), dtype=bool)
+    if usual.sum() >= MIN_SPEND_DAYS and not usual.all():
+        s, y = s[usual], y[usual]
+        a, b, c, _ = _fit(s, y)
+    sse = float(((y - c - a * np.log1p(s / b)) ** 2).sum())
     sst = float(((y - y.mean()) ** 2).sum())
-    return Curve(channel, a, best_b, c, 1 - sse / sst if sst > 0 else 0.0, len(s), float(s.max()), float(s.mean()))
+    # a stable seed per channel and history: the same question gets the same range
+    seed = int.from_bytes(channel.encode()[:8].ljust(8, b"\0"), "little") ^ len(s)
+    return Curve(channel, a, b, c, 1 - sse / sst if sst > 0 else 0.0, len(s), *absorbed, _bootstrap(s, y, seed),
+                 weekday, growth,
+                 kept_days[-1] if kept_days else None)
 
 
 def fit_curves(daily: pd.DataFrame, outcome: str) -> tuple[dict[str, Curve], list[str]]:
@@ -114,7 +261,9 @@ def fit_curves(daily: pd.DataFrame, outcome: str) -> tuple[dict[str, Curve], lis
     curves: dict[str, Curve] = {}
     thin: list[str] = []
     for channel, frame in daily.groupby("key", sort=True):
-        curve = fit_curve(str(channel), frame["spend"].to_numpy(), frame[outcome].to_numpy())
+        frame = frame.sort_values("day")
+        days = [pd.Timestamp(d).date() for d in frame["day"]] if "day" in frame else None
+        curve = fit_curve(str(channel), frame["spend"].to_numpy(), frame[outcome].to_numpy(), days)
         if curve is None or curve.a <= 0:
             thin.append(str(channel))
         else:
@@ -122,38 +271,101 @@ def fit_curves(daily: pd.DataFrame, outcome: str) -> tuple[dict[str, Curve], lis
     return curves, thin
 
 
+def outcome_series(daily: pd.DataFrame, objective: str) -> pd.DataFrame:
+    """The series the curves are fitted on. For GMV: orders x the channel's value per order over
+    the history, since spend brings orders and the value per order does not follow the day's spend
+    (daily GMV carries the noise of a few large baskets, daily orders much less)."""
+    if objective != "gmv":
+        return daily
+    per_order = daily.groupby("key")["gmv"].sum() / daily.groupby("key")["orders"].sum().replace(0, np.nan)
+    return daily.assign(gmv=daily["orders"] * daily["key"].map(per_order).fillna(0.0))
+
+
+def caps_for(curves: Mapping[str, Curve], days: int, current_daily: Mapping[str, float]) -> dict[str, float]:
+    """Spend over `days` beyond which a channel is credited no return: its high day, or for a weak
+    fit its current daily spend (no more than its high day)."""
+    caps = {}
+    for ch, curve in curves.items():
+        daily = curve.high_daily_spend
+        if curve.weak:
+            daily = min(max(current_daily.get(ch, curve.mean_daily_spend), 0.0), daily)
+        caps[ch] = daily * days
+    return caps
+
+
 @dataclass
 class Allocation:
     spend: dict[str, float]  # over the whole period
-    outcome: dict[str, float]  # expected over the whole period
-    marginal: dict[str, float]  # per extra unit of spend at the allocation
-    extrapolated: list[str] = field(default_factory=list)
+    baseline: dict[str, float]  # what each channel brings without spend, over the period
+    incremental: dict[str, float]  # the spend-driven part credited, over the period
+    marginal: dict[str, float]  # per extra unit of spend at the allocation (0 beyond the cap)
+    draws: np.ndarray  # total credited spend-driven outcome per bootstrap draw
+    channel_draws: dict[str, np.ndarray]
+    uncredited: dict[str, float] = field(default_factory=dict)  # spend beyond a channel's cap
+    unplaced: float = 0.0  # budget no channel could absorb within its cap
 
     @property
     def total_spend(self) -> float:
         return sum(self.spend.values())
 
     @property
+    def total_incremental(self) -> float:
+        return sum(self.incremental.values())
+
+    @property
+    def total_baseline(self) -> float:
+        return sum(self.baseline.values())
+
+    @property
     def total_outcome(self) -> float:
-        return sum(self.outcome.values())
+        return self.total_baseline + self.total_incremental
+
+    def range(self) -> tuple[float, float]:
+        """The RANGE percentiles of the total spend-driven outcome."""
+        lo, hi = np.percentile(self.draws, RANGE)
+        return float(lo), float(hi)
+
+    def channel_range(self, channel: str) -> tuple[float, float]:
+        lo, hi = np.percentile(self.channel_draws[channel], RANGE)
+        return float(lo), float(hi)
+
+    def uplift_over(self, other: Allocation) -> tuple[float, float, float]:
+        """Expected extra spend-driven outcome over `other`, and its range (paired draws)."""
+        diff = self.draws - other.draws
+        lo, hi = np.percentile(diff, RANGE)
+        return float(diff.mean()), float(lo), float(hi)
 
     def as_json(self) -> dict[str, object]:
-        return {"spend": self.spend, "outcome": self.outcome, "marginal": self.marginal,
-                "total_spend": self.total_spend, "total_outcome": self.total_outcome,
-                "extrapolated": self.extrapolated}
+        lo, hi = self.range()
+        return {"spend": self.spend, "baseline": self.baseline, "incremental": self.incremental,
+                "marginal": self.marginal, "total_spend": self.total_spend,
+                "total_baseline": self.total_baseline, "total_incremental": self.total_incremental,
+                "incremental_range": [lo, hi], "uncredited": self.uncredited, "unplaced": self.unplaced}
 
 
-def evaluate(curves: Mapping[str, Curve], spend: Mapping[str, float], days: int) -> Allocation:
-    """Expected outcome of a split (`spend` per channel over `days` days)."""
-    outcome, marginal, extrapolated = {}, {}, []
+def demand_factors(curves: Mapping[str, Curve], start: date, days: int) -> dict[str, float]:
+    """Each channel's demand over the period relative to its recent weeks (weekdays, growth)."""
+    return {ch: curve.demand_factor(start, days) for ch, curve in curves.items()}
+
+
+def evaluate(curves: Mapping[str, Curve], spend: Mapping[str, float], days: int,
+             caps: Mapping[str, float], factors: Mapping[str, float] | None = None,
+             unplaced: float = 0.0) -> Allocation:
+    """Expected outcome of a split (`spend` per channel over `days` days), crediting no return
+    for spend beyond a channel's cap; `factors` scale each channel's curve to the period's demand."""
+    baseline, incremental, marginal, uncredited, channel_draws = {}, {}, {}, {}, {}
     for ch, total in spend.items():
         curve = curves[ch]
-        per_day = total / days
-        outcome[ch] = float(curve.response(per_day)) * days
-        marginal[ch] = curve.marginal(per_day)
-        if per_day > EXTRAPOLATION * curve.max_daily_spend:
-            extrapolated.append(ch)
-    return Allocation(dict(spend), outcome, marginal, extrapolated)
+        f = (factors or {}).get(ch, 1.0)
+        credited = min(total, caps[ch]) / days
+        baseline[ch] = curve.c * days * f
+        channel_draws[ch] = curve.incremental_draws(credited) * days * f
+        incremental[ch] = float(channel_draws[ch].mean())
+        marginal[ch] = curve.marginal(credited) * f if total < caps[ch] else 0.0
+        if total > caps[ch] * (1 + 1e-9):
+            uncredited[ch] = total - caps[ch]
+    draws = np.sum(list(channel_draws.values()), axis=0) if channel_draws else np.zeros(BOOTSTRAP_DRAWS)
+    return Allocation(dict(spend), baseline, incremental, marginal, draws, channel_draws, uncredited, unplaced)
 
 
 def check_bounds(channels: Sequence[str], budget: float, min_share: Mapping[str, float],
@@ -180,64 +392,54 @@ def allocate(
     curves: Mapping[str, Curve],
     budget: float,
     days: int,
+    caps: Mapping[str, float],
     min_share: Mapping[str, float] | None = None,
     max_share: Mapping[str, float] | None = None,
+    factors: Mapping[str, float] | None = None,
 ) -> Allocation:
-    """The split of `budget` over `days` days that maximises the expected outcome.
+    """The split of `budget` over `days` days that maximises the credited outcome.
 
-    For a concave response the optimum equalises marginal returns; with bounds, a channel whose
-    marginal return at its bound is still off the common level stays at the bound (KKT). For a
-    multiplier lam, channel spend is clip(days*(a/lam - b), lo, hi), which falls with lam, so
-    bisection on lam finds the split that spends exactly the budget.
+    Each channel spends within [its min, min(its max, its cap)] (a min above the cap wins: spent,
+    not credited); what does not fit under those upper bounds is left unplaced. For a concave
+    response the optimum equalises marginal returns; a channel whose marginal return at its bound
+    is still off the common level stays at the bound (KKT). For a multiplier lam, channel spend is
+    clip(days*(a/lam - b), lo, up), which falls with lam, so bisection on lam finds the split that
+    spends exactly what can be placed.
     """
     channels = sorted(curves)
     if not channels:
         raise BudgetError("budget_no_channels")
     lo, hi = check_bounds(channels, budget, min_share or {}, max_share or {})
-    hi = capacity_bounds(curves, budget, days, lo, hi, max_share or {})
+    up = {ch: max(lo[ch], min(hi[ch], caps[ch])) for ch in channels}
+    placeable = min(budget, sum(up.values()))
+    f = {ch: (factors or {}).get(ch, 1.0) for ch in channels}
 
     def spend_at(lam: float) -> dict[str, float]:
-        return {ch: min(max(days * (curves[ch].a / lam - curves[ch].b), lo[ch]), hi[ch]) for ch in channels}
+        return {ch: min(max(days * curves[ch].spend_for_marginal(lam / f[ch]), lo[ch]), up[ch]) for ch in channels}
 
-    lam_lo, lam_hi = 1e-12, max(c.a / c.b for c in curves.values()) * 2 + 1e-12
-    for _ in range(200):  # geometric bisection: lam spans many orders of magnitude
-        mid = math.sqrt(lam_lo * lam_hi)
-        if sum(spend_at(mid).values()) > budget:
-            lam_lo = mid
-        else:
-            lam_hi = mid
-        if lam_hi / lam_lo < 1 + 1e-12:
-            break
-    split = spend_at(math.sqrt(lam_lo * lam_hi))
-    # bisection leaves a rounding residue; hand it to channels with room, so the total is exact
-    residue = budget - sum(split.values())
-    for ch in sorted(channels, key=lambda c: -curves[c].marginal(split[c] / days)):
-        room = hi[ch] - split[ch] if residue > 0 else split[ch] - lo[ch]
-        step = math.copysign(min(abs(residue), room), residue)
-        split[ch] += step
-        residue -= step
-        if abs(residue) < 1e-9:
-            break
-    return evaluate(curves, split, days)
-
-
-def capacity_bounds(curves: Mapping[str, Curve], budget: float, days: int, lo: Mapping[str, float],
-                    hi: Mapping[str, float], max_share: Mapping[str, float]) -> dict[str, float]:
-    """Upper bounds tightened to what each channel has shown it can absorb (CAPACITY x its largest
-    day). When the whole budget is more than all channels ever absorbed, the caps grow together
-    so the budget can still be spent; `evaluate` then flags the extrapolation."""
-    cap = {ch: CAPACITY * curves[ch].max_daily_spend * days for ch in curves}
-    free = [ch for ch in curves if ch not in max_share]  # an explicit max share is the user's call
-    fixed = sum(hi[ch] for ch in curves if ch in max_share)
-    room = sum(cap[ch] for ch in free)
-    need = budget - fixed - sum(lo[ch] for ch in free)
-    scale = max(1.0, (budget - fixed) / room) if room > 0 and need > 0 else 1.0
-    out = dict(hi)
-    for ch in free:
-        out[ch] = max(lo[ch], min(hi[ch], cap[ch] * scale))
-    if sum(out.values()) < budget:  # rounding or bounds: fall back to the share bounds alone
-        return dict(hi)
-    return out
+    if placeable >= sum(up.values()) - 1e-9:
+        split = dict(up)
+    else:
+        lam_lo, lam_hi = 1e-12, max(f[ch] * c.marginal(0.0) for ch, c in curves.items()) * 2 + 1e-12
+        for _ in range(200):  # geometric bisection: lam spans many orders of magnitude
+            mid = math.sqrt(lam_lo * lam_hi)
+            if sum(spend_at(mid).values()) > placeable:
+                lam_lo = mid
+            else:
+                lam_hi = mid
+            if lam_hi / lam_lo < 1 + 1e-10:
+                break
+        split = spend_at(math.sqrt(lam_lo * lam_hi))
+        # bisection leaves a rounding residue; hand it to channels with room, so the total is exact
+        residue = placeable - sum(split.values())
+        for ch in sorted(channels, key=lambda c: -f[c] * curves[c].marginal(split[c] / days)):
+            room = up[ch] - split[ch] if residue > 0 else split[ch] - lo[ch]
+            step = math.copysign(min(abs(residue), room), residue)
+            split[ch] += step
+            residue -= step
+            if abs(residue) < 1e-9:
+                break
+    return evaluate(curves, split, days, caps, factors, unplaced=max(budget - sum(split.values()), 0.0))
 
 
 def even_split(channels: Sequence[str], budget: float) -> dict[str, float]:

@@ -23,11 +23,18 @@ The model, in the order it is built:
   20:00-22:00 (a midnight rush on 11.11/618 peak days, evenings for live_stream). Status:
   ~4 % cancelled, ~5 % refunded (category dependent; full or partial refunds), the rest
   placed/paid/shipped/completed by the order's age. order_id increases with ordered_at.
-* **Traffic and spend.** Sessions = the day's expected (not realised) orders / channel
+* **Spend and its response.** Each paid channel has a reference daily spend (what its
+  reference demand costs at its CPC, growing with the trend, not with weekdays or promotions);
+  the team varies it week by week (a weekly budget level, lognormal sd 0.2, reached gradually,
+  plus daily noise), as teams that test their channels do. A channel's expected orders respond to the spend:
+  reference orders x ((1 - p) + p * log(1 + k*x) / log(1 + k)), x = spend / reference spend, p
+  the share of the channel's orders its spend brings at the reference (`_PAID_SHARE`), k how fast
+  it saturates (`_SATURATION`). `expected_gmv` gives the resulting GMV for any daily spend, so a
+  budget allocation can be scored against the truth (direct and unpaid orders do not respond).
+* **Traffic.** Sessions = the day's expected (not realised) orders / channel
   conversion (higher on promotion days), so sessions stay normal when only conversion moves;
   product views and add-to-cart follow channel rates and are clamped so that, per day and
-  channel, sessions > product_views > add_to_cart > non-cancelled orders. Spend = sessions x
-  channel CPC x noise (direct: 0).
+  channel, sessions > product_views > add_to_cart > non-cancelled orders.
 * **Anomalies** (if `spec.anomalies`): five, placed by the seed in the last ~120 days (not the
   last two), clear of promotions (+-3 days) and of each other (see `_place_anomalies`):
 
@@ -76,7 +83,12 @@ _SHARE_END = np.array([0.27, 0.20, 0.09, 0.08, 0.21, 0.15])
 _CONVERSION = np.array([0.025, 0.012, 0.045, 0.020, 0.035, 0.030])  # orders / sessions
 _VIEW_RATE = np.array([0.62, 0.45, 0.70, 0.60, 0.66, 0.80])  # product_views / sessions
 _CART_RATE = np.array([0.12, 0.08, 0.16, 0.10, 0.15, 0.12])  # add_to_cart / product_views
-_CPC = np.array([1.80, 0.95, 0.25, 1.20, 0.0, 0.85])  # spend per session
+_CPC = np.array([1.80, 0.95, 0.25, 1.20, 0.0, 0.85])  # spend per session at the reference spend
+# share of a channel's orders its spend brings at the reference spend, and how fast that part saturates
+_PAID_SHARE = np.array([0.65, 0.75, 0.30, 0.85, 0.0, 0.75])
+_SATURATION = np.array([2.0, 3.0, 1.0, 1.5, 1.0, 3.0])
+_BUDGET_WEEKLY_SD = 0.2  # week-to-week variation of a channel's budget (lognormal)
+_BUDGET_DAILY_SD = 0.03  # day-to-day noise around the week's level
 _AOV_FACTOR = np.array([1.00, 0.88, 1.05, 1.10, 1.15, 0.82])
 _CANCEL = np.array([0.036, 0.042, 0.030, 0.045, 0.032, 0.060])
 _RETURNING = np.array([0.28, 0.22, 0.85, 0.18, 0.62, 0.33])  # share of returning-customer orders, once ramped up
@@ -177,8 +189,8 @@ def generate(spec: ShopSpec) -> Shop:
         raise ValueError("ShopSpec.days must be at least 1")
     if spec.orders < 0:
         raise ValueError("ShopSpec.orders must not be negative")
-    seeds = np.random.SeedSequence(spec.seed).spawn(6)
-    rng_demand, rng_customers, rng_orders, rng_traffic, rng_status, rng_anomalies = (
+    seeds = np.random.SeedSequence(spec.seed).spawn(7)
+    rng_demand, rng_customers, rng_orders, rng_traffic, rng_status, rng_anomalies, rng_spend = (
         np.random.default_rng(s) for s in seeds
     )
     n_days = spec.days
@@ -187,20 +199,16 @@ def generate(spec: ShopSpec) -> Shop:
     promotions, order_mult, conv_mult, peak = _calendar(dates)
     anomalies = _place_anomalies(rng_anomalies, n_days, promotions, dates) if spec.anomalies else []
 
-    # ---- demand: expected orders per day and channel ----
+    # ---- demand: expected orders per day and channel, at the reference spend ----
     t = np.arange(n_days)
-    weekday = np.array([d.weekday() for d in dates])
-    trend = (1 + _GROWTH_PER_YEAR) ** (t / 365.0)
     noise = np.exp(rng_demand.normal(0.0, 0.05, n_days))
-    level = trend * _WEEKDAY[weekday] * order_mult * noise
-    frac = (t / max(n_days - 1, 1))[:, None]
-    share = _SHARE_START * (1 - frac) + _SHARE_END * frac
-    share = share / share.sum(axis=1, keepdims=True)
-    # live streams carry promotions more than other channels
-    share[:, _CH["live_stream"]] *= np.where(order_mult > 1.0, 1.0 + 0.25 * (order_mult - 1.0) / 3.5, 1.0)
-    share = share / share.sum(axis=1, keepdims=True)
-    expected = level[:, None] * share
-    expected *= spec.orders / expected.sum() if expected.sum() > 0 else 0.0
+    reference = _reference_orders(dates, t, n_days, order_mult) * noise[:, None]
+    scale = spec.orders / reference.sum() if reference.sum() > 0 else 0.0
+    reference *= scale
+    # ---- spend, and the demand it brings ----
+    ref_spend = _reference_spend(t, n_days, scale)
+    spend = np.round(ref_spend * _budget_levels(rng_spend, n_days), 2)
+    expected = reference * _response(spend, ref_spend)
 
     order_factor = np.ones((n_days, _NC))
     session_factor = np.ones((n_days, _NC))
@@ -310,8 +318,6 @@ def generate(spec: ShopSpec) -> Shop:
     carts = np.maximum(np.round(carts).astype(np.int64), counted + 1)
     views = np.maximum(np.round(views).astype(np.int64), carts + 1)
     sessions = np.maximum(np.round(sessions).astype(np.int64), views + 1)
-    cpc = _CPC[None, :] * np.where(order_mult > 1.0, 1.3, 1.0)[:, None]
-    spend = np.round(sessions * cpc * jitter(0.12), 2)
 
     day64 = np.repeat(start64 + t.astype("timedelta64[D]"), _NC)
     channel_col = np.tile(np.asarray(CHANNELS, dtype=object), n_days)
@@ -325,6 +331,83 @@ def generate(spec: ShopSpec) -> Shop:
         orders=orders, traffic=traffic, marketing_spend=marketing_spend,
         labels=_labels(anomalies, dates), promotions=promotions,
     )
+
+
+def _reference_orders(dates: list[date], t: np.ndarray, n_days: int, order_mult: np.ndarray) -> np.ndarray:
+    """Unscaled expected orders per (day, channel) at the reference spend, before day-level noise.
+
+    `t` counts days from the history's first day and may run past `n_days` (the future): channel
+    shares then stay where the history ends."""
+    weekday = np.array([d.weekday() for d in dates])
+    trend = (1 + _GROWTH_PER_YEAR) ** (t / 365.0)
+    level = trend * _WEEKDAY[weekday] * order_mult
+    share = _shares(t, n_days)
+    # live streams carry promotions more than other channels
+    share[:, _CH["live_stream"]] *= np.where(order_mult > 1.0, 1.0 + 0.25 * (order_mult - 1.0) / 3.5, 1.0)
+    share = share / share.sum(axis=1, keepdims=True)
+    return level[:, None] * share
+
+
+def _shares(t: np.ndarray, n_days: int) -> np.ndarray:
+    frac = np.minimum(t / max(n_days - 1, 1), 1.0)[:, None]
+    share = _SHARE_START * (1 - frac) + _SHARE_END * frac
+    return share / share.sum(axis=1, keepdims=True)
+
+
+def _budget_levels(rng: np.random.Generator, n_days: int) -> np.ndarray:
+    """Each channel's budget relative to its reference spend, per day: a level drawn every week
+    (lognormal) and moved to gradually over the week, as teams re-plan budgets, plus daily noise.
+    Gradual, so that a budget change is not a step an anomaly detector would alert on."""
+    knots = np.exp(rng.normal(0.0, _BUDGET_WEEKLY_SD, (n_days // 7 + 2, _NC)))
+    at = np.arange(n_days) / 7.0
+    levels = np.column_stack([np.interp(at, np.arange(len(knots)), knots[:, c]) for c in range(_NC)])
+    return levels * np.exp(rng.normal(0.0, _BUDGET_DAILY_SD, (n_days, _NC)))
+
+
+def _reference_spend(t: np.ndarray, n_days: int, scale: float) -> np.ndarray:
+    """The daily spend that buys the reference demand: an average day's orders (trend and channel
+    share, no weekday or promotion) / conversion x CPC. Direct: 0."""
+    trend = (1 + _GROWTH_PER_YEAR) ** (t / 365.0)
+    orders = scale * _WEEKDAY.mean() * trend[:, None] * _shares(t, n_days)
+    return orders / _CONVERSION[None, :] * _CPC[None, :]
+
+
+def _response(spend: np.ndarray, ref_spend: np.ndarray) -> np.ndarray:
+    """Multiplier of a channel's reference orders at `spend` (1 at the reference spend)."""
+    x = np.divide(spend, ref_spend, out=np.ones_like(ref_spend, dtype=np.float64), where=ref_spend > 0)
+    p, k = _PAID_SHARE[None, :], _SATURATION[None, :]
+    return (1 - p) + p * np.log1p(k * x) / np.log1p(k)
+
+
+def expected_gmv(spec: ShopSpec, start: date, days: int, daily_spend: dict[str, float]) -> dict[str, float]:
+    """The generator's expected GMV per paid channel over `[start, start + days)` (which may lie past
+    the history) when each channel in `daily_spend` spends that much every day: the truth a budget
+    allocation is scored against. Expected values, no noise, no anomalies; GMV as DESIGN.md defines
+    it (orders not cancelled, refunds included)."""
+    history_start = spec.end - timedelta(days=spec.days)
+    history = [history_start + timedelta(days=i) for i in range(spec.days)]
+    # the scale `generate` used: its day-level noise is the first draw of its demand stream
+    rng_demand = np.random.default_rng(np.random.SeedSequence(spec.seed).spawn(7)[0])
+    noise = np.exp(rng_demand.normal(0.0, 0.05, spec.days))
+    hist = _reference_orders(history, np.arange(spec.days), spec.days, _calendar(history)[1]) * noise[:, None]
+    scale = spec.orders / hist.sum()
+    noise_mean = np.exp(0.05**2 / 2)  # days to come: their noise is unknown, its mean is not
+    dates = [start + timedelta(days=i) for i in range(days)]
+    t = np.array([(d - history_start).days for d in dates], dtype=np.float64)
+    _, order_mult, _, _ = _calendar(dates)
+    reference = _reference_orders(dates, t, spec.days, order_mult) * noise_mean * scale
+    ref_spend = _reference_spend(t, spec.days, scale)
+    spend = np.array([[daily_spend.get(ch, 0.0) for ch in CHANNELS]] * days, dtype=np.float64)
+    orders = reference * _response(spend, ref_spend)
+    # value of an order: mean amount of the channel's category mix (lognormal means), the promotion
+    # discount, and the share not cancelled
+    mix = _category_mix()
+    mean_amount = (mix * (_CAT[:, 0] * np.exp(_CAT[:, 1] ** 2 / 2))[None, :]).sum(axis=1) * _AOV_FACTOR
+    promo = order_mult > 1.0
+    kept = 1 - (_CANCEL[None, :] + np.where(promo, 0.01, 0.0)[:, None])
+    value = mean_amount[None, :] * np.where(promo, 0.92, 1.0)[:, None] * kept
+    gmv = (orders * value).sum(axis=0)
+    return {ch: float(gmv[i]) for i, ch in enumerate(CHANNELS) if ch in daily_spend}
 
 
 def _choice(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarray:

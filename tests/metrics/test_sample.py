@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics.sample import CATEGORIES, CHANNELS, REGIONS, STATUSES, Shop, ShopSpec, generate
+from metrics.sample import CATEGORIES, CHANNELS, REGIONS, STATUSES, Shop, ShopSpec, expected_gmv, generate
 
 END = date(2026, 11, 25)
 SMALL = ShopSpec(end=END, days=60, orders=5_000, seed=3)  # covers 11.11
@@ -162,10 +162,39 @@ def test_marketing_spend(small: Shop) -> None:
     assert np.allclose(s.spend, s.spend.round(2), rtol=0, atol=1e-9)
     assert (s[s.channel == "direct"].spend == 0).all()
     assert (s[s.channel != "direct"].spend > 0).all()
-    # proportional to traffic: spend per session is steady per channel
-    joined = s.merge(small.traffic, on=["day", "channel"])
-    cpc = (joined.spend / joined.sessions)[joined.channel == "search"]
-    assert cpc.std() / cpc.mean() < 0.25
+    # budgets vary week to week, so a channel's response to spend can be seen
+    weekly = s[s.channel == "search"].set_index("day").spend.resample("W").mean()
+    assert weekly.std() / weekly.mean() > 0.1
+
+
+def test_expected_gmv_is_the_truth_of_the_spend_response() -> None:
+    spec = ShopSpec(end=END, days=200, orders=60_000, seed=7, anomalies=False)
+    shop = generate(spec)
+    spend = shop.marketing_spend.pivot(index="day", columns="channel", values="spend")
+    kept = shop.orders[shop.orders.status != "cancelled"]
+    realised = kept.groupby("channel").amount.sum()
+    truth = dict.fromkeys(CHANNELS, 0.0)
+    for day, row in spend.iterrows():
+        for ch, v in expected_gmv(spec, day.date(), 1, row.to_dict()).items():
+            truth[ch] += v
+    # GMV of the realised orders agrees with the expectation given the spend (a channel's amounts
+    # are heavy-tailed: a few thousand orders are within a few per cent of their mean)
+    for ch in CHANNELS:
+        assert realised[ch] == pytest.approx(truth[ch], rel=0.08)
+    assert realised.sum() == pytest.approx(sum(truth.values()), rel=0.03)
+    # traffic follows the budget week by week
+    joined = shop.marketing_spend.merge(shop.traffic, on=["day", "channel"])
+    search = joined[joined.channel == "search"].set_index("day")[["spend", "sessions"]].resample("W").mean()
+    assert np.corrcoef(np.log(search.spend), np.log(search.sessions))[0, 1] > 0.3
+    # more spend brings more GMV, each extra yuan less than the one before; direct does not respond
+    future = END + timedelta(days=30)
+    at = [expected_gmv(spec, future, 30, {ch: x for ch in CHANNELS}) for x in (0.0, 1000.0, 2000.0, 3000.0)]
+    for ch in CHANNELS:
+        gains = np.diff([a[ch] for a in at])
+        if ch == "direct":
+            assert np.allclose(gains, 0)
+        else:
+            assert (gains > 0).all() and gains[0] > gains[1] > gains[2]
 
 
 def test_channels_differ_in_conversion_and_aov(year: Shop) -> None:
