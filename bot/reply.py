@@ -208,8 +208,9 @@ def render_table_text(table: Table) -> str:
     lines = []
     if table.title:
         lines.append(table.title)
-    lines.append("  ".join(_pad(c, widths[i], align[i]) for i, c in enumerate(table.columns)).rstrip())
-    lines.append("  ".join("-" * w for w in widths))
+    if any(c.strip() for c in table.columns):  # a list without column names (help) has no header
+        lines.append("  ".join(_pad(c, widths[i], align[i]) for i, c in enumerate(table.columns)).rstrip())
+        lines.append("  ".join("-" * w for w in widths))
     for row in table.rows:
         lines.append("  ".join(_pad(c, widths[i], align[i]) for i, c in enumerate(row[:ncols])).rstrip())
     return "\n".join(lines)

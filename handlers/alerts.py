@@ -474,8 +474,8 @@ async def alerts(ctx: Context, args: Args) -> Reply:
     if not open_alerts:
         text.append(ctx.t("no_open_alerts"))
     if not args.tokens:
-        text.append(ctx.t("rules_title") + ("\n" + "\n".join(_describe_rule(ctx, r) for r in rules)
-                                             if rules else " " + ctx.t("no_rules")))
+        text.append(ctx.t("rules_title") + "\n" + "\n".join(_describe_rule(ctx, r) for r in rules)
+                    if rules else ctx.t("no_rules"))
     return Reply(title=ctx.t("alerts_open_title"), text=text,
                  data={"open": [{"id": a.id, "series": a.series, "status": a.status, "severity": a.severity,
                                  "assignee": a.assignee} for a in open_alerts],

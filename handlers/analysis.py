@@ -142,7 +142,7 @@ async def trend_(ctx: Context, args: Args) -> Reply:
     fields = []
     if TOTAL_LINE in series and values.notna().any():
         fields = [
-            Field(ctx.t("trend_last"), _fmt(ctx, kpi, values.dropna().iloc[-1])),
+            Field(ctx.t("trend_last"), _fmt(ctx, kpi, values.dropna().iloc[-1]), delta=str(values.dropna().index[-1])),
             Field(ctx.t("trend_high"), _fmt(ctx, kpi, values.max()), delta=str(values.idxmax())),
             Field(ctx.t("trend_low"), _fmt(ctx, kpi, values.min()), delta=str(values.idxmin())),
         ]
@@ -375,7 +375,7 @@ async def drivers_(ctx: Context, args: Args) -> Reply:
             now_v, before = total.factors[d]
             factor_kpi = Kpi(d, "", d, None, units[d], True)  # type: ignore[arg-type]
             fields.append(Field(
-                names[d], f"{_fmt(ctx, factor_kpi, now_v)} ← {_fmt(ctx, factor_kpi, before)}",
+                names[d], ctx.t("driver_factor", now=_fmt(ctx, factor_kpi, now_v), before=_fmt(ctx, factor_kpi, before)),
                 delta=_signed(ctx, gmv, total.effects[d]),
                 trend="up" if total.effects[d] > 0 else "down" if total.effects[d] < 0 else "flat",
                 good=total.effects[d] > 0 if total.effects[d] else None,
@@ -452,7 +452,7 @@ async def funnel_(ctx: Context, args: Args) -> Reply:
     for i, step in enumerate(STEPS):
         rate, before = total.rate(step), total.rate(step, total.previous) if total.previous else None
         table_rows.append([
-            f"{step_names[i]} ({ctx.t('stage_' + STAGES[step])})",
+            ctx.t("funnel_step", step=step_names[i], stage=ctx.t("stage_" + STAGES[step])),
             fmt_value(total.counts[step], "count", ctx.lang, "", na=ctx.t("na")),
             fmt_percent(rate, ctx.lang) if rate is not None else "",
             fmt_percent(before, ctx.lang) if before is not None else "",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from bot.core import Args, Context, Router
-from bot.messages import MESSAGES
+from bot.messages import MESSAGES, dimension_label
 from bot.reply import Reply, Table
 from handlers.common import did_you_mean, metric_choices
 from metrics.errors import InputError
+from metrics.kpis import CATALOG
 
 router = Router()
 
@@ -44,8 +45,11 @@ def _one(ctx: Context, word: str) -> Reply:
     if command.admin:
         text.append(ctx.t("help_admin"))
     if command.name == "kpi":
-        text.append(ctx.t("help_metrics", metrics=", ".join(metric_choices())))
-        text.append(ctx.t("help_dimensions", dimensions=", ".join(ctx.warehouse.dimensions)))
+        metrics = [ctx.t("help_name_zh", name=name, zh=CATALOG[name].zh) for name in metric_choices()]
+        text.append(ctx.t("help_metrics", metrics=("、" if ctx.lang == "zh" else ", ").join(metrics)))
+        dims = [ctx.t("help_name_zh", name=d, zh=dimension_label(d, ctx.lang)) if dimension_label(d, ctx.lang) != d
+                else d for d in ctx.warehouse.dimensions]
+        text.append(ctx.t("help_dimensions", dimensions=("、" if ctx.lang == "zh" else ", ").join(dims)))
         text.append(ctx.t("help_periods"))
     return Reply(
         title=ctx.t("help_command_title", command=command.name),

@@ -75,6 +75,11 @@ def period_text(period: Period, lang: str) -> str:
     return f"{period.label} ({dates})"
 
 
+def _joined(ctx: Context, names: list[str]) -> str:
+    """A list inside a sentence: "GMV, Orders"; "销售额、订单量" in Chinese."""
+    return ("、" if ctx.lang == "zh" else ", ").join(names)
+
+
 def _delta(ctx: Context, name: str, mv: MetricValue) -> str | None:
     if CATALOG[name].unit == "percent":
         return fmt_change_points(mv.change, ctx.lang)
@@ -159,8 +164,8 @@ def render_kpi(ctx: Context, result: KpiResult) -> Reply:
                        if d and d != "channel"})
         text.append(ctx.t(
             "unavailable",
-            metrics=", ".join(metric_label(n, ctx.lang) for n in result.unavailable),
-            dimensions=", ".join(dimension_label(d, ctx.lang) for d in dims),
+            metrics=_joined(ctx, [metric_label(n, ctx.lang) for n in result.unavailable]),
+            dimensions=_joined(ctx, [dimension_label(d, ctx.lang) for d in dims]),
         ))
     if isinstance(result.coverage, KpiCoverage):
         labels = {n: metric_label(n, ctx.lang) for n in result.totals}

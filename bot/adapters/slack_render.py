@@ -227,9 +227,9 @@ def _table(table: Table) -> list[_Piece]:
     title = table.title or ""
     for cols in column_groups(clipped):
         lines = render_table_text(_sub_table(clipped, cols)).split("\n")
-        head, body = lines[:2], lines[2:] or [""]
-        if not any(c.strip() for c in clipped.columns):
-            head = []  # a list without column names (help): a blank header and a rule would be noise
+        # a list without column names (help) is rendered without a header: a blank one and a rule are noise
+        named = any(c.strip() for c in clipped.columns)
+        head, body = (lines[:2], lines[2:] or [""]) if named else ([], lines)
         # each block repeats the header, so a chunk read alone still says what its columns are
         fixed = len(escape("\n".join(head))) + 2 * len(_CODE_FENCE) + 2
         chunk: list[str] = []

@@ -95,3 +95,80 @@ async def test_the_digest_says_what_its_movers_compare_with(chat: Chat) -> None:
     await chat.send("lang zh")
     reply = await chat.send("digest now")
     assert [t.title for t in reply.tables] == ["销售额变动来源（对比 2026-11-23）"]
+
+
+# ---- the read-through of every command (issue 15, part 4) ---------------------------------------
+
+ZH_COMMANDS = ["kpi", "kpi conversion spend by region", "trend gmv last 30d", "top category by gmv last 7d vs previous",
+               "movers gmv last 7d vs previous by channel", "drivers last 7d vs previous", "funnel last 30d",
+               "retention", "ltv", "digest now", "help", "help kpi", "whoami", "alerts"]
+CJK_THEN_ASCII = re.compile(r"[\u4e00-\u9fff] ?[(:;,]|[：，。、] ")
+
+
+def every_string(reply: Reply) -> list[str]:
+    cells = [c for t in reply.tables for row in [t.columns, *t.rows] for c in row]
+    return [reply.title or "", *reply.text, *(f"{f.label} {f.value} {f.delta or ''}" for f in reply.fields), *cells]
+
+
+@pytest.mark.parametrize("command", ZH_COMMANDS)
+async def test_chinese_replies_use_chinese_punctuation(chat: Chat, command: str) -> None:
+    # "访客 (认知)", "规则： 无。", "转化率, 推广费用无法计算": half-width marks or stray spaces inside Chinese
+    await chat.send("lang zh")
+    reply = await chat.send(command)
+    assert not reply.error, reply.plain_text()
+    bad = [s for s in every_string(reply) if CJK_THEN_ASCII.search(s)]
+    assert bad == []
+
+
+async def test_a_list_in_a_chinese_sentence_is_joined_the_chinese_way(chat: Chat) -> None:
+    await chat.send("lang zh")
+    assert "转化率、推广费用无法计算：该数据未按地区记录。" in await chat.say("kpi conversion spend by region")
+    await chat.send("lang en")
+    assert "n/a for Conversion, Spend: that data is not recorded per region." in await chat.say(
+        "kpi conversion spend by region")
+
+
+async def test_sessions_have_one_chinese_name(chat: Chat) -> None:
+    await chat.send("lang zh")
+    drivers = await chat.send("drivers last 7d vs previous")
+    funnel = await chat.send("funnel last 30d")
+    kpi = await chat.send("kpi sessions")
+    assert kpi.fields[0].label == "访客数"
+    assert drivers.fields[0].label == "访客数"
+    assert funnel.tables[0].rows[0][0] == "访客数（认知）"
+    assert "流量" not in await chat.say("help")
+
+
+async def test_drivers_say_what_each_factor_was_in_words(chat: Chat) -> None:
+    reply = await chat.send("drivers last 7d vs previous")
+    assert all("←" not in f.value and ", was " in f.value for f in reply.fields)
+    await chat.send("lang zh")
+    reply = await chat.send("drivers last 7d vs previous")
+    assert all("，对比期 " in f.value for f in reply.fields)
+
+
+async def test_the_trend_says_which_day_its_latest_value_is(chat: Chat) -> None:
+    reply = await chat.send("trend gmv last 30d")
+    latest, high, low = reply.fields
+    assert latest.delta == "2026-11-24" and high.delta and low.delta
+
+
+async def test_the_command_list_has_no_empty_header(chat: Chat) -> None:
+    text = await chat.say("help")
+    assert not any(line and set(line) <= {"-", " "} for line in text.splitlines()), text
+    assert "kpi" in text and "KPIs for a period" in text
+
+
+async def test_help_kpi_in_chinese_gives_the_chinese_names(chat: Chat) -> None:
+    await chat.send("lang zh")
+    text = await chat.say("help kpi")
+    assert "gmv（销售额）、orders（订单量）" in text and "repurchase_rate（复购率）" in text
+    assert "维度：channel（渠道）、category（品类）、region（地区）" in text
+    await chat.send("lang en")
+    assert "Metrics: gmv, orders, aov" in await chat.say("help kpi")
+
+
+async def test_alerts_without_rules_in_both_languages(chat: Chat) -> None:
+    assert "Rules: none." in await chat.say("alerts")
+    await chat.send("lang zh")
+    assert "规则：无。" in await chat.say("alerts")
