@@ -164,6 +164,9 @@ class ShopSpec:
     orders: int = 120_000  # approximate total orders (all statuses) over all days
     seed: int = 7
     anomalies: bool = True
+    # budgets moving week to week (False: every channel spends its reference, a shop whose demand
+    # has no driver but the calendar, for tests of a baseline)
+    spend_variation: bool = True
 
 
 @dataclass
@@ -207,7 +210,8 @@ def generate(spec: ShopSpec) -> Shop:
     reference *= scale
     # ---- spend, and the demand it brings ----
     ref_spend = _reference_spend(t, n_days, scale)
-    spend = np.round(ref_spend * _budget_levels(rng_spend, n_days), 2)
+    levels = _budget_levels(rng_spend, n_days) if spec.spend_variation else np.ones((n_days, _NC))
+    spend = np.round(ref_spend * levels, 2)
     expected = reference * _response(spend, ref_spend)
 
     order_factor = np.ones((n_days, _NC))
