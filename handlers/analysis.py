@@ -137,7 +137,10 @@ async def trend_(ctx: Context, args: Args) -> Reply:
     label = metric_label(kpi.name, ctx.lang)
     title = ctx.t("trend_title", metric=label, period=period_text(period, ctx.lang))
     named = series.rename(columns={TOTAL_LINE: label, OTHER: ctx.t("other")})
-    draw = partial(charts.line_chart, named, title, y_format=_value_format(ctx, kpi))
+    # incomplete buckets are drawn hollow, and the chart says why in the reply's own words
+    partial_note = ctx.t("trend_partial", buckets=", ".join(str(b) for b in result.partial)) if result.partial else ""
+    draw = partial(charts.line_chart, named, title, y_format=_value_format(ctx, kpi), partial=result.partial,
+                   note=partial_note)
     values = series[TOTAL_LINE] if TOTAL_LINE in series else series.sum(axis=1, min_count=1)
     fields = []
     if TOTAL_LINE in series and values.notna().any():
@@ -299,7 +302,10 @@ async def movers_(ctx: Context, args: Args) -> Reply:
                           share=fmt_percent(lead[0].contribution / change, ctx.lang)))
         draw = partial(charts.diverging_bar_chart, [c.key for c in lead], [c.contribution for c in lead],
                        ctx.t("movers_chart", metric=label, dimension=dimension_label(lead_dim, ctx.lang)),
-                       value_format=_value_format(ctx, kpi))
+                       # a change, signed as in the table: a rate moves in "pp", not in "%"
+                       value_format=partial(_signed, ctx, kpi),
+                       subtitle=f"{period_text(period, ctx.lang)} · "
+                                + ctx.t("compared_with", period=period_text(compare.period, ctx.lang)))
         chart = [Chart.later(draw, title, f"movers-{kpi.name}.png")]
     return Reply(
         title=title, text=text, tables=tables, charts=chart,
@@ -384,6 +390,7 @@ async def drivers_(ctx: Context, args: Args) -> Reply:
             charts.waterfall_chart, ctx.t("previous"), total.previous_gmv,
             [(names[d], total.effects[d]) for d in DRIVERS], ctx.t("current"), title,
             value_format=_value_format(ctx, gmv),
+            subtitle=ctx.t("compared_with", period=period_text(compare.period, ctx.lang)),  # what "Before" is
         )
         charts_out.append(Chart.later(draw, title, "drivers.png"))
     elif not notes:

@@ -190,8 +190,10 @@ async def _add_trend(ctx: Context, reply: Reply, now: datetime, weekly: bool) ->
     title = ctx.t("trend_title", metric=metric_label("gmv", ctx.lang), period=period_text(period, ctx.lang))
     series = result.series.rename(columns={"total": metric_label("gmv", ctx.lang)})
     currency = ctx.settings.bot.currency
+    # the running week (or a week cut by the period) is drawn hollow: its low total is no drop
+    note = ctx.t("trend_partial", buckets=", ".join(str(b) for b in result.partial)) if result.partial else ""
     png = await ctx.run(charts.line_chart, series, title,
-                        y_format=lambda v: fmt_value(v, "money", ctx.lang, currency))
+                        y_format=lambda v: fmt_value(v, "money", ctx.lang, currency), partial=result.partial, note=note)
     reply.charts.append(Chart(png, title, "digest-trend.png"))
 
 

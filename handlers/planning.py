@@ -480,8 +480,10 @@ def _split_of(goal: Goal) -> plan_mod.Split:
 def plan_chart(ctx: Context, kpi: Kpi, split: plan_mod.Split, promos: Sequence[date], title: str) -> bytes:
     series = pd.DataFrame({ctx.t("plan_daily_target"): [v for _, v in split.by_day()]},
                           index=pd.to_datetime(split.days))
+    period = Period(split.days[0], split.days[-1] + timedelta(days=1), split.days[0].isoformat())
     return charts.line_chart(series, title, y_format=lambda v: _value(ctx, kpi, v),
-                             highlight=[d for d in promos if split.days[0] <= d <= split.days[-1]])
+                             highlight=[d for d in promos if split.days[0] <= d <= split.days[-1]],
+                             subtitle=period_text(period, ctx.lang))  # the title names no period
 
 
 def render_plan(ctx: Context, kpi: Kpi, split: plan_mod.Split, period: Period, goal_id: int | None,
@@ -1310,7 +1312,9 @@ def campaign_chart(ctx: Context, r: CampaignResult, title: str) -> bytes:
         ly = r.last_year.daily.set_index("event_day")["gmv"]
         series[ctx.t("campaign_last_year_line")] = [ly.get(k, float("nan")) for k in d["event_day"]]
     days = [r.event.start + timedelta(days=i) for i in range(r.event.days)]
-    return charts.line_chart(series, title, y_format=lambda v: _money(ctx, v), highlight=days)
+    event = Period(r.event.start, r.event.end, r.event.start.isoformat())
+    return charts.line_chart(series, title, y_format=lambda v: _money(ctx, v), highlight=days,
+                             subtitle=period_text(event, ctx.lang))  # the shaded days
 
 
 async def campaign_report(ctx: Context, tokens: Sequence[str]) -> Reply:

@@ -511,7 +511,7 @@ def _keep_inside(ax: Axes, texts: Sequence[Text], axis: str) -> bool:
         else:
             low_px, high_px, start, end = min(b.y0 for b in boxes), max(b.y1 for b in boxes), box.y0, box.y1
             low, high = ax.get_ylim()
-        under, over = max(0.0, start + 2 - low_px), max(0.0, high_px - (end - 2))
+        under, over = max(0.0, start + 8 - low_px), max(0.0, high_px - (end - 8))  # 8 px: air, not touch
         if not under and not over:
             return changed
         per_px = (high - low) / max(end - start, 1.0)

@@ -32,6 +32,7 @@ from matplotlib.transforms import Bbox
 
 from bot.i18n import fmt_value
 from metrics import charts
+from tests.fakes.chat import Chat
 
 NO_CJK_REASON = "no CJK font installed on this machine (apt-get install fonts-wqy-zenhei)"
 CURRENCY = "CNY"
@@ -479,3 +480,65 @@ def test_lines_with_few_points_get_markers() -> None:
     plan_line, actual = [line for line in ax.get_lines() if isinstance(line, Line2D)][:2]
     assert plan_line.get_marker() in (None, "None", "")
     assert actual.get_marker() == "o"
+
+
+# -- what the handlers put on their charts ------------------------------------------------------------
+
+
+@pytest.fixture
+def figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
+    """The figures charts render as PNG from here on, in order."""
+    seen: list[Figure] = []
+    render = charts._png
+
+    def keep(fig: Figure) -> bytes:
+        seen.append(fig)
+        return render(fig)
+
+    monkeypatch.setattr(charts, "_png", keep)
+    return seen
+
+
+def header(fig: Figure) -> str:
+    """The title, subtitle and footnote: the figure-level texts."""
+    return " | ".join(t.get_text() for t in fig.texts)
+
+
+async def test_movers_chart_says_its_period_and_what_it_is_compared_with(chat: Chat, figures: list[Figure]) -> None:
+    reply = await chat.send("movers gmv last 7d vs previous by category")
+    assert not reply.error, reply.plain_text()
+    assert reply.charts[0].png
+    (fig,) = figures
+    period = reply.data["period"]
+    last = date.fromisoformat(period["end"]) - timedelta(days=1)
+    compare_start = reply.data["compare"]["start"]
+    assert f"{period['start']} – {last}" in header(fig)
+    assert compare_start in header(fig)
+
+
+async def test_a_rate_moves_in_points_on_the_movers_chart(chat: Chat, figures: list[Figure]) -> None:
+    # Conversion 2.10 % → 2.20 % is "+0.10 pp", as the table says; "+0.10%" is another number.
+    reply = await chat.send("movers conversion yesterday")
+    assert not reply.error, reply.plain_text()
+    assert reply.charts and reply.charts[0].png
+    labels = [t.get_text() for t, _ in draw(figures[0]).texts if re.search(r"\d\.\d\d", t.get_text())]
+    assert labels and all(label.endswith(" pp") for label in labels), labels
+
+
+async def test_drivers_chart_says_what_before_is(chat: Chat, figures: list[Figure]) -> None:
+    reply = await chat.send("drivers last 7d vs previous")
+    assert not reply.error, reply.plain_text()
+    assert reply.charts[0].png
+    assert reply.data["compare"]["start"] in header(figures[0])
+
+
+async def test_a_weekly_trend_marks_its_incomplete_weeks(chat: Chat, figures: list[Figure]) -> None:
+    reply = await chat.send("trend orders last 12w weekly by channel")
+    assert not reply.error, reply.plain_text()
+    assert reply.data["partial"], "the demo period cuts its first week"
+    assert reply.charts[0].png
+    (fig,) = figures
+    assert all(day in header(fig) for day in reply.data["partial"])
+    hollow = [c for ax in fig.axes for c in ax.collections if len(c.get_offsets())
+              and (c.get_facecolor()[:, :3] == 1.0).all()]
+    assert hollow, "no hollow points for the incomplete weeks"
