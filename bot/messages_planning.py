@@ -196,7 +196,7 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     "budget_weak": {
         "en": "Weak fit for {channels} (r² below {r2}): spend explains too little of their day-to-day outcome, so "
         "they get no more than their current daily spend, and their range is wide.",
-        "zh": "{channels} 拟合较弱（r² 低于 {r2}）：投放对其日产出的解释力太低，因此分配不超过其当前日投放，区间也较宽。",
+        "zh": "{channels}拟合较弱（r² 低于 {r2}）：投放对其日产出的解释力太低，因此分配不超过其当前日投放，区间也较宽。",
     },
     "budget_uncredited": {
         "en": "⚠ The minimum shares put {channels} beyond what its history shows it can absorb: that part is spent "

@@ -75,7 +75,7 @@ def period_text(period: Period, lang: str) -> str:
     return f"{period.label} ({dates})"
 
 
-def _joined(ctx: Context, names: list[str]) -> str:
+def joined_list(ctx: Context, names: list[str]) -> str:
     """A list inside a sentence: "GMV, Orders"; "销售额、订单量" in Chinese."""
     return ("、" if ctx.lang == "zh" else ", ").join(names)
 
@@ -164,8 +164,8 @@ def render_kpi(ctx: Context, result: KpiResult) -> Reply:
                        if d and d != "channel"})
         text.append(ctx.t(
             "unavailable",
-            metrics=_joined(ctx, [metric_label(n, ctx.lang) for n in result.unavailable]),
-            dimensions=_joined(ctx, [dimension_label(d, ctx.lang) for d in dims]),
+            metrics=joined_list(ctx, [metric_label(n, ctx.lang) for n in result.unavailable]),
+            dimensions=joined_list(ctx, [dimension_label(d, ctx.lang) for d in dims]),
         ))
     if isinstance(result.coverage, KpiCoverage):
         labels = {n: metric_label(n, ctx.lang) for n in result.totals}

@@ -34,7 +34,7 @@ from bot.planning_store import Campaign, Goal, GoalTarget, SpendPlan
 from bot.reply import Action, Attachment, Chart, Field, Reply
 from bot.reply import Table as ReplyTable
 from handlers.common import did_you_mean, parse_id, parse_metric
-from handlers.kpi import period_text
+from handlers.kpi import joined_list, period_text
 from metrics import budget as budget_mod
 from metrics import charts
 from metrics import planning as plan_mod
@@ -962,12 +962,13 @@ def render_budget(ctx: Context, r: BudgetResult) -> Reply:
         text.append(ctx.t("budget_unplaced", amount=_money(ctx, r.best.unplaced)))
     weak = [ch for ch in sorted(r.curves) if r.curves[ch].weak]
     if weak:
-        text.append(ctx.t("budget_weak", channels=", ".join(
-            f"{ch} (r² {r.curves[ch].r2:.2f})" for ch in weak), r2=f"{budget_mod.MIN_R2:.1f}"))
+        r2 = "（r² {:.2f}）" if ctx.lang == "zh" else " (r² {:.2f})"
+        text.append(ctx.t("budget_weak", channels=joined_list(ctx, [ch + r2.format(r.curves[ch].r2) for ch in weak]),
+                          r2=f"{budget_mod.MIN_R2:.1f}"))
     if r.best.uncredited:
-        text.append(ctx.t("budget_uncredited", channels=", ".join(sorted(r.best.uncredited))))
+        text.append(ctx.t("budget_uncredited", channels=joined_list(ctx, sorted(r.best.uncredited))))
     if r.thin:
-        text.append(ctx.t("budget_thin", channels=", ".join(r.thin), days=budget_mod.MIN_SPEND_DAYS))
+        text.append(ctx.t("budget_thin", channels=joined_list(ctx, r.thin), days=budget_mod.MIN_SPEND_DAYS))
     text.append(ctx.t("budget_method", days=BUDGET_HISTORY_DAYS))
     columns = [ctx.t("pl_channel"), ctx.t("budget_spend"), ctx.t("share"), ctx.t("budget_from_spend", metric=label),
                ctx.t("budget_range_column"),
