@@ -24,7 +24,10 @@ def warm(ctx: Context) -> int:
     chats = {str(ctx.incoming.chat)} | set(ctx.settings.access.scopes)
     groups = by_scope(ctx, chats)
     for sctx, _ in groups:
-        seg_mod.segment_report(sctx.warehouse, sctx.now().date())
+        today = sctx.now().date()
+        for table in ("orders", "traffic", "marketing_spend"):  # what every answer checks its period against
+            sctx.warehouse.coverage(table, today)
+        seg_mod.segment_report(sctx.warehouse, today)
         co.retention(sctx.warehouse, parse_retention(sctx, ""))
         co.ltv(sctx.warehouse, *parse_ltv(sctx, ""))
     return len(groups)

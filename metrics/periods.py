@@ -310,7 +310,13 @@ def _normalize(text: str) -> str:
     # NFKC folds full-width digits and letters that Chinese input methods produce ("２０２６Ｑ４").
     folded = unicodedata.normalize("NFKC", text).casefold()
     folded = re.sub(r"\s*\.\.\s*", "..", folded)
+    # a range as the bot prints it ("2026-11-01 – 2026-11-10", "2026-11-01 至 2026-11-10") reads back
+    folded = _PRINTED_RANGE.sub(r"\1..\2", folded)
     return re.sub(r"\s+", " ", folded).strip()
+
+
+_DAY_TEXT = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+_PRINTED_RANGE = re.compile(rf"({_DAY_TEXT})\s*(?:–|—|~|～|至|\s-\s|\sto\s)\s*({_DAY_TEXT})")
 
 
 def _match(text: str, now: datetime) -> Period | None:

@@ -634,3 +634,10 @@ def test_derived_periods_hold_together(now: datetime, text: str) -> None:
     ly = last_year_period(p)
     assert ly.start.year == p.start.year - 1
     assert abs(ly.days - p.days) <= 1
+
+
+@pytest.mark.parametrize("text", ["2026-11-01 – 2026-11-10", "2026-11-01 至 2026-11-10", "2026-11-01 to 2026-11-10",
+                                  "2026-11-01 - 2026-11-10", "2026-11-01—2026-11-10"])
+def test_a_range_as_the_bot_prints_it_reads_back(text: str) -> None:
+    period = parse_period(text, datetime(2026, 11, 25, 10, 30))
+    assert (period.start, period.end) == (date(2026, 11, 1), date(2026, 11, 11))
