@@ -41,7 +41,7 @@ def run_case(bot, spec: ShopSpec, cut: date, share: float) -> dict:  # type: ign
     promised = data["uplift_vs_current"]
     brought = data["best"]
     return {"seed": spec.seed, "cut": cut, "share": share, "amount": amount,
-            "uplift": promised["expected"], "uplift_range": promised["range"],
+            "uplift": promised["expected"], "uplift_range": promised["range"], "sure": promised["sure"],
             "true_uplift": truth["best"] - truth["recent"],
             "brought": brought["total_incremental"], "brought_range": brought["incremental_range"],
             "true_brought": truth["best"] - truth["zero"], "unplaced": data["unplaced"]}

@@ -179,6 +179,12 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     },
     "budget_uplift": {"en": "Versus spending it like the last 28 days: {uplift} expected ({range}).",
                       "zh": "与按近 28 天的结构投放相比：预期 {uplift}（{range}）。"},
+    "budget_uplift_unsure": {
+        "en": "⚠ The range reaches no gain or a loss: the history cannot tell this split from the recent one. Treat it "
+        "as a test (move part of the money for a few weeks and ask again), not as a plan.",
+        "zh": "⚠ 区间包含零或负值：历史数据无法区分此分配与近期结构的优劣。请把它当作测试（先调整部分预算几周后再问），"
+        "而不是计划。",
+    },
     "budget_incremental": {
         "en": "Brought by the spend: {value} ({range}), on top of about {baseline} the channels bring without it "
         "(their baseline, which no split changes).",

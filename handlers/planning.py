@@ -956,6 +956,9 @@ def render_budget(ctx: Context, r: BudgetResult) -> Reply:
             ctx.t("budget_uplift", uplift=_signed_value(ctx, objective_kpi, uplift), range=span(up_lo, up_hi)),
             ctx.t("budget_incremental", value=value(r.best.total_incremental), range=span(inc_lo, inc_hi),
                   baseline=value(r.best.total_baseline))]
+    if up_lo <= 0 < uplift:
+        # the split may be no better than the recent one: a test to run, not a plan to adopt blindly
+        text.append(ctx.t("budget_uplift_unsure"))
     even_gain, _, _ = r.best.uplift_over(r.even)
     text.append(ctx.t("budget_vs_even", change=_signed_value(ctx, objective_kpi, even_gain)))
     if r.best.unplaced > 0.005:
@@ -980,7 +983,8 @@ def render_budget(ctx: Context, r: BudgetResult) -> Reply:
         tables=[ReplyTable(columns, rows)],
         data={"amount": q.amount, "period": q.period.as_json(), "objective": q.objective, "channels": channels_data,
               "thin": r.thin, "weak": weak, "unplaced": json_number(r.best.unplaced),
-              "uplift_vs_current": {"expected": json_number(uplift), "range": [json_number(up_lo), json_number(up_hi)]},
+              "uplift_vs_current": {"expected": json_number(uplift), "range": [json_number(up_lo), json_number(up_hi)],
+                                    "sure": bool(up_lo > 0)},
               "best": _allocation_json(r.best), "current": _allocation_json(r.current), "even": _allocation_json(r.even)},
     )
     if not q.adopt:

@@ -45,6 +45,7 @@ MIN_SPEND_CV = 0.05
 MIN_R2 = 0.2
 # the day a channel's cap is read from: the 95th percentile of its daily spend
 CAP_QUANTILE = 0.95
+FLOOR_QUANTILE = 0.05
 # the range shown: these percentiles of the bootstrap (an 80 % range)
 RANGE = (10.0, 90.0)
 BOOTSTRAP_DRAWS = 200
@@ -84,6 +85,9 @@ class Curve:
     weekday: tuple[float, ...] = (1.0,) * 7
     growth: float = 0.0
     last_day: date | None = None
+    # the FLOOR_QUANTILE day: below it the curve's shape is as unknown as above the cap, so a cut
+    # below it is credited at the channel's average return there (linear to zero), not at the curve
+    low_daily_spend: float = 0.0
 
     def demand_factor(self, start: date, days: int) -> float:
         """Mean demand over [start, start + days) relative to the history's recent days."""
@@ -113,33 +117,56 @@ class Curve:
         a, b = self.draws[:, 0], self.draws[:, 1]
         return a * np.log1p(daily_spend / b)
 
+    def credited_draws(self, daily_spend: float) -> np.ndarray:
+        """The spend-driven part per bootstrap draw as credited: the curve from the floor up, and
+        below the floor the floor's return scaled down linearly (the average return, held)."""
+        floor = self.low_daily_spend
+        if daily_spend >= floor:
+            return self.incremental_draws(daily_spend)
+        return self.incremental_draws(floor) * (daily_spend / floor)
+
     def expected_incremental(self, daily_spend: float) -> float:
         """The spend-driven part averaged over the bootstrap: what the split is chosen by and what
         the reply states, so the number shown always lies inside its range's draws."""
-        return float(self.incremental_draws(daily_spend).mean())
+        return float(self.credited_draws(daily_spend).mean())
 
-    def marginal(self, daily_spend: float | np.ndarray) -> float | np.ndarray:
-        """d expected_incremental / d daily spend (falls as spend grows)."""
+    def _curve_marginal(self, daily_spend: float) -> float:
         a, b = self.draws[:, 0], self.draws[:, 1]
-        s = np.asarray(daily_spend, dtype=float)
-        return (a / (b + s[..., None])).mean(axis=-1) if s.ndim else float((a / (b + s)).mean())
+        return float((a / (b + daily_spend)).mean())
+
+    def _floor_return(self) -> float:
+        """Average return per unit of spend up to the floor (the slope credited below it)."""
+        floor = self.low_daily_spend
+        return float(self.incremental_draws(floor).mean()) / floor
+
+    def marginal(self, daily_spend: float) -> float:
+        """d expected_incremental / d daily spend (falls as spend grows)."""
+        if daily_spend < self.low_daily_spend:
+            return self._floor_return()
+        return self._curve_marginal(daily_spend)
 
     def spend_for_marginal(self, lam: float) -> float:
         """The daily spend at which the marginal return falls to `lam` (0 if it is below already)."""
-        if self.marginal(0.0) <= lam:
+        floor = self.low_daily_spend
+        if floor > 0:
+            if self._floor_return() <= lam:
+                return 0.0
+            if self._curve_marginal(floor) <= lam:
+                return floor
+        elif self._curve_marginal(0.0) <= lam:
             return 0.0
-        lo, hi = 0.0, max(float(self.draws[:, 1].max()), 1.0)
-        while self.marginal(hi) > lam:
+        lo, hi = floor, max(float(self.draws[:, 1].max()), floor, 1.0)
+        while self._curve_marginal(hi) > lam:
             hi *= 4
         for _ in range(60):
             mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if self.marginal(mid) > lam else (lo, mid)
+            lo, hi = (mid, hi) if self._curve_marginal(mid) > lam else (lo, mid)
         return (lo + hi) / 2
 
     def as_json(self) -> dict[str, float | int | str | bool]:
         return {"channel": self.channel, "a": self.a, "b": self.b, "c": self.c, "r2": self.r2, "weak": self.weak,
                 "days": self.days, "max_daily_spend": self.max_daily_spend,
-                "high_daily_spend": self.high_daily_spend}
+                "high_daily_spend": self.high_daily_spend, "low_daily_spend": self.low_daily_spend}
 
 
 def _ls_grid(s: np.ndarray, y: np.ndarray, bs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -234,6 +261,7 @@ def fit_curve(channel: str, spend: Sequence[float] | np.ndarray, outcome: Sequen
         return None
     # what the channel has absorbed, from every day it spent (the outcome's unusual days included)
     absorbed = (float(s.max()), float(s.mean()), float(np.quantile(s, CAP_QUANTILE)))
+    floor = float(np.quantile(s, FLOOR_QUANTILE))
     weekday: tuple[float, ...] = (1.0,) * 7
     growth = 0.0
     if kept_days is not None:
@@ -251,8 +279,7 @@ def fit_curve(channel: str, spend: Sequence[float] | np.ndarray, outcome: Sequen
     # a stable seed per channel and history: the same question gets the same range
     seed = int.from_bytes(channel.encode()[:8].ljust(8, b"\0"), "little") ^ len(s)
     return Curve(channel, a, b, c, 1 - sse / sst if sst > 0 else 0.0, len(s), *absorbed, _bootstrap(s, y, seed),
-                 weekday, growth,
-                 kept_days[-1] if kept_days else None)
+                 weekday, growth, kept_days[-1] if kept_days else None, floor)
 
 
 def fit_curves(daily: pd.DataFrame, outcome: str) -> tuple[dict[str, Curve], list[str]]:
@@ -359,7 +386,7 @@ def evaluate(curves: Mapping[str, Curve], spend: Mapping[str, float], days: int,
         f = (factors or {}).get(ch, 1.0)
         credited = min(total, caps[ch]) / days
         baseline[ch] = curve.c * days * f
-        channel_draws[ch] = curve.incremental_draws(credited) * days * f
+        channel_draws[ch] = curve.credited_draws(credited) * days * f
         incremental[ch] = float(channel_draws[ch].mean())
         marginal[ch] = curve.marginal(credited) * f if total < caps[ch] else 0.0
         if total > caps[ch] * (1 + 1e-9):
@@ -429,16 +456,19 @@ def allocate(
                 lam_hi = mid
             if lam_hi / lam_lo < 1 + 1e-10:
                 break
-        split = spend_at(math.sqrt(lam_lo * lam_hi))
-        # bisection leaves a rounding residue; hand it to channels with room, so the total is exact
+        # at the multiplier, spend moves between the two splits either side of it: by a rounding
+        # residue on a curve, or by a whole stretch where a channel's return is linear (below its
+        # floor, where any spend in the stretch is equally good). What the budget leaves goes there.
+        split, more = spend_at(lam_hi), spend_at(lam_lo)
         residue = placeable - sum(split.values())
-        for ch in sorted(channels, key=lambda c: -f[c] * curves[c].marginal(split[c] / days)):
-            room = up[ch] - split[ch] if residue > 0 else split[ch] - lo[ch]
-            step = math.copysign(min(abs(residue), room), residue)
+        for ch in sorted(channels, key=lambda c: split[c] - more[c]):
+            step = min(residue, more[ch] - split[ch])
             split[ch] += step
             residue -= step
-            if abs(residue) < 1e-9:
-                break
+        for ch in channels:  # what is left is rounding: any channel with room takes it
+            step = min(residue, up[ch] - split[ch])
+            split[ch] += step
+            residue -= step
     return evaluate(curves, split, days, caps, factors, unplaced=max(budget - sum(split.values()), 0.0))
 
 

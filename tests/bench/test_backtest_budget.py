@@ -12,17 +12,32 @@ from bench.backtest_planning import build_bot
 from metrics import sample
 from metrics.sample import ShopSpec
 
+SPEC = ShopSpec(end=date(2026, 12, 1), days=300, orders=60_000, seed=2)
 
-@pytest.mark.parametrize("share", [1.0, pytest.param(0.7, marks=pytest.mark.xfail(
-    strict=True, reason="known defect (issue 15 left open): on this shop the split recommended for a 30% cut is "
-    "truly 2.6% worse than cutting every channel alike: the optimiser's curse, see bench/README.md"))])
-def test_the_spend_s_gmv_is_within_its_range_and_the_split_helps(tmp_path: Path, share: float) -> None:
-    spec = ShopSpec(end=date(2026, 12, 1), days=300, orders=60_000, seed=2)
-    bot = build_bot(spec, tmp_path)
-    bot.spend = sample.generate(spec).marketing_spend.assign(day=lambda f: f["day"].dt.date)  # type: ignore[attr-defined]
-    row = run_case(bot, spec, spec.end - timedelta(days=PERIOD_DAYS), share)
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[float, dict]:  # type: ignore[type-arg]
+    bot = build_bot(SPEC, tmp_path_factory.mktemp("budget-backtest"))
+    bot.spend = sample.generate(SPEC).marketing_spend.assign(day=lambda f: f["day"].dt.date)  # type: ignore[attr-defined]
+    return {share: run_case(bot, SPEC, SPEC.end - timedelta(days=PERIOD_DAYS), share) for share in (1.0, 0.7)}
+
+
+@pytest.mark.parametrize("share", [1.0, 0.7])
+def test_the_gmv_the_spend_brings_is_within_its_range(cases: dict[float, dict], share: float) -> None:  # type: ignore[type-arg]
+    row = cases[share]
     lo, hi = row["brought_range"]
     assert lo <= row["true_brought"] <= hi
-    # the split the reply recommends is truly no worse than spending like the last 28 days
-    assert row["true_uplift"] >= -0.01 * row["true_brought"]
-    assert row["uplift"] >= 0
+    assert row["uplift"] >= 0  # the chosen split is never expected to do worse than the recent one
+
+
+@pytest.mark.parametrize("share", [1.0, 0.7])
+@pytest.mark.xfail(strict=True, reason="known defect, issue 15 left open: the split's promised gain over the recent "
+                   "split is optimistic (chosen where the fitted curves' noise flatters them); on this shop the 80% "
+                   "range misses the truth, and the 30% cut is truly worse: see bench/README.md")
+def test_the_promised_gain_over_the_recent_split_is_within_its_range(cases: dict[float, dict], share: float) -> None:  # type: ignore[type-arg]
+    row = cases[share]
+    lo, hi = row["uplift_range"]
+    slack = 0.01 * row["true_brought"]
+    assert lo - slack <= row["true_uplift"] <= hi + slack
+    if row["sure"]:  # called a gain: truly no worse than the recent split
+        assert row["true_uplift"] >= -slack
