@@ -10,6 +10,7 @@ from bot.core import Context
 from handlers.cohorts import parse_ltv, parse_retention
 from handlers.common import by_scope
 from metrics import cohorts as co
+from metrics import coverage
 from metrics import segments as seg_mod
 
 
@@ -25,7 +26,7 @@ def warm(ctx: Context) -> int:
     groups = by_scope(ctx, chats)
     for sctx, _ in groups:
         today = sctx.now().date()
-        for table in ("orders", "traffic", "marketing_spend"):  # what every answer checks its period against
+        for table in coverage.TABLES:  # what every answer checks its period against
             sctx.warehouse.coverage(table, today)
         seg_mod.segment_report(sctx.warehouse, today)
         co.retention(sctx.warehouse, parse_retention(sctx, ""))
