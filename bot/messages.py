@@ -184,6 +184,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "trend_partial": {"en": "Incomplete buckets (cut by the period or still running): {buckets}.",
                       "zh": "不完整的区间（被时间段截断或尚未结束）：{buckets}。"},
     "other": {"en": "other", "zh": "其他"},
+    # the rows a table leaves out, summed into one so that the table adds up to its total
+    "other_rows": {"en": "other ({count} more)", "zh": "其他（另 {count} 项）"},
+    "later_weeks": {"en": "{count} later weeks", "zh": "之后 {count} 周"},
     "share": {"en": "Share", "zh": "占比"},
     "previous": {"en": "Before", "zh": "对比期"},
     "current": {"en": "Now", "zh": "本期"},

@@ -22,11 +22,11 @@ from handlers.coverage import (
 )
 from handlers.kpi import period_text
 from metrics import charts
-from metrics.breakdown import DRIVERS, Contribution, drivers, movers, top
+from metrics.breakdown import DRIVERS, Contribution, drivers, movers, movers_rest, top, top_rest
 from metrics.coverage import Judgement
 from metrics.errors import UnknownDimension
 from metrics.funnel import STAGES, STEPS, funnel
-from metrics.kpis import CATALOG, Kpi, json_number
+from metrics.kpis import CATALOG, Kpi, json_number, rows_shown
 from metrics.periods import Comparison, Period, parse_period, previous_period
 from metrics.trend import OTHER, TOTAL_LINE, buckets, trend
 from metrics.warehouse import measure_table
@@ -216,20 +216,26 @@ async def top_(ctx: Context, args: Args) -> Reply:
     if compare:
         columns += [ctx.t("previous"), ctx.t("column_change")]
     rows = []
-    for i, r in enumerate(result.rows[:TOP_ROWS], 1):
-        row = [str(i), r.key, _fmt(ctx, kpi, r.value), fmt_percent(r.share, ctx.lang) if r.share is not None else "–"]
+    limit = rows_shown(len(result.rows), TOP_ROWS)
+    other = top_rest(result, limit)  # the slices left out, as one row: the table adds up to its total
+    if other is not None and result.previous_total is None:
+        other.previous = None
+    shown = [(str(i), r.key, r) for i, r in enumerate(result.rows[:limit], 1)]
+    if other is not None:
+        shown.append(("", ctx.t("other_rows", count=len(result.rows) - limit), other))
+    for rank, key, r in shown:
+        row = [rank, key, _fmt(ctx, kpi, r.value), fmt_percent(r.share, ctx.lang) if r.share is not None else "–"]
         if compare:
             row += [_fmt(ctx, kpi, r.previous), fmt_change_pct(r.change_pct, ctx.lang) or "–"]
         rows.append(row)
     title = ctx.t("top_title", dimension=dimension_label(dimension, ctx.lang), metric=label,
                   period=period_text(period, ctx.lang))
-    shown = result.rows[:CHART_BARS]  # a phone shows ten bars legibly; the table has the rest
-    draw = partial(charts.bar_chart, [r.key for r in shown], [r.value or 0.0 for r in shown], title,
-                   value_format=_value_format(ctx, kpi))
+    bars = result.rows[:CHART_BARS]  # a phone shows ten bars legibly; the table has the rest
+    left = len(result.rows) - len(bars)
+    draw = partial(charts.bar_chart, [r.key for r in bars], [r.value or 0.0 for r in bars], title,
+                   value_format=_value_format(ctx, kpi), note=ctx.t("rows_more", count=left) if left else "")
     text = [ctx.t("compared_with", period=period_text(compare, ctx.lang))] if compare else []
     text += notes
-    if len(result.rows) > TOP_ROWS:
-        text.append(ctx.t("rows_more", count=len(result.rows) - TOP_ROWS))
     return Reply(
         title=title, text=text,
         fields=[Field(ctx.t("total"), _fmt(ctx, kpi, result.total))],
@@ -239,7 +245,11 @@ async def top_(ctx: Context, args: Args) -> Reply:
               "compare": compare.as_json() if compare else None, "total": result.total,
               "previous_total": result.previous_total,
               "rows": [{dimension: r.key, "value": r.value, "share": r.share, "previous": r.previous,
-                        "change": r.change, "change_pct": r.change_pct} for r in result.rows]},
+                        "change": r.change, "change_pct": r.change_pct} for r in result.rows],
+              # the table shows the first TOP_ROWS rows and this one for the rest (all rows are above)
+              "other": None if other is None else {
+                  "rows": len(result.rows) - limit, "value": other.value, "share": other.share,
+                  "previous": other.previous, "change": other.change, "change_pct": other.change_pct}},
     )
 
 
@@ -283,13 +293,18 @@ async def movers_(ctx: Context, args: Args) -> Reply:
     tables = []
     lead: list[Contribution] = []
     for dim, contribs in result.by_dimension.items():
-        top_rows = contribs[:MOVER_ROWS]
+        limit = rows_shown(len(contribs), MOVER_ROWS)
+        top_rows = contribs[:limit]
         if not lead or (top_rows and abs(top_rows[0].contribution) > abs(lead[0].contribution)):
             lead = top_rows
             lead_dim = dim
-        rows = [[c.key, _signed(ctx, kpi, c.contribution),
+        shown = [(c.key, c) for c in top_rows]
+        other = movers_rest(result, dim, limit)  # the rest as one row: the table adds up to the change
+        if other is not None:
+            shown.append((ctx.t("other_rows", count=len(contribs) - limit), other))
+        rows = [[key, _signed(ctx, kpi, c.contribution),
                  fmt_percent(c.contribution / change, ctx.lang) if change else "–",
-                 _fmt(ctx, kpi, c.previous), _fmt(ctx, kpi, c.value)] for c in top_rows]
+                 _fmt(ctx, kpi, c.previous), _fmt(ctx, kpi, c.value)] for key, c in shown]
         tables.append(Table(
             [dimension_label(dim, ctx.lang), ctx.t("contribution"), ctx.t("of_change"), ctx.t("previous"),
              ctx.t("current")], rows, title=dimension_label(dim, ctx.lang)))
@@ -313,6 +328,11 @@ async def movers_(ctx: Context, args: Args) -> Reply:
               "compare": {"kind": compare.kind, **compare.period.as_json()},
               "value": result.value, "previous": result.previous, "change": change,
               "dimensions": {d: [_contribution_json(c) for c in cs] for d, cs in result.by_dimension.items()},
+              # each table shows the first MOVER_ROWS slices and this row for the rest (all are above)
+              "other": {d: {"rows": len(cs) - n, "contribution": o.contribution, "current": o.value,
+                            "previous": o.previous}
+                        for d, cs in result.by_dimension.items()
+                        if (o := movers_rest(result, d, n := rows_shown(len(cs), MOVER_ROWS))) is not None},
               "unavailable": result.unavailable},
     )
 

@@ -28,9 +28,9 @@ from handlers.coverage import kpi_lines
 from handlers.kpi import add_week_comparison, period_text, render_kpi, week_ago
 from handlers.planning import pace_report
 from metrics import charts
-from metrics.breakdown import movers
+from metrics.breakdown import movers, movers_rest
 from metrics.coverage import apply_to_kpis
-from metrics.kpis import CATALOG, STANDARD_CARD, KpiQuery, evaluate
+from metrics.kpis import CATALOG, STANDARD_CARD, KpiQuery, evaluate, rows_shown
 from metrics.periods import Comparison, Period, parse_period, previous_period
 from metrics.trend import trend
 
@@ -165,23 +165,35 @@ async def _add_open_alerts(ctx: Context, reply: Reply) -> None:
     reply.data["open_alerts"] = [{"id": a.id, "series": a.series, "severity": a.severity} for a in alerts]
 
 
+DIGEST_MOVERS = 3  # slices per dimension in the digest's movers table, before its "other" row
+
+
 async def _add_movers(ctx: Context, reply: Reply, period: Period, compare: Period) -> None:
     result = await ctx.run(movers, ctx.warehouse, CATALOG["gmv"], period, compare, ["channel", "category"])
     currency = ctx.settings.bot.currency
     rows = []
+    others = {}
     for dim, contribs in result.by_dimension.items():
-        for c in contribs[:3]:
+        shown = rows_shown(len(contribs), DIGEST_MOVERS)
+        lines = [(c.key, c) for c in contribs[:shown]]
+        # the rest of each dimension as one row, so that its rows add up to the day's change
+        if (other := movers_rest(result, dim, shown)) is not None:
+            others[dim] = {"rows": len(contribs) - shown, "contribution": other.contribution}
+            lines.append((ctx.t("other_rows", count=len(contribs) - shown), other))
+        for key, c in lines:
             sign = "+" if c.contribution >= 0 else "−"
-            rows.append([dimension_label(dim, ctx.lang), c.key,
+            rows.append([dimension_label(dim, ctx.lang), key,
                          sign + fmt_value(abs(c.contribution), "money", ctx.lang, currency)])
     if rows:
         reply.tables.append(Table([ctx.t("dimension"), ctx.t("value"), ctx.t("contribution")], rows,
                                   title=ctx.t("digest_movers", metric=metric_label("gmv", ctx.lang),
                                               period=period_text(compare, ctx.lang))))
     reply.data["movers"] = {
-        dim: [{"value": c.key, "contribution": c.contribution} for c in cs[:3]]
+        dim: [{"value": c.key, "contribution": c.contribution} for c in cs[:rows_shown(len(cs), DIGEST_MOVERS)]]
         for dim, cs in result.by_dimension.items()
     }
+    reply.data["movers_other"] = others
+    reply.data["movers_change"] = result.change
 
 
 async def _add_trend(ctx: Context, reply: Reply, now: datetime, weekly: bool) -> None:

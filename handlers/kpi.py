@@ -12,7 +12,16 @@ from bot.reply import Field, Reply, Table
 from handlers.common import check_filter_values, parse_common, parse_metric
 from handlers.coverage import compare_lines, kpi_lines
 from metrics.coverage import KpiCoverage, apply_to_kpis
-from metrics.kpis import CATALOG, STANDARD_CARD, KpiQuery, KpiResult, MetricValue, evaluate_many
+from metrics.kpis import (
+    CATALOG,
+    STANDARD_CARD,
+    KpiQuery,
+    KpiResult,
+    MetricValue,
+    evaluate_many,
+    rest_row,
+    rows_shown,
+)
 from metrics.periods import Comparison, Period, parse_period, previous_period
 
 router = Router()
@@ -108,7 +117,12 @@ def _table(ctx: Context, result: KpiResult) -> Table:
         if query.compare:
             columns.append(ctx.t("column_change"))
     rows = []
-    for key, values in result.rows[:MAX_ROWS]:
+    limit = rows_shown(len(result.rows), MAX_ROWS)
+    shown = [(key, values) for key, values in result.rows[:limit]]
+    other = rest_row(result, limit)
+    if other is not None:  # the rows left out, as one: the table still adds up to the total
+        shown.append((ctx.t("other_rows", count=other.count), other.values))
+    for key, values in shown:
         row = [key]
         for k in query.metrics:
             f = _field(ctx, k.name, values[k.name])
@@ -138,6 +152,9 @@ def _data(result: KpiResult) -> dict[str, object]:
             {query.by: key, "metrics": {name: mv.as_json() for name, mv in values.items()}}
             for key, values in result.rows
         ]
+        # the table shows the first MAX_ROWS rows and this row for the rest (every row is above)
+        other = rest_row(result, rows_shown(len(result.rows), MAX_ROWS))
+        data["other"] = other.as_json() if other is not None else None
     return data
 
 
@@ -180,8 +197,6 @@ def render_kpi(ctx: Context, result: KpiResult) -> Reply:
     )
     if query.by:
         reply.tables.append(_table(ctx, result))
-        if len(result.rows) > MAX_ROWS:
-            reply.text.append(ctx.t("rows_more", count=len(result.rows) - MAX_ROWS))
     return reply
 
 

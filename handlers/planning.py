@@ -41,7 +41,7 @@ from metrics import planning as plan_mod
 from metrics import segments as seg_mod
 from metrics.campaigns import PRE_DAYS, CampaignResult, EventWindow, campaign_lift
 from metrics.errors import InputError
-from metrics.kpis import CATALOG, Kpi, json_number, kpi_value
+from metrics.kpis import CATALOG, Kpi, json_number, kpi_value, rows_shown
 from metrics.periods import Period, extract_period, parse_period
 from metrics.warehouse import TOTAL, Warehouse
 
@@ -494,10 +494,12 @@ def render_plan(ctx: Context, kpi: Kpi, split: plan_mod.Split, period: Period, g
     month_rows = [[a.strftime("%Y-%m"), _value(ctx, kpi, v), fmt_percent(v / split.total if split.total else 0, ctx.lang)]
                   for a, _, v in months]
     week_rows = [[f"{a.isoformat()} – {(b - timedelta(days=1)).isoformat()}", str(b.toordinal() - a.toordinal()),
-                  _value(ctx, kpi, v)] for a, b, v in weeks[:MAX_TABLE_ROWS]]
+                  _value(ctx, kpi, v)] for a, b, v in weeks[:rows_shown(len(weeks), MAX_TABLE_ROWS)]]
+    later = weeks[len(week_rows):]
+    if later:  # the weeks left out as one row, so that the table adds up to the target
+        week_rows.append([ctx.t("later_weeks", count=len(later)), str(sum(b.toordinal() - a.toordinal() for a, b, _ in later)),
+                          _value(ctx, kpi, math.fsum(v for _, _, v in later))])
     text = [ctx.t("plan_intro", total=_value(ctx, kpi, split.total), days=len(split.days))]
-    if len(weeks) > MAX_TABLE_ROWS:
-        text.append(ctx.t("rows_more", count=len(weeks) - MAX_TABLE_ROWS))
     if goal_id is None:
         text.append(ctx.t("plan_preview"))
     title = ctx.t("plan_title", metric=metric_label(kpi.name, ctx.lang), period=ptext)
@@ -513,6 +515,7 @@ def render_plan(ctx: Context, kpi: Kpi, split: plan_mod.Split, period: Period, g
             "metric": kpi.name, "goal": goal_id, "period": period.as_json(), "total": json_number(split.total),
             "months": [{"start": a.isoformat(), "end": b.isoformat(), "target": json_number(v)} for a, b, v in months],
             "weeks": [{"start": a.isoformat(), "end": b.isoformat(), "target": json_number(v)} for a, b, v in weeks],
+            "weeks_other": {"rows": len(later), "target": json_number(math.fsum(v for _, _, v in later))} if later else None,
             "days": [{"day": d.isoformat(), "target": json_number(v)} for d, v in split.by_day()],
             "profile": profile,
         },

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from metrics.kpis import CATALOG, Kpi, kpi_value
+from metrics.kpis import ADDITIVE, CATALOG, Kpi, kpi_value, rest_parts
 from metrics.periods import Period
 from metrics.warehouse import TOTAL, Filter, Warehouse
 
@@ -40,6 +40,43 @@ class TopResult:
     total: float | None
     previous_total: float | None
     rows: list[Ranked]
+    # summed parts per slice and in total (current, earlier), for the "other" row (top_rest)
+    frames: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None)
+    totals: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None)
+
+
+def _parts_of(frame: pd.DataFrame | None, keys: Sequence[str]) -> list[pd.Series | None]:
+    if frame is None:
+        return []
+    index = {str(k): k for k in frame.index}
+    return [frame.loc[index[k]] if k in index else None for k in keys]
+
+
+def top_rest(result: TopResult, shown: int) -> Ranked | None:
+    """The slices of a ranking after the first `shown`, as one row from their summed parts (key
+    None): its share is the rest of 100 %, a ratio is its own parts' ratio. None when none are left."""
+    if len(result.rows) <= shown:
+        return None
+    kpi, (cur, prev) = result.kpi, result.frames
+    keys = [r.key for r in result.rows]
+
+    def parts(frame: pd.DataFrame | None, totals: pd.DataFrame | None) -> pd.Series | None:
+        rows = _parts_of(frame, keys)
+        return rest_parts(_row(totals, TOTAL) if totals is not None else None, rows[:shown], rows[shown:])
+
+    now = parts(cur, result.totals[0])
+    value = kpi_value(kpi, now)
+    total_num = float(cur[kpi.numerator].sum()) if cur is not None and kpi.numerator in cur else 0.0
+    # the share of the sum the rows' shares are of, so that shown shares + other = 100 %
+    shown_num = sum(float(p[kpi.numerator]) for p in _parts_of(cur, keys[:shown])
+                    if p is not None and kpi.numerator in p.index)
+    share = (total_num - shown_num) / total_num if total_num else None
+    previous = None
+    if prev is not None:
+        previous = kpi_value(kpi, parts(prev, result.totals[1]))
+        if previous is None and kpi.denominator is None:
+            previous = 0.0
+    return Ranked(None, value, share, previous)  # type: ignore[arg-type]
 
 
 def _frame(wh: Warehouse, kpi: Kpi, period: Period, by: str | None, filters: Sequence[Filter]) -> pd.DataFrame:
@@ -50,10 +87,6 @@ def _row(frame: pd.DataFrame, key: str) -> pd.Series | None:
     return frame.loc[key] if key in frame.index else None
 
 
-# measures whose slices add up to the total (a new customer belongs to their first order's slice);
-# distinct counts (buyers) do not
-ADDITIVE = frozenset({"gmv", "orders", "refunded", "new_customers", "sessions", "product_views", "add_to_cart",
-                      "spend"})
 
 
 def _totals(wh: Warehouse, kpi: Kpi, period: Period, filters: Sequence[Filter],
@@ -92,6 +125,7 @@ def top(
     return TopResult(
         dimension, kpi, kpi_value(kpi, _row(totals, TOTAL)),
         kpi_value(kpi, _row(prev_totals, TOTAL)) if prev_totals is not None else None, rows,
+        (cur, prev), (totals, prev_totals),
     )
 
 
@@ -113,6 +147,8 @@ class MoversResult:
     previous: float | None
     by_dimension: dict[str, list[Contribution]] = field(default_factory=dict)
     unavailable: list[str] = field(default_factory=list)
+    # each dimension's summed parts (current, earlier), for the "other" row (movers_rest)
+    frames: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = field(default_factory=dict)
 
     @property
     def change(self) -> float | None:
@@ -173,7 +209,25 @@ def movers(
             result.unavailable.append(dim)
         else:
             result.by_dimension[dim] = split
+            result.frames[dim] = splits[dim]
     return result
+
+
+def movers_rest(result: MoversResult, dim: str, shown: int) -> Contribution | None:
+    """The slices of `dim` after the first `shown`, as one (key None): their contributions summed, so
+    that the shown rows + other add up to the change exactly; its values from its summed parts."""
+    contribs = result.by_dimension.get(dim, [])
+    if len(contribs) <= shown:
+        return None
+    rest = contribs[shown:]
+    cur, prev = result.frames[dim]
+
+    def value(frame: pd.DataFrame) -> float | None:
+        parts = [p for p in _parts_of(frame, [c.key for c in rest]) if p is not None]
+        return kpi_value(result.kpi, sum(parts[1:], parts[0])) if parts else None
+
+    return Contribution(None, math.fsum(c.contribution for c in rest), value(cur),  # type: ignore[arg-type]
+                        value(prev))
 
 
 # ---- the GMV driver tree ---------------------------------------------------------------

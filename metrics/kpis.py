@@ -132,6 +132,81 @@ class KpiResult:
     unavailable: list[str] = field(default_factory=list)
     # what the data covers of the periods asked (metrics.coverage.KpiCoverage), once judged
     coverage: object | None = None
+    # the summed parts behind every value (current, earlier), so that rows a table leaves out can be
+    # folded into an exact "other" row (rest_row)
+    total_parts: tuple[pd.Series | None, pd.Series | None] = (None, None)
+    row_parts: dict[str, tuple[pd.Series | None, pd.Series | None]] = field(default_factory=dict)
+
+
+# measures whose slices add up to the total (a new customer belongs to their first order's slice);
+# distinct counts (buyers, repeat buyers) do not: a customer who bought in two channels is in both
+ADDITIVE = frozenset({"gmv", "orders", "refunded", "new_customers", "sessions", "product_views", "add_to_cart",
+                      "spend"})
+
+
+def rows_shown(count: int, limit: int) -> int:
+    """How many of `count` rows a table of at most `limit` rows shows before its "other" row: all of
+    them when at most one would be left out (an "other" of one row would hide a name for nothing)."""
+    return count if count <= limit + 1 else limit
+
+
+def rest_parts(total: pd.Series | None, shown: Sequence[pd.Series | None],
+               rest: Sequence[pd.Series | None]) -> pd.Series | None:
+    """The summed parts of the rows a table leaves out.
+
+    An additive measure is the total less the shown rows, from the exact sums (never from rounded
+    display values), so that shown rows + other = total to the cent, even when some orders have no
+    slice value at all. A distinct count cannot be subtracted (a customer in two slices) and is the
+    left-out rows' own sum, as the slices themselves are counted."""
+    frames = [p for p in rest if p is not None]
+    seen = frames + [p for p in shown if p is not None]
+    if not seen or total is None and not frames:
+        return None
+    # only what the rows themselves have: a measure the split cannot give (sessions by category)
+    # stays unknown in "other" too, not the whole total
+    columns = list(seen[0].index)
+    out = pd.Series(0.0, index=columns, dtype=float)
+    for m in columns:
+        if m in ADDITIVE and total is not None and m in total.index:
+            out[m] = float(total[m]) - sum(float(p[m]) for p in shown if p is not None and m in p.index)
+        else:
+            out[m] = sum(float(p[m]) for p in frames if m in p.index)
+    return out
+
+
+@dataclass
+class OtherRow:
+    """The rows a table leaves out, as one row: how many, and their KPIs from their summed parts
+    (the AOV of "other" is its GMV / its orders, not an average of the rows' AOVs)."""
+
+    count: int
+    values: dict[str, MetricValue]
+
+    def as_json(self) -> dict[str, object]:
+        return {"rows": self.count, "metrics": {n: mv.as_json() for n, mv in self.values.items()}}
+
+
+def rest_row(result: KpiResult, shown: int) -> OtherRow | None:
+    """The rows of `result` after the first `shown`, folded into one, or None when none are left out.
+    Values the data cannot give (result.coverage) stay unknown in it as in every row."""
+    if len(result.rows) <= shown:
+        return None
+    keys = [k for k, _ in result.rows]
+    parts = [result.row_parts.get(k, (None, None)) for k in keys]
+    cur = rest_parts(result.total_parts[0], [c for c, _ in parts[:shown]], [c for c, _ in parts[shown:]])
+    compare = result.query.compare is not None
+    prev = rest_parts(result.total_parts[1], [p for _, p in parts[:shown]], [p for _, p in parts[shown:]]) \
+        if compare else None
+    gaps = getattr(result.coverage, "gaps", {}) or {}
+    compare_gaps = getattr(result.coverage, "compare_gaps", {}) or {}
+    values = {}
+    for k in result.query.metrics:
+        value = None if k.name in gaps else kpi_value(k, cur)
+        previous = None
+        if compare and k.name not in gaps and k.name not in compare_gaps:
+            previous = kpi_value(k, prev)
+        values[k.name] = MetricValue(value, previous)
+    return OtherRow(len(keys) - shown, values)
 
 
 def kpi_value(kpi: Kpi, parts: pd.Series | None) -> float | None:
@@ -213,6 +288,7 @@ def evaluate(warehouse: Warehouse, query: KpiQuery, memo: Memo | None = None) ->
         query,
         values(_row(current_total, TOTAL), _row(previous_total, TOTAL) if previous_total is not None else None),
         unavailable=unavailable,
+        total_parts=(_row(current_total, TOTAL), _row(previous_total, TOTAL) if previous_total is not None else None),
     )
     if query.by:
         current = aggregate(measures, *query.period.bounds(), by=query.by)
@@ -226,6 +302,7 @@ def evaluate(warehouse: Warehouse, query: KpiQuery, memo: Memo | None = None) ->
             if cur_row is None:
                 cur_row = pd.Series(0.0, index=current.columns)
             result.rows.append((key, values(cur_row, prev_row)))
+            result.row_parts[key] = (cur_row, prev_row)
         lead = query.metrics[0].name
         result.rows.sort(key=lambda kv: -(kv[1][lead].value or 0.0))
     return result
