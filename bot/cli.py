@@ -109,13 +109,16 @@ def digest(config_path: str | None, now_flag: bool, chat: str | None, weekly: bo
     from bot.adapters.console import ConsoleAdapter
     from bot.outbox import Deliverer, Outbox
     from bot.run import build_adapters
+    from bot.store import Store
     from handlers.digest import DigestSpec, build_digest
 
     settings = _settings(config_path)
     _logging(settings, False)
     try:
         target = ChatRef.parse(chat) if chat else CONSOLE
-        dispatcher = build_dispatcher(settings)
+        # cron's digest writes to the production state, as `run` does: the same [state] auto_migrate
+        dispatcher = build_dispatcher(settings, store=Store(settings.state_url(),
+                                                            migrate=settings.state.auto_migrate))
         adapters = {a.platform: a for a in build_adapters(settings, dispatcher)}
     except (ValueError, ConfigError) as exc:
         click.echo(f"opsbot: {exc}", err=True)
@@ -251,11 +254,15 @@ def detect(file: str, as_json: bool, sensitivity: str) -> None:
 def run(config_path: str | None) -> None:
     """Serve every platform whose token is in the environment (Slack, Telegram)."""
     from bot.run import build_adapters, serve
+    from bot.store import Store
 
     settings = _settings(config_path)
     _logging(settings, True)
     try:
-        dispatcher = build_dispatcher(settings)
+        # a state database behind the code is migrated here (or refused: [state] auto_migrate),
+        # one ahead of it always refused, before anything else opens
+        store = Store(settings.state_url(), migrate=settings.state.auto_migrate)
+        dispatcher = build_dispatcher(settings, store=store)
         adapters = build_adapters(settings, dispatcher)
     except ConfigError as exc:
         click.echo(f"opsbot: {exc}", err=True)
@@ -269,6 +276,58 @@ def run(config_path: str | None) -> None:
     except ConfigError as exc:  # e.g. a token the platform refused at start-up
         click.echo(f"opsbot: {exc}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
+
+
+@main.command()
+@config_option
+@click.option("--sql", is_flag=True, help="Print the SQL that would upgrade the state database (for a DBA); "
+                                          "change nothing.")
+@click.option("--check", is_flag=True, help="Only say where the state database stands: exit 0 up to date, "
+                                            "1 behind (needs `opsbot migrate`), 2 ahead or unreadable.")
+def migrate(config_path: str | None, sql: bool, check: bool) -> None:
+    """Upgrade the state database to this opsbot's schema (back it up first; see README, Upgrading).
+
+    Safe while other instances start: one migrates at a time, and an up-to-date database is left
+    alone. A database upgraded by a newer opsbot is refused (exit 2) and never written to.
+    """
+    from sqlalchemy import create_engine
+
+    from bot.migrate import StateSchemaError, describe, inspect_state, upgrade_sql
+    from bot.store import Store
+
+    settings = _settings(config_path)
+    _logging(settings, False)
+    url = settings.state_url()
+    try:
+        if sql or check:
+            engine = create_engine(url)
+            try:
+                if sql:
+                    click.echo(upgrade_sql(engine) or f"-- {describe(engine)} is up to date: nothing to apply", nl=False)
+                    sys.exit(EXIT_OK)
+                with engine.connect() as conn:
+                    state = inspect_state(conn)
+            finally:
+                engine.dispose()
+            if state.ahead:
+                click.echo(f"{describe(engine)}: at revision {state.current}, ahead of this opsbot ({state.head})")
+                sys.exit(EXIT_CANNOT_RUN)
+            where = "before migrations" if state.legacy else (state.current or "empty")
+            click.echo(f"{describe(engine)}: {where}, " + ("up to date" if state.up_to_date else
+                       f"behind: this opsbot needs {state.head}; run `opsbot migrate`"))
+            sys.exit(EXIT_OK if state.up_to_date else EXIT_BAD_INPUT)
+        store = Store(url)
+    except StateSchemaError as exc:
+        click.echo(f"opsbot: {exc}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    found = store.schema
+    store.dispose()
+    if found.up_to_date:
+        click.echo(f"{describe(store.engine)}: at {found.head}, up to date; nothing to do")
+    else:
+        was = "before migrations" if found.legacy else (found.current or "empty")
+        click.echo(f"{describe(store.engine)}: upgraded from {was} to {found.head}")
+    sys.exit(EXIT_OK)
 
 
 if __name__ == "__main__":

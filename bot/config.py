@@ -187,6 +187,9 @@ class WarehouseSection(_Section):
 
 class StateSection(_Section):
     url: str | None = None  # None: opsbot-state.db beside the config file
+    # `opsbot run` on a state database behind the code: migrate it at start (one instance at a
+    # time), or refuse to start until an operator runs `opsbot migrate`
+    auto_migrate: bool = True
 
     @field_validator("url")
     @classmethod

@@ -32,4 +32,5 @@ COVERAGE_MESSAGES: dict[str, dict[str, str]] = {
     "part_until": {"en": "{table} data until {last}", "zh": "{table}数据截至 {last}"},
     "part_between": {"en": "{table} data from {first} until {last}", "zh": "{table}数据 {first} 至 {last}"},
     "cov_title": {"en": "No data · {period}", "zh": "无数据 · {period}"},
+    "part_days": {"en": " ({covered} of {days} days have data)", "zh": "（{days} 天中 {covered} 天有数据）"},
 }

@@ -1,7 +1,8 @@
 """opsbot's own state (SQLAlchemy 2 ORM): per-chat settings, digest subscriptions, the
 outbox and the scheduler lease; goals, alert rules and the audit log join as their issues land.
 
-The schema is created with `create_all` until it settles; Alembic takes over then.
+The schema is Alembic's (bot/migrate.py, bot/migrations/): every change to these models needs a
+revision, and tests/bot/test_migrations.py fails until it has one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from bot.migrate import ensure_current
 
 
 class Base(DeclarativeBase):
@@ -181,11 +184,21 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        """Open the state database at `url` and make sure its schema is this code's.
+
+        A database behind the code is migrated (under a lock shared by every instance), or with
+        `migrate=False` refused with StateBehind; one ahead of it is refused with StateAhead
+        before anything is written (bot/migrate.py).
+        """
         self.engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             _sqlite_pragmas(self.engine)
-        Base.metadata.create_all(self.engine)
+        try:
+            self.schema = ensure_current(self.engine, migrate=migrate)  # as found, before any upgrade
+        except BaseException:
+            self.engine.dispose()
+            raise
         # chat languages are read on every message: keep them in memory, write through
         self._languages: dict[str, str | None] = {}
         self._lock = threading.Lock()

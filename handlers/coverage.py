@@ -46,6 +46,8 @@ def _parts(ctx: Context, partial: Sequence[Partial]) -> str:
             out.append(ctx.t("part_from", table=table, first=p.first.isoformat()))
         elif p.last:
             out.append(ctx.t("part_until", table=table, last=p.last.isoformat()))
+        if p.days:
+            out[-1] += ctx.t("part_days", covered=p.covered, days=p.days)
     return "; ".join(out)
 
 

@@ -52,10 +52,15 @@ class Partial:
     table: str
     first: date | None  # set when the data starts after the period does
     last: date | None  # set when the data ends before the period's last day (up to today)
+    # how many of the period's days the data has, of how many ("3 of 31 days"): a month whose data
+    # starts on the 29th reads very differently from one missing its last day
+    covered: int = 0
+    days: int = 0
 
     def as_json(self) -> dict[str, object]:
         return {"table": self.table, "first": self.first.isoformat() if self.first else None,
-                "last": self.last.isoformat() if self.last else None}
+                "last": self.last.isoformat() if self.last else None,
+                "days_with_data": self.covered, "days": self.days}
 
 
 def tables_of(measures: Iterable[str]) -> list[str]:
@@ -90,7 +95,8 @@ def judge(wh: Warehouse, table: str, period: Period, today: date) -> Gap | Parti
     starts_inside = first if first > period.start else None
     ends_inside = last if last < due else None
     if starts_inside or ends_inside:
-        return Partial(table, starts_inside, ends_inside)
+        covered = (min(period.end - timedelta(days=1), last) - max(period.start, first)).days + 1
+        return Partial(table, starts_inside, ends_inside, covered, period.days)
     return None
 
 

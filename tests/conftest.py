@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from bot.app import build_dispatcher
 from bot.config import Settings
 from bot.core import Dispatcher
+from bot.migrate import VERSION_TABLE
 from bot.store import Base, Store
 from metrics.load import write_shop
 from metrics.sample import Shop, ShopSpec, generate
@@ -105,6 +106,7 @@ def store(backend: str, tmp_path: Path) -> Iterator[Store]:
         with reset.begin() as conn:
             Base.metadata.drop_all(conn)
             conn.execute(text("drop table if exists apscheduler_jobs"))
+            conn.execute(text(f"drop table if exists {VERSION_TABLE}"))  # or Store would find it current
         reset.dispose()
         s = Store(PG_URL)
     else:

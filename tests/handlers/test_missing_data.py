@@ -178,6 +178,22 @@ async def test_a_period_partly_before_the_data_says_so(shop: Chat) -> None:
     assert f"orders data from {ORDERS_FIRST}" in ok(reply)
 
 
+async def test_a_partly_covered_period_says_how_many_of_its_days_have_data(shop: Chat) -> None:
+    """The issue-24 case: a month whose data starts on its 15th is not a whole month, and says so."""
+    first = date.fromisoformat(ORDERS_FIRST)
+    with_data = (date(2026, 11, 1) - first).days  # the 15th through the 31st
+    reply = await shop.send("kpi gmv 2026-10")
+    assert f"orders data from {ORDERS_FIRST} ({with_data} of 31 days have data)" in ok(reply)
+    assert reply.data["coverage"]["partial"][0] | {"days_with_data": with_data, "days": 31} \
+        == reply.data["coverage"]["partial"][0]
+    # a period that runs on past the last loaded day: only the days with data count
+    reply = await shop.send("kpi sessions this month")
+    traffic_days = len({r[0] for r in small_shop.TRAFFIC if r[0] >= "2026-11-01"})
+    assert f"({traffic_days} of 4 days have data)" in ok(reply)
+    reply = await shop.send("lang zh")
+    assert f"（31 天中 {with_data} 天有数据）" in ok(await shop.send("kpi gmv 2026-10"))
+
+
 # ---- missing tables and columns -----------------------------------------------------------------
 
 NO_TRAFFIC = ["kpi sessions conversion yesterday", "kpi", "trend sessions last 7d", "trend conversion last 7d",
