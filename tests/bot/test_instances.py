@@ -16,7 +16,7 @@ import pytest
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
 
 from bot.core import ChatRef
 from bot.migrate import VERSION_TABLE
@@ -43,11 +43,11 @@ async def test_two_processes_share_the_work(
     if backend != "embedded":
         pytest.skip("the state is on PostgreSQL either way; once is enough")
     state = pg_scratch_url("opsbot_instances")
-    store = Store(state)
-    with store.engine.begin() as conn:
+    reset = create_engine(state)  # not a Store: it would refuse a database another checkout left ahead
+    with reset.begin() as conn:
         Base.metadata.drop_all(conn)
         conn.execute(text(f"drop table if exists {VERSION_TABLE}"))  # or Store would find it current
-    store.dispose()
+    reset.dispose()
     store = Store(state)
     zone = midday_zone()
     due = (datetime.now(ZoneInfo(zone)) - timedelta(minutes=3)).replace(second=0, microsecond=0)
