@@ -215,7 +215,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "funnel_title": {"en": "Funnel · {period}", "zh": "转化漏斗 · {period}"},
     "funnel_words": {"en": "`funnel` takes a period, `vs …` and `by channel`; I don't understand '{text}'.",
                      "zh": "`funnel` 只接受时间段、`vs …` 和 `by channel`；无法识别「{text}」。"},
-    "funnel_weakest": {"en": "Weakest step: {before} → {step}.", "zh": "最薄弱环节：{before} → {step}。"},
+    # "weakest" is defined in metrics/funnel.py (FunnelRow.weakest); the reply says the definition
+    "funnel_weakest": {
+        "en": "Weakest step: {before} → {step}, {rate} against {previous}: about {lost} orders fewer than at its "
+              "earlier rate, the most of any step (weakest = the fall that cost the most orders, not the "
+              "lowest rate).",
+        "zh": "最薄弱环节：{before} → {step}，{rate}（对比期 {previous}）：按对比期的比率计约少了 {lost} 单，"
+              "为各环节之最（最薄弱 = 下滑造成订单损失最多的环节，而非比率最低的环节）。",
+    },
+    "funnel_none_fell": {"en": "No step up to the order fell against {period}.",
+                         "zh": "与 {period} 相比，下单及之前的环节都没有下滑。"},
     "step_sessions": {"en": "Sessions", "zh": "访客数"},
     "funnel_step": {"en": "{step} ({stage})", "zh": "{step}（{stage}）"},
     "step_product_views": {"en": "Product views", "zh": "商品浏览"},

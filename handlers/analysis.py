@@ -489,7 +489,12 @@ async def funnel_(ctx: Context, args: Args) -> Reply:
     text = [ctx.t("compared_with", period=period_text(compare.period, ctx.lang))] + notes
     if weakest:
         text.append(ctx.t("funnel_weakest", step=ctx.t(f"step_{weakest}"),
-                          before=ctx.t(f"step_{STEPS[STEPS.index(weakest) - 1]}")))
+                          before=ctx.t(f"step_{STEPS[STEPS.index(weakest) - 1]}"),
+                          rate=fmt_percent(total.rate(weakest), ctx.lang),
+                          previous=fmt_percent(total.rate(weakest, total.previous), ctx.lang),
+                          lost=fmt_value(total.lost_orders(weakest), "count", ctx.lang, "")))
+    elif total.previous is not None and any(total.lost_orders(s) is not None for s in STEPS):
+        text.append(ctx.t("funnel_none_fell", period=period_text(compare.period, ctx.lang)))
     tables = [Table([ctx.t("step"), ctx.t("count"), ctx.t("step_rate"), ctx.t("previous")], table_rows)]
     if rows:
         by_rows = []
@@ -508,8 +513,9 @@ async def funnel_(ctx: Context, args: Args) -> Reply:
     def row_json(r):  # type: ignore[no-untyped-def]
         return {"steps": [{"step": s, "count": r.counts[s], "rate": r.rate(s),
                            "previous_count": r.previous[s] if r.previous else None,
-                           "previous_rate": r.rate(s, r.previous) if r.previous else None} for s in STEPS],
-                "weakest": r.weakest()}
+                           "previous_rate": r.rate(s, r.previous) if r.previous else None,
+                           "lost_orders": r.lost_orders(s)} for s in STEPS],
+                "weakest": r.weakest(), "weakest_by": "lost_orders"}
 
     data = {"period": period.as_json(), "compare": {"kind": compare.kind, **compare.period.as_json()},
             "by": parsed.by, **row_json(total)}

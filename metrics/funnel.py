@@ -33,23 +33,33 @@ class FunnelRow:
         before, count = counts.get(STEPS[i - 1]), counts.get(step)
         return count / before if before and count is not None else None
 
-    def weakest(self) -> str | None:
-        """The step that fell most against the earlier period; without one, the lowest rate.
+    def lost_orders(self, step: str) -> float | None:
+        """Orders the step's fall against the comparison period cost: the visitors who reached the
+        step before it, times the fall of its rate, times the current rates from it on to an order
+        (negative when the step improved). None after the order step, or without a comparison."""
+        i = STEPS.index(step)
+        if self.previous is None or i == 0 or i > STEPS.index("orders"):
+            return None
+        rate, before, entering = self.rate(step), self.rate(step, self.previous), self.counts.get(STEPS[i - 1])
+        if rate is None or before is None or entering is None:
+            return None
+        onward = 1.0
+        for later in STEPS[i + 1:STEPS.index("orders") + 1]:
+            r = self.rate(later)
+            if r is None:
+                return None
+            onward *= r
+        return entering * (before - rate) * onward
 
-        Steps differ in their natural level (view→cart is always lower than cart→order), so
-        a drop against its own history says more than a low absolute rate.
-        """
-        rates = {s: self.rate(s) for s in STEPS[1:]}
-        if self.previous is not None:
-            drops = {}
-            for s, r in rates.items():
-                p = self.rate(s, self.previous)
-                if r is not None and p:
-                    drops[s] = r / p - 1
-            if drops and min(drops.values()) < 0:
-                return min(drops, key=lambda s: drops[s])
-        known = {s: r for s, r in rates.items() if r is not None}
-        return min(known, key=lambda s: known[s]) if known else None
+    def weakest(self) -> str | None:
+        """The step whose fall against the comparison period cost the most orders; None when no step
+        up to the order fell (or there is nothing to compare with).
+
+        Not the lowest rate: steps differ in their natural level (view → cart is always far below
+        cart → order), so a low rate says nothing by itself; and not the largest relative drop
+        either, which lets a small step with few visitors outrank one that loses many orders."""
+        lost = {s: v for s in STEPS[1:] if (v := self.lost_orders(s)) is not None and v > 0}
+        return max(lost, key=lambda s: lost[s]) if lost else None
 
 
 def _rows(frame: pd.DataFrame) -> dict[str, dict[str, float | None]]:

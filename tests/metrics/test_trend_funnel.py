@@ -70,11 +70,38 @@ def test_funnel_counts_and_rates(wh: Warehouse) -> None:
     assert search.counts["repeat_buyers"] == 1
 
 
-def test_weakest_step_is_the_biggest_drop(wh: Warehouse) -> None:
+def test_weakest_step_is_the_fall_that_cost_the_most_orders(wh: Warehouse) -> None:
+    """Issue 24: the weakest step is defined by the orders its fall cost, not by its level."""
     nov3 = Period(date(2026, 11, 3), date(2026, 11, 4), "d")
     nov1 = Period(date(2026, 11, 1), date(2026, 11, 2), "d")
     total, _ = funnel(wh, nov3, nov1)
-    rates_now = {s: total.rate(s) for s in ("product_views", "add_to_cart", "orders")}
-    rates_before = {s: total.rate(s, total.previous) for s in rates_now}
-    drops = {s: rates_now[s] / rates_before[s] - 1 for s in rates_now}
-    assert total.weakest() == min(drops, key=drops.get)
+    steps = ["sessions", "product_views", "add_to_cart", "orders"]
+    now, before = total.counts, total.previous
+    assert before is not None
+    rate = {s: now[s] / now[p] for p, s in zip(steps, steps[1:], strict=False)}
+    was = {s: before[s] / before[p] for p, s in zip(steps, steps[1:], strict=False)}
+    # sessions × the fall of the view rate × the cart and order rates now, and so on
+    lost = {"product_views": now["sessions"] * (was["product_views"] - rate["product_views"])
+            * rate["add_to_cart"] * rate["orders"],
+            "add_to_cart": now["product_views"] * (was["add_to_cart"] - rate["add_to_cart"]) * rate["orders"],
+            "orders": now["add_to_cart"] * (was["orders"] - rate["orders"])}
+    for s, v in lost.items():
+        assert total.lost_orders(s) == pytest.approx(v)
+    falls = {s: v for s, v in lost.items() if v > 0}
+    assert total.weakest() == (max(falls, key=falls.get) if falls else None)
+
+
+def test_the_weakest_step_is_not_the_lowest_rate() -> None:
+    """The issue's case: view → cart at 11 % is always the lowest rate; the step that fell is weakest."""
+    from metrics.funnel import FunnelRow
+
+    now = {"sessions": 475_736, "product_views": 275_686, "add_to_cart": 31_122, "orders": 10_803,
+           "repeat_buyers": 686}
+    before = {"sessions": 470_000, "product_views": 275_560, "add_to_cart": 31_382, "orders": 9_980,
+              "repeat_buyers": 636}
+    row = FunnelRow("total", now, before)  # type: ignore[arg-type]
+    assert row.rate("add_to_cart") < row.rate("product_views")
+    assert row.lost_orders("orders") < 0  # cart → order improved: it cost nothing
+    assert row.weakest() == max(("product_views", "add_to_cart"), key=row.lost_orders)  # type: ignore[arg-type]
+    assert FunnelRow("total", now, now).weakest() is None  # nothing fell: no weakest step
+    assert FunnelRow("total", now, None).weakest() is None  # nothing to compare with
