@@ -7,7 +7,10 @@ or a broken threshold rule. An alert is opened once per chat and series and stay
 alert while the series stays out of range; it is pushed again only after the cooldown and
 only when it got worse. When a later scan finds the series back in range, the alert closes
 and the chat gets a short recovery note. Outside working hours only critical alerts are
-pushed, and minor ones beyond the chat's daily budget wait for the morning digest.
+pushed at once: a minor one found then waits for the end of the quiet hours (the daily scan
+runs at 07:30, inside the default 22:00-08:00, so holding it back for good would silence every
+rule and every warning), or rides along in the same message as a critical one. Minor ones beyond
+the chat's daily budget wait for the morning digest.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class Outcome:
     push: list[Alert] = field(default_factory=list)
     recovered: list[Alert] = field(default_factory=list)
     held: list[Alert] = field(default_factory=list)
+    # naive UTC: the message waits until then (quiet hours, nothing critical in it)
+    not_before: datetime | None = None
 
 
 def severity_at_least(severity: str, minimum: str) -> bool:
@@ -57,15 +62,29 @@ def in_quiet_hours(window: str | None, local: time) -> bool:
     return local >= start or local < end  # the window crosses midnight
 
 
+def quiet_ends(window: str, local_now: datetime) -> datetime:
+    """The first end of the quiet window after `local_now` (both local, naive)."""
+    end = datetime.combine(local_now.date(), time.fromisoformat(window.split("-")[1]))
+    return end if end > local_now else end + timedelta(days=1)
+
+
 class AlertBook:
     def __init__(self, store: Store, policy: AlertsSection) -> None:
         self.store = store
         self.policy = policy
 
     def record(self, chat: str, findings: Sequence[Finding], scanned: set[str], now: datetime,
-               local_now: datetime) -> Outcome:
+               local_now: datetime, *, defer_quiet: bool = False, asked: bool = False) -> Outcome:
         """Apply one scan's findings for a chat. `scanned` names every series the scan looked at,
-        so a series missing from the findings is known to be back in range (not just unscanned)."""
+        so a series missing from the findings is known to be back in range (not just unscanned).
+
+        In quiet hours a minor alert is held back (left for the digest), or with `defer_quiet`
+        pushed when the quiet hours end (`Outcome.not_before`): the daily scan's findings are of
+        the day before and still news in the morning; an intraday one would be stale by then.
+        A scan someone `asked` for answers with everything it found: no quiet hours, no budget.
+
+        A series people marked expected stays quiet for the days it covered, however often
+        those days are scanned again."""
         outcome = Outcome()
         cooldown = timedelta(hours=self.policy.cooldown_hours)
         quiet = in_quiet_hours(self.policy.quiet_hours, local_now.time())
@@ -74,7 +93,11 @@ class AlertBook:
                 select(Alert).where(Alert.chat == chat, Alert.status.in_(("open", "acked"))))}
             pushed_today = s.scalar(select(func.count()).select_from(Alert).where(
                 Alert.chat == chat, Alert.notified_at >= now - timedelta(hours=24))) or 0
+            expected = [(a.series, a.day, a.last_day) for a in s.scalars(
+                select(Alert).where(Alert.chat == chat, Alert.status == "expected"))]
             for f in findings:
+                if any(series == f.series and first <= f.day <= last for series, first, last in expected):
+                    continue
                 alert = live.get(f.series)
                 if alert is None:
                     alert = Alert(chat=chat, series=f.series, source=f.source, day=f.day, last_day=f.day,
@@ -89,7 +112,7 @@ class AlertBook:
                 if not self._due(alert, now, cooldown):
                     continue
                 minor = alert.severity != "critical"
-                if minor and (quiet or pushed_today >= self.policy.daily_budget):
+                if minor and not asked and ((quiet and not defer_quiet) or pushed_today >= self.policy.daily_budget):
                     outcome.held.append(alert)
                     continue
                 alert.notified_at, alert.notified_score = now, alert.score
@@ -100,6 +123,9 @@ class AlertBook:
                     alert.status, alert.closed_at = "closed", now
                     alert.note = "back in range"
                     outcome.recovered.append(alert)
+        if quiet and defer_quiet and not any(a.severity == "critical" for a in outcome.push):
+            assert self.policy.quiet_hours is not None  # quiet implies a window
+            outcome.not_before = now + (quiet_ends(self.policy.quiet_hours, local_now) - local_now)
         return outcome
 
     @staticmethod

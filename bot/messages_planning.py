@@ -309,6 +309,18 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     "campaign_added": {"en": "Campaign #{id} {name}: {period}, {channels}. It counts as an expected peak for alerts.",
                        "zh": "活动 #{id} {name}：{period}，{channels}。告警会将其视为预期高峰。"},
     "campaign_all_channels": {"en": "all channels", "zh": "全部渠道"},
+    "campaign_exists": {"en": "Campaign #{id} {name} is already on the calendar for {period}. Nothing added.",
+                        "zh": "活动 #{id} {name} 已在日历中：{period}。未重复添加。"},
+    "campaign_in_data": {"en": "{name} is already on the calendar from the data for {period}. Nothing added.",
+                         "zh": "{name} 已在数据的活动日历中：{period}。未重复添加。"},
+    "campaign_same_name_overlap": {
+        "en": "Campaign #{id} {name} already covers {period}, which overlaps these days. To change its dates, "
+              "`campaign rm {id}` first; for a separate campaign, give it another name.",
+        "zh": "活动 #{id} {name} 已覆盖 {period}，与这些日期重叠。如要修改日期，请先 `campaign rm {id}`；"
+              "如是另一个活动，请换个名称。"},
+    "campaign_overlaps": {"en": "Note: its days overlap {others}.",
+                          "zh": "注意：本活动与以下活动日期重叠：{others}。"},
+    "campaign_overlap_data": {"en": "{name} (from the data, {period})", "zh": "{name}（来自数据，{period}）"},
     "campaign_removed": {"en": "Removed campaign #{id} {name}.", "zh": "已删除活动 #{id} {name}。"},
     "campaign_none": {"en": "No campaigns yet. Add one with `campaign add 双11 2026-11-08..2026-11-12`.",
                       "zh": "还没有活动。可用 `campaign add 双11 2026-11-08..2026-11-12` 添加。"},

@@ -56,14 +56,17 @@ class Outbox:
         self.store = store
         self.stale_after = stale_after
 
-    def enqueue(self, key: str, chat: ChatRef, reply: Reply, fingerprint: str | None = None) -> bool:
-        """Queue a reply; False (and nothing written) when the key was queued before."""
+    def enqueue(self, key: str, chat: ChatRef, reply: Reply, fingerprint: str | None = None,
+                not_before: datetime | None = None) -> bool:
+        """Queue a reply, to go out at once or at `not_before` (naive UTC); False (and nothing
+        written) when the key was queued before."""
         if self.get(key) is not None:
             return False
         payload = self.pack(reply)
         try:
             with self.store.session() as s, s.begin():
-                s.add(OutboxItem(key=key, chat=str(chat), payload=payload, fingerprint=fingerprint))
+                s.add(OutboxItem(key=key, chat=str(chat), payload=payload, fingerprint=fingerprint,
+                                 next_attempt_at=not_before or utcnow()))
         except IntegrityError:  # another instance queued it in between
             return False
         return True

@@ -263,7 +263,8 @@ async def run_alert_scan() -> str:
         chat = ChatRef.parse(chat_scan.chat)
         # the message is built in the chat's own language
         chat_scan.reply.data["chat"] = chat_scan.chat
-        if await asyncio.to_thread(rt.outbox.enqueue, chat_scan.key, chat, chat_scan.reply):
+        if await asyncio.to_thread(rt.outbox.enqueue, chat_scan.key, chat, chat_scan.reply, None,
+                                   chat_scan.not_before):
             queued += 1
     rt.deliverer.wake()
     log.info("anomaly scan of %s: %d chat message(s) queued", now.date() - timedelta(days=1), queued)

@@ -8,7 +8,9 @@ revision, and tests/bot/test_migrations.py fails until it has one.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bot.migrate import ensure_current
@@ -159,6 +162,22 @@ class AuditEntry(Base):
     duration_ms: Mapped[int] = mapped_column(Integer)
 
 
+class UniqueKey(Base):
+    """What must exist only once (a chat's digest, a chat's rule, a campaign), by its canonical
+    form: the primary key makes the second of two concurrent identical adds fail in its own
+    transaction, on every engine. `ref` is the id of the row it guards; a key whose row is gone
+    or no longer matches (removed, a migrated chat) is stale and given up by the next add."""
+
+    __tablename__ = "unique_keys"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    ref: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+Row = TypeVar("Row", bound=Any)
+
+
 class Lease(Base):
     """Who runs the scheduler: one holder at a time, taken over when it stops renewing."""
 
@@ -205,6 +224,36 @@ class Store:
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    def add_once(self, make: Callable[[], Row], key: Callable[[Row], str], candidates: Any) -> tuple[Row, bool]:
+        """Add the row `make()` builds unless an identical one exists: (the row, True) when added,
+        (the existing twin, False) otherwise. Identical means the same `key`; `candidates` (a
+        select of the rows that could be twins) finds twins made before their key was kept, and
+        the key row, written in the same transaction as the row, stops a concurrent twin."""
+        for _ in range(5):
+            row = make()
+            wanted = key(row)
+            model = type(row)
+            with self.session() as s:
+                twin = next((r for r in s.scalars(candidates) if key(r) == wanted), None)
+            if twin is not None:
+                return twin, False
+            try:
+                with self.session() as s, s.begin():
+                    held = s.get(UniqueKey, wanted)
+                    if held is not None:
+                        twin = s.get(model, held.ref)
+                        if twin is not None and key(twin) == wanted:
+                            return twin, False
+                        # stale: free it, unless a concurrent add just took it over
+                        s.execute(delete(UniqueKey).where(UniqueKey.key == wanted, UniqueKey.ref == held.ref))
+                    s.add(row)
+                    s.flush()
+                    s.add(UniqueKey(key=wanted, ref=row.id))
+                return row, True
+            except IntegrityError:
+                continue  # a twin was added at the same moment: the next round finds it
+        raise RuntimeError(f"could not add {wanted!r} once")  # never seen: five lost races in a row
 
     def chat_language(self, chat: str) -> str | None:
         with self._lock:

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.alerts import AlertBook, Finding, Outcome, severity_at_least
 from bot.core import Args, Context, Router
@@ -127,6 +127,7 @@ class ChatScan:
     outcome: Outcome
     reply: Reply | None
     key: str | None
+    not_before: datetime | None = None  # naive UTC: queue it to go out then (quiet hours)
 
 
 def scan_day(ctx: Context, day: date, now: datetime) -> list[ChatScan]:
@@ -156,22 +157,28 @@ def scan_day(ctx: Context, day: date, now: datetime) -> list[ChatScan]:
             findings = list(per_chat.get(chat, []))
             rf, rs = rule_findings(seen_from(ctx, chat), by_chat_rules.get(chat, []), day)
             findings += rf
+            # yesterday's findings are still news after the quiet hours: deferred, not dropped
             out.append(chat_scan(ctx, chat, findings, scanned_here | rs, now, local_now, day,
-                                 f"alerts:{chat}:{day.isoformat()}"))
+                                 f"alerts:{chat}:{day.isoformat()}", defer_quiet=True))
     return sorted(out, key=lambda c: c.chat)
 
 
+def chat_rules(ctx: Context, chat: str) -> list[AlertRule]:
+    with ctx.services.store.session() as s:
+        return list(s.scalars(select(AlertRule).where(AlertRule.chat == chat).order_by(AlertRule.id)).all())
+
+
 def chat_scan(ctx: Context, chat: str, findings: list[Finding], scanned: set[str], now: datetime,
-              local_now: datetime, day: date, key_prefix: str) -> ChatScan:
+              local_now: datetime, day: date, key_prefix: str, *, defer_quiet: bool = False) -> ChatScan:
     """Record one chat's findings in the alert book; the message to push, under a key that
     changes only when what is pushed changes (so a re-run pushes nothing twice)."""
     outcome = book(ctx).record(chat, findings, scanned, now.astimezone(ZoneInfo("UTC")).replace(tzinfo=None),
-                               local_now)
+                               local_now, defer_quiet=defer_quiet)
     if not (outcome.push or outcome.recovered):
         return ChatScan(chat, outcome, None, None)
     ids = ",".join(f"{a.id}:{a.notified_score:.3f}" for a in outcome.push + outcome.recovered)
     key = f"{key_prefix}:{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
-    return ChatScan(chat, outcome, render_alerts(ctx, outcome, day), key)
+    return ChatScan(chat, outcome, render_alerts(ctx, outcome, day), key, outcome.not_before)
 
 
 def alert_chats(ctx: Context) -> set[str]:
@@ -412,6 +419,12 @@ def _parse_rule(ctx: Context, tokens: list[str]) -> AlertRule:
                      created_by=ctx.incoming.user)
 
 
+def rule_key(rule: AlertRule) -> str:
+    # thresholds as parsed from the same text are the same float; 12 digits absorbs 5% vs 0.05
+    canonical = f"{rule.chat}|{rule.kpi}|{rule.op}|{rule.threshold:.12g}|{rule.by or ''}"
+    return "rule:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
 def _describe_rule(ctx: Context, rule: AlertRule) -> str:
     kpi = CATALOG[rule.kpi]
     value = fmt_value(rule.threshold, kpi.unit, ctx.lang, ctx.settings.bot.currency)
@@ -426,17 +439,18 @@ async def alert(ctx: Context, args: Args) -> Reply:
     if not args.tokens or args.tokens[0].lower() not in ("add", "rm", "remove", "del"):
         raise UsageError("rule_usage")
     if args.tokens[0].lower() == "add":
-        rule = _parse_rule(ctx, list(args.tokens[1:]))
+        tokens = list(args.tokens[1:])
+        rule = _parse_rule(ctx, tokens)
+        mine = select(AlertRule).where(AlertRule.chat == rule.chat, AlertRule.kpi == rule.kpi)
 
-        def save() -> AlertRule:
-            with ctx.services.store.session() as s, s.begin():
-                s.add(rule)
-            return rule
+        def save() -> tuple[AlertRule, bool]:
+            # the same rule twice would open two alerts and push the same breach twice
+            return ctx.services.store.add_once(lambda: _parse_rule(ctx, tokens), rule_key, mine)
 
-        saved = await ctx.run(save)
-        return Reply(text=[ctx.t("rule_added", rule=_describe_rule(ctx, saved))],
+        saved, added = await ctx.run(save)
+        return Reply(text=[ctx.t("rule_added" if added else "rule_exists", rule=_describe_rule(ctx, saved))],
                      data={"rule": saved.id, "kpi": saved.kpi, "op": saved.op, "threshold": saved.threshold,
-                           "by": saved.by})
+                           "by": saved.by, "existing": not added})
     rule_id = parse_id(args.tokens[1]) if len(args.tokens) == 2 else None
     if rule_id is None:
         raise UsageError("rule_usage")
@@ -447,6 +461,9 @@ async def alert(ctx: Context, args: Args) -> Reply:
             if rule is None or (ctx.incoming.chat.platform != "console" and rule.chat != str(ctx.incoming.chat)):
                 return None
             s.delete(rule)
+            # its series is never scanned again: an alert left open would stay open for good
+            s.execute(update(Alert).where(Alert.source == f"rule:{rule_id}", Alert.status.in_(("open", "acked")))
+                      .values(status="closed", closed_at=utcnow(), note="rule removed"))
             return rule
 
     removed = await ctx.run(delete)
@@ -498,12 +515,19 @@ async def scan_now(ctx: Context, args: Args) -> Reply:
     result = await ctx.run(scan, ctx.warehouse, day, sensitivity=ctx.settings.alerts.sensitivity,
                            expected_days=await ctx.run(promotion_days, ctx))
     findings, scanned = detector_findings(result, *await ctx.run(_typical, ctx, day))
-    outcome = await ctx.run(book(ctx).record, str(ctx.incoming.chat), findings, scanned | set(_detector_series(result)),
-                            now.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None),
-                            now.replace(hour=12))  # a scan someone asked for is never in quiet hours
+    # the chat's own threshold rules are part of every scan, on demand as in the daily one
+    chat = str(ctx.incoming.chat)
+    rules = await ctx.run(chat_rules, ctx, chat)
+    broken, rule_series = await ctx.run(rule_findings, ctx, rules, day)
+    outcome = await ctx.run(book(ctx).record, chat, findings + broken,
+                            scanned | set(_detector_series(result)) | rule_series,
+                            now.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None), now,
+                            asked=True)  # whoever asked gets all of it, whatever the hour or the budget
+    found = {"day": day.isoformat(), "anomalies": [a.as_dict() for a in result.anomalies],
+             "rules_broken": [dict(f.details, series=f.series) for f in broken]}
     if not outcome.push and not outcome.recovered:
-        return Reply(text=[ctx.t("scan_nothing", day=day.isoformat(), count=len(result.anomalies))],
-                     data={"day": day.isoformat(), "anomalies": [a.as_dict() for a in result.anomalies]})
+        return Reply(text=[ctx.t("scan_nothing", day=day.isoformat(), count=len(result.anomalies) + len(broken))],
+                     data=found)
     reply = render_alerts(ctx, outcome, day)
-    reply.data["anomalies"] = [a.as_dict() for a in result.anomalies]
+    reply.data.update(found)
     return reply

@@ -291,18 +291,44 @@ def _schedule_changed(ctx: Context) -> None:
                 examples=("subscribe digest daily 09:00", "subscribe digest weekly mon 09:00",
                           "subscribe digest daily 08:30 gmv orders by channel wait-until 10:00"))
 async def subscribe(ctx: Context, args: Args) -> Reply:
-    sub = parse_subscription(ctx, list(args.tokens))
+    tokens = list(args.tokens)
+    parse_subscription(ctx, tokens)  # bad input is refused before anything is read or written
 
-    def save() -> Subscription:
-        with ctx.services.store.session() as s, s.begin():
-            s.add(sub)
-        return sub
+    def save() -> tuple[Subscription, bool, list[Subscription]]:
+        store = ctx.services.store
+        mine = select(Subscription).where(Subscription.chat == str(ctx.incoming.chat)).order_by(Subscription.id)
+        saved, added = store.add_once(lambda: parse_subscription(ctx, tokens), subscription_key, mine)
+        with store.session() as s:
+            similar = [o for o in s.scalars(mine) if o.id != saved.id and same_digest(o, saved)]
+        return saved, added, similar
 
-    saved = await ctx.run(save)
+    saved, added, similar = await ctx.run(save)
+    data = {"subscription": saved.id, "cadence": saved.cadence, "at": saved.at, "weekday": saved.weekday,
+            "timezone": saved.timezone, "existing": not added}
+    if not added:  # the same request twice must not mean the same digest twice every morning
+        text = [ctx.t("subscription_exists", what=describe(ctx, saved))]
+        if saved.paused:
+            text.append(ctx.t("subscription_exists_paused", id=saved.id))
+        return Reply(text=text, data=data)
     _schedule_changed(ctx)
-    return Reply(text=[ctx.t("subscribed", what=describe(ctx, saved))],
-                 data={"subscription": saved.id, "cadence": saved.cadence, "at": saved.at,
-                       "weekday": saved.weekday, "timezone": saved.timezone})
+    text = [ctx.t("subscribed", what=describe(ctx, saved))]
+    text += [ctx.t("subscription_similar", id=o.id, at=o.at) for o in similar]
+    data["similar"] = [o.id for o in similar]
+    return Reply(text=text, data=data)
+
+
+def subscription_key(sub: Subscription) -> str:
+    """What makes two subscriptions the same delivery: the chat, the schedule and the digest's
+    content (metrics in any order)."""
+    canonical = json.dumps([sub.chat, sub.kind or "digest", sub.cadence, sub.weekday, sub.at, sub.timezone,
+                            sorted(sub.metrics or []), sub.by, sub.wait_until])
+    return "subscription:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+def same_digest(a: Subscription, b: Subscription) -> bool:
+    """The same digest at another time of the day (or week): allowed, but worth saying."""
+    return (a.cadence, a.weekday, sorted(a.metrics or []), a.by) == (b.cadence, b.weekday, sorted(b.metrics or []),
+                                                                      b.by)
 
 
 def _own(ctx: Context, args: Args) -> int:

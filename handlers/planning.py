@@ -15,6 +15,7 @@ and campaigns.py. Blocking work (SQL, pandas, charts) runs through ctx.run.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ import pandas as pd
 from sqlalchemy import select, text
 
 from bot.core import Args, Context, Router
-from bot.errors import AccessDenied, UsageError
+from bot.errors import AccessDenied, UsageError, UserError
 from bot.i18n import fmt_change_pct, fmt_count, fmt_percent, fmt_value
 from bot.messages import metric_label
 from bot.planning_store import Campaign, Goal, GoalTarget, SpendPlan
@@ -1195,18 +1196,60 @@ async def campaign_add(ctx: Context, tokens: Sequence[str]) -> Reply:
         channels.append(w)
         i += 1
 
-    def save() -> Campaign:
-        with ctx.services.store.session() as s, s.begin():
-            row = Campaign(name=name, start=period.start, end=period.end, channels=channels, spend=spend,
-                           chat=str(ctx.incoming.chat), created_by=ctx.incoming.user)
-            s.add(row)
-            s.flush()
-            return row
+    stored = await ctx.run(load_campaigns, ctx)
+    promos = await ctx.run(promotion_events, ctx)
+    here = EventWindow(name, period.start, period.end)
+    for c in stored:
+        if _same_name(c.name, name) and _overlap(_event(c), here) and (c.start, c.end) != (period.start, period.end):
+            # a second 双11 over the first one's days is a correction, not a second campaign
+            raise UserError("campaign_same_name_overlap", id=c.id, name=c.name, period=_dates_text(c.start, c.end, ctx.lang))
+    for p in promos:
+        if _same_name(p.name, name) and (p.start, p.end) == (period.start, period.end):
+            return Reply(text=[ctx.t("campaign_in_data", name=p.name, period=_dates_text(p.start, p.end, ctx.lang))],
+                         data={"campaign": None, "existing": "data",
+                               "promotion": {"name": p.name, "start": p.start.isoformat(), "end": p.end.isoformat()}})
 
-    row = await ctx.run(save)
-    return Reply(text=[ctx.t("campaign_added", id=row.id, name=name, period=period_text(period, ctx.lang),
-                             channels=", ".join(channels) or ctx.t("campaign_all_channels"))],
-                 data={"campaign": _campaign_json(row)})
+    def make() -> Campaign:
+        return Campaign(name=name, start=period.start, end=period.end, channels=channels, spend=spend,
+                        chat=str(ctx.incoming.chat), created_by=ctx.incoming.user)
+
+    def save() -> tuple[Campaign, bool]:
+        same_days = select(Campaign).where(Campaign.start == period.start, Campaign.end == period.end)
+        return ctx.services.store.add_once(make, campaign_key, same_days)
+
+    row, added = await ctx.run(save)
+    if not added:
+        return Reply(text=[ctx.t("campaign_exists", id=row.id, name=row.name,
+                                 period=_dates_text(row.start, row.end, ctx.lang))],
+                     data={"campaign": _campaign_json(row), "existing": "calendar"})
+    text = [ctx.t("campaign_added", id=row.id, name=name, period=period_text(period, ctx.lang),
+                  channels=", ".join(channels) or ctx.t("campaign_all_channels"))]
+    overlaps = [c for c in stored if _overlap(_event(c), here)]
+    overlaps_data = [p for p in promos if _overlap(p, here)]
+    if overlaps or overlaps_data:
+        others = [f"#{c.id} {c.name} ({_dates_text(c.start, c.end, ctx.lang)})" for c in overlaps]
+        others += [ctx.t("campaign_overlap_data", name=p.name, period=_dates_text(p.start, p.end, ctx.lang))
+                   for p in overlaps_data]
+        text.append(ctx.t("campaign_overlaps", others=joined_list(ctx, others)))
+    data = {"campaign": _campaign_json(row),
+            "overlaps": [c.id for c in overlaps],
+            "overlaps_data": [{"name": p.name, "start": p.start.isoformat(), "end": p.end.isoformat()}
+                              for p in overlaps_data]}
+    return Reply(text=text, data=data)
+
+
+def campaign_key(c: Campaign) -> str:
+    """Campaigns belong to the shop, not to a chat: one name over the same days is one campaign."""
+    canonical = f"{c.name.casefold()}|{c.start.isoformat()}|{c.end.isoformat()}"
+    return "campaign:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+def _same_name(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
+def _overlap(a: EventWindow, b: EventWindow) -> bool:
+    return a.start < b.end and b.start < a.end  # half-open windows
 
 
 def _campaign_json(c: Campaign) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from bot.alerts import AlertBook, Finding, in_quiet_hours
@@ -254,3 +255,112 @@ def test_money_at_stake_of_orders_is_the_order_gap_at_aov() -> None:
     assert money_at_stake({"kpi": "orders", "actual": 80.0, "expected": 100.0, "aov": 250.0}) == 5000.0
     assert money_at_stake({"kpi": "gmv", "actual": 900.0, "expected": 1000.0}) == 100.0
     assert money_at_stake({"kpi": "conversion", "actual": 0.01, "expected": 0.02}) is None
+
+
+# ---- threshold rules in every scan (issue 24) -------------------------------------------------------
+
+
+def refund_rates(shop: Shop, by: str | None = None) -> pd.Series:
+    """refund_rate from its definition: sum(refunded_amount) / gmv of non-cancelled orders, by order day."""
+    o = shop.orders[shop.orders.status != "cancelled"]
+    keys = [o.ordered_at.dt.date] + ([o[by]] if by else [])
+    sums = o.groupby(keys)[["refunded_amount", "amount"]].sum()
+    return sums["refunded_amount"] / sums["amount"]
+
+
+def rule_days(shop: Shop) -> tuple[date, date, float]:
+    """The last four weeks' highest and lowest refund-rate days, and a threshold (in %) between them."""
+    daily = refund_rates(shop)
+    recent = daily[daily.index >= date(2026, 10, 28)]
+    high, low = recent.idxmax(), recent.idxmin()
+    return high, low, round((recent[high] + recent[low]) / 2 * 100, 2)
+
+
+async def test_a_rule_fires_in_an_on_demand_scan_exactly_when_crossed(chat: Chat, demo_shop: Shop) -> None:
+    """`scan` used to run the detector only: a broken rule said '0 anomalies'."""
+    high, low, threshold = rule_days(demo_shop)
+    total = (await chat.send(f"alert add refund_rate > {threshold}% daily")).data["rule"]
+    sliced = (await chat.send(f"alert add refund_rate > {threshold}% daily by region")).data["rule"]
+    by_region = refund_rates(demo_shop, "region")
+
+    reply = await chat.send(f"scan {high.isoformat()}")
+    assert not reply.error, reply.plain_text()
+    broken = {f["series"]: f["actual"] for f in reply.data["rules_broken"]}
+    expected = {f"rule{total}:refund_rate": refund_rates(demo_shop)[high]}
+    expected |= {f"rule{sliced}:refund_rate|region={r}": v for (d, r), v in by_region.items()
+                 if d == high and v * 100 > threshold}
+    assert broken.keys() == expected.keys()
+    assert all(broken[s] == pytest.approx(v, rel=1e-9) for s, v in expected.items())
+    # every breach is an alert in the reply, however many (the daily push budget is for pushes)
+    pushed = {a["series"]: a for a in reply.data["alerts"]}
+    assert expected.keys() <= pushed.keys()
+    assert f"broke the rule > {threshold:.2f}%" in reply.plain_text()
+
+    # the same day scanned again: the same alerts, nothing pushed twice
+    again = await chat.send(f"scan {high.isoformat()}")
+    assert not {a["series"] for a in again.data.get("alerts", [])} & expected.keys()
+    assert {f["series"] for f in again.data["rules_broken"]} == expected.keys()
+
+    # a day under the threshold: the total's alert closes with a recovery note
+    calm = await chat.send(f"scan {low.isoformat()}")
+    assert refund_rates(demo_shop)[low] * 100 < threshold
+    recovered = {a["series"] for a in calm.data["recovered"]}
+    assert f"rule{total}:refund_rate" in recovered
+    below = {f"rule{sliced}:refund_rate|region={r}" for (d, r), v in by_region.items() if d == low and v * 100 <= threshold}
+    assert (expected.keys() & below) <= recovered
+
+
+async def test_a_rule_alert_marked_expected_stays_quiet_for_its_day(chat: Chat, demo_shop: Shop) -> None:
+    high, _, threshold = rule_days(demo_shop)
+    await chat.send(f"alert add refund_rate > {threshold}% daily")
+    [alert] = [a for a in (await chat.send(f"scan {high}")).data["alerts"] if a["series"].startswith("rule")]
+    assert not (await chat.send(f"expected {alert['id']} returns wave")).error
+    again = await chat.send(f"scan {high}")
+    assert not [a for a in again.data.get("alerts", []) if a["series"].startswith("rule")]
+    assert all(a["series"] != alert["series"] for a in (await chat.send("alerts")).data["open"])
+
+
+async def test_removing_a_rule_closes_its_open_alert(chat: Chat, demo_shop: Shop) -> None:
+    high, _, threshold = rule_days(demo_shop)
+    rule = (await chat.send(f"alert add refund_rate > {threshold}% daily")).data["rule"]
+    await chat.send(f"scan {high}")
+    assert any(a["series"].startswith(f"rule{rule}:") for a in (await chat.send("alerts")).data["open"])
+    await chat.send(f"alert rm {rule}")
+    assert not any(a["series"].startswith(f"rule{rule}:") for a in (await chat.send("alerts")).data["open"])
+
+
+async def test_the_daily_scan_defers_a_rule_alert_to_the_end_of_quiet_hours(dispatcher, demo_shop: Shop) -> None:
+    """The scan runs at 07:30, inside the default quiet hours (22:00-08:00): minor alerts were held
+    there for good, so a rule never reached a chat. Now they go out at 08:00."""
+    from zoneinfo import ZoneInfo
+
+    from bot.core import ChatRef
+    from handlers.alerts import scan_day
+
+    high, _, threshold = rule_days(demo_shop)
+    team = Chat(dispatcher, ChatRef("console", "team"))  # the console is always allowed and admin
+    rule = (await team.send(f"alert add refund_rate > {threshold}% daily")).data["rule"]
+    ctx = dispatcher.context_for(ChatRef("console", "scheduler"))
+    morning = datetime.combine(high + timedelta(days=1), datetime.min.time()).replace(
+        hour=7, minute=30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    [scan] = [c for c in await ctx.run(scan_day, ctx, high, morning) if c.chat == "console:team"]
+    assert f"rule{rule}:refund_rate" in {a.series for a in scan.outcome.push}
+    # 08:00 in Shanghai, as naive UTC
+    assert scan.not_before == datetime.combine(high + timedelta(days=1), datetime.min.time())
+    # the next run of the same scan pushes nothing again
+    [rerun] = [c for c in await ctx.run(scan_day, ctx, high, morning + timedelta(minutes=5))
+               if c.chat == "console:team"]
+    assert rerun.reply is None
+
+
+def test_quiet_hours_defer_minor_alerts_unless_a_critical_one_goes_now(store: Store) -> None:
+    book = AlertBook(store, AlertsSection(quiet_hours="22:00-08:00", cooldown_hours=6))
+    utc, local = datetime(2026, 11, 24, 23, 30), datetime(2026, 11, 25, 7, 30)
+    minor = book.record("slack:COPS", [finding("gmv")], {"gmv"}, utc, local, defer_quiet=True)
+    assert [a.series for a in minor.push] == ["gmv"] and minor.not_before == datetime(2026, 11, 25, 0, 0)
+    both = book.record("slack:COPS", [finding("gmv"), finding("orders", severity="critical")], {"gmv", "orders"},
+                       utc, local, defer_quiet=True)
+    assert [a.series for a in both.push] == ["orders"] and both.not_before is None  # gmv was pushed already
+    late = book.record("slack:TEAM", [finding("aov")], {"aov"}, datetime(2026, 11, 25, 14, 0),
+                       datetime(2026, 11, 25, 22, 0), defer_quiet=True)
+    assert late.not_before == datetime(2026, 11, 26, 0, 0)  # 22:00 -> the next morning's 08:00
