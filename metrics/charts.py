@@ -10,10 +10,11 @@ Why it is built this way:
 - A fixed 1200x675 px image (8 x 4.5 in at 150 dpi): it is read on a phone inside Slack or
   Telegram, hence large type (>= 11 pt), thick lines, few ticks, no chart junk.
 - Fonts: Latin text uses DejaVu Sans (bundled with matplotlib); Chinese glyphs come from an
-  installed CJK family through matplotlib's per-glyph font fallback (matplotlib >= 3.6). A
-  character that no available font covers is replaced by a box *before* matplotlib sees it
-  (and logged once), so a machine without a CJK font still renders every chart without the
-  per-glyph "missing from font" warnings.
+  installed CJK family through matplotlib's per-glyph font fallback (matplotlib >= 3.6), and
+  from the Noto Sans CJK SC subset shipped in metrics/fonts/ when none is installed (most
+  servers and fresh containers have none) or the installed one lacks a glyph. A character
+  that no available font covers is replaced by a box *before* matplotlib sees it (and logged
+  once), so charts never log per-glyph "missing from font" warnings.
 - Values are formatted by a ``Formatter`` the handler passes in (money in the chat's locale,
   percentages...); ``metrics/`` must not import ``bot/``.
 """
@@ -115,11 +116,17 @@ CJK_FILES = (
     "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
     "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
 )
+# opsbot's own CJK font (OFL 1.1, see metrics/fonts/README.md): Chinese renders on a fresh install.
+SHIPPED_FONT = Path(__file__).resolve().with_name("fonts") / "NotoSansCJKsc-opsbot-subset.otf"
+SHIPPED_FAMILY = "Noto Sans CJK SC opsbot"
 # Other installed families whose names hint at CJK coverage; the glyph probe decides.
 _CJK_NAME = re.compile(r"CJK|Han Sans|Han Serif|WenQuanYi|YaHei|Hei|Gothic|Mincho|Song|Kai|Ming|Fallback", re.I)
 _PROBE = "销售额订单量客单价转化率暂无数据"
 _BOX = "\u25a1"  # WHITE SQUARE, in DejaVu Sans: the visible stand-in for an uncoverable glyph
-_INSTALL_HINT = "install a CJK font, e.g. `apt-get install fonts-wqy-zenhei` or fonts-noto-cjk"
+_INSTALL_HINT = (
+    f"the packaged font {SHIPPED_FONT.name} is missing; reinstall opsbot or install a CJK font, "
+    "e.g. `apt-get install fonts-wqy-zenhei` or fonts-noto-cjk"
+)
 
 
 class _WeightFallbackFilter(logging.Filter):
@@ -132,7 +139,7 @@ class _WeightFallbackFilter(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.families: set[str] = set(CJK_FAMILIES)
+        self.families: set[str] = {*CJK_FAMILIES, SHIPPED_FAMILY}
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
@@ -166,7 +173,7 @@ def _charmap(family: str) -> frozenset[int]:
 
 
 def _detect_cjk_family() -> str | None:
-    """The installed CJK-capable family, by preference; None when there is none."""
+    """The installed (system) CJK-capable family, by preference; None when there is none."""
     manager = font_manager.fontManager
     known = {str(entry.fname) for entry in manager.ttflist}
     for path in CJK_FILES:
@@ -175,7 +182,7 @@ def _detect_cjk_family() -> str | None:
                 manager.addfont(path)
             except (OSError, RuntimeError, ValueError):
                 log.debug("could not register font file %s", path, exc_info=True)
-    installed = {entry.name for entry in manager.ttflist}
+    installed = {entry.name for entry in manager.ttflist} - {SHIPPED_FAMILY}
     candidates = [name for name in CJK_FAMILIES if name in installed]
     candidates += sorted(n for n in installed if n not in candidates and _CJK_NAME.search(n))
     probe = {ord(ch) for ch in _PROBE}
@@ -184,6 +191,19 @@ def _detect_cjk_family() -> str | None:
         if probe <= _charmap(name):
             return name
     return None
+
+
+def _register_shipped_font() -> str | None:
+    """Register the packaged CJK subset with matplotlib; its family, or None when the file is gone."""
+    manager = font_manager.fontManager
+    if any(entry.name == SHIPPED_FAMILY for entry in manager.ttflist):
+        return SHIPPED_FAMILY
+    try:
+        manager.addfont(SHIPPED_FONT)
+    except (OSError, RuntimeError, ValueError):
+        log.warning("charts: could not load the packaged CJK font %s", SHIPPED_FONT, exc_info=True)
+        return None
+    return SHIPPED_FAMILY
 
 
 @dataclass
@@ -198,9 +218,12 @@ class _Fonts:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def build(cls, cjk: str | None) -> _Fonts:
-        # Latin first so Latin text keeps DejaVu's metrics; CJK glyphs fall back to the CJK font.
-        families = (LATIN_FAMILY, cjk) if cjk else (LATIN_FAMILY,)
+    def build(cls, cjk: str | None, fallback: str | None = None) -> _Fonts:
+        """The set for system CJK family ``cjk`` (None: none installed) and the shipped ``fallback``."""
+        # Latin first so Latin text keeps DejaVu's metrics; CJK glyphs fall back to the system
+        # CJK font, then to the shipped subset (which also fills the system font's gaps).
+        families = tuple(dict.fromkeys(f for f in (LATIN_FAMILY, cjk, fallback) if f))
+        cjk = cjk or fallback
         covered: set[int] = set()
         for family in families:
             covered |= _charmap(family)
@@ -253,7 +276,7 @@ def _fonts() -> _Fonts:
     if fonts is None:
         with _FONTS_LOCK:
             if _FONTS is None:
-                _FONTS = _Fonts.build(_detect_cjk_family())
+                _FONTS = _Fonts.build(_detect_cjk_family(), _register_shipped_font())
                 if _FONTS.cjk is None:
                     log.info("charts: no CJK font installed; %s", _INSTALL_HINT)
             fonts = _FONTS
@@ -261,7 +284,8 @@ def _fonts() -> _Fonts:
 
 
 def font_in_use() -> str:
-    """The family chart text is drawn in: the CJK family when one is installed, else DejaVu Sans."""
+    """The family Chinese chart text is drawn in: the system CJK family when one is installed,
+    else the shipped subset (DejaVu Sans only when even that is missing)."""
     return _fonts().cjk or LATIN_FAMILY
 
 
