@@ -48,18 +48,22 @@ def run_case(bot, spec: ShopSpec, cut: date, share: float) -> dict:  # type: ign
 
 
 def summarise(rows: list[dict]) -> str:  # type: ignore[type-arg]
-    def inside(v: float, r: list[float]) -> bool:
-        return r[0] <= v <= r[1]
+    def inside(v: float, r: list[float], tolerance: float = 0.0) -> bool:
+        return r[0] - tolerance <= v <= r[1] + tolerance
 
     out = ["| quantity | n | mean promised | mean true | mean error (promised − true) | median abs error | "
-           "80% range covers |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "80% range covers | within CN¥100 |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for label, key, truth, rng in (("extra GMV over the recent split", "uplift", "true_uplift", "uplift_range"),
                                    ("GMV brought by the spend", "brought", "true_brought", "brought_range")):
         errors = [r[key] - r[truth] for r in rows]
         covered = sum(inside(r[truth], r[rng]) for r in rows)
+        near = sum(inside(r[truth], r[rng], 100.0) for r in rows)  # "no change" answers off by a few yuan
         out.append(f"| {label} | {len(rows)} | {statistics.mean(r[key] for r in rows):,.0f} | "
                    f"{statistics.mean(r[truth] for r in rows):,.0f} | {statistics.mean(errors):+,.0f} | "
-                   f"{statistics.median(abs(e) for e in errors):,.0f} | {covered}/{len(rows)} |")
+                   f"{statistics.median(abs(e) for e in errors):,.0f} | {covered}/{len(rows)} | {near}/{len(rows)} |")
+    sure = [r for r in rows if r["sure"]]
+    out.append(f"\nCalled a gain (range wholly above zero): {len(sure)}/{len(rows)}; of them truly worse than the "
+               f"recent split: {sum(r['true_uplift'] < 0 for r in sure)}.")
     return "\n".join(out)
 
 

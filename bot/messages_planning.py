@@ -214,11 +214,13 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     "budget_method": {
         "en": "Method: per channel, daily outcome = demand × (c + a·log(1 + spend/b)), fitted on the last {days} days "
         "(demand: weekday and growth; GMV fitted as orders × the channel's value per order; unusual days left out). "
-        "The split equalises the marginal return across channels within the limits; ranges from refitting on "
-        "resampled weeks. Expectations, not promises: see bench/README.md for how they compare with the truth on "
-        "the demo shop.",
+        "The split equalises the marginal return across channels within the limits; a move away from the recent "
+        "split is credited at its marginal return less one standard error (the fitted curves flatter the split "
+        "chosen on them), and the ranges, from refitting on resampled weeks, are widened by that allowance. "
+        "Expectations, not promises: see bench/README.md for how they compare with the truth on the demo shop.",
         "zh": "方法：每个渠道按近 {days} 天拟合 日产出 = 需求 × (c + a·log(1 + 投放/b))（需求含星期与增长；销售额按"
-        "订单量 × 渠道单均价值拟合；异常日不计入）。在约束内使各渠道边际回报相等；区间来自按周重抽样后重新拟合。"
+        "订单量 × 渠道单均价值拟合；异常日不计入）。在约束内使各渠道边际回报相等；偏离近期结构的调整按边际回报减去一个"
+        "标准误计入（按拟合曲线选出的分配会高估自身），区间来自按周重抽样后重新拟合，并按这部分扣减放宽。"
         "这是预期而非承诺：与演示店铺真实值的对比见 bench/README.md。",
     },
     "budget_spend": {"en": "Spend", "zh": "投放"},

@@ -906,9 +906,12 @@ def compute_budget(ctx: Context, q: BudgetQuery, today: date) -> BudgetResult:
     recent = daily[daily["day"] >= today - timedelta(days=RECENT_DAYS)].groupby("key")["spend"].sum().to_dict()
     caps = budget_mod.caps_for(curves, days, {ch: recent.get(ch, 0.0) / RECENT_DAYS for ch in names})
     factors = budget_mod.demand_factors(curves, q.period.start, days)
+    like_recent = budget_mod.current_mix(recent, names, q.amount)
+    # moves from the recent split are credited net of the curves' optimism there (metrics/budget.py)
+    curves = budget_mod.anchored(curves, {ch: v / days for ch, v in like_recent.items()})
     best = budget_mod.allocate(curves, q.amount, days, caps, _expand(q.min_share, names), _expand(q.max_share, names),
                                factors)
-    current = budget_mod.evaluate(curves, budget_mod.current_mix(recent, names, q.amount), days, caps, factors)
+    current = budget_mod.evaluate(curves, like_recent, days, caps, factors)
     even = budget_mod.evaluate(curves, budget_mod.even_split(names, q.amount), days, caps, factors)
     return BudgetResult(q, curves, thin, best, current, even, caps)
 

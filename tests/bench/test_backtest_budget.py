@@ -30,9 +30,6 @@ def test_the_gmv_the_spend_brings_is_within_its_range(cases: dict[float, dict], 
 
 
 @pytest.mark.parametrize("share", [1.0, 0.7])
-@pytest.mark.xfail(strict=True, reason="known defect, issue 15 left open: the split's promised gain over the recent "
-                   "split is optimistic (chosen where the fitted curves' noise flatters them); on this shop the 80% "
-                   "range misses the truth, and the 30% cut is truly worse: see bench/README.md")
 def test_the_promised_gain_over_the_recent_split_is_within_its_range(cases: dict[float, dict], share: float) -> None:  # type: ignore[type-arg]
     row = cases[share]
     lo, hi = row["uplift_range"]
