@@ -941,7 +941,8 @@ def render_budget(ctx: Context, r: BudgetResult) -> Reply:
         spend, inc = r.best.spend[ch], r.best.incremental[ch]
         lo, hi = r.best.channel_range(ch)
         # the return on the money, not on the baseline the channel brings anyway
-        ratio = (inc / spend if spend else None) if q.objective == "gmv" else (spend / inc if inc else None)
+        # no spend (or nothing credited) has no CAC: n/a, not CN¥0.00 (issue 24)
+        ratio = (inc / spend if spend else None) if q.objective == "gmv" else (spend / inc if spend > 0 < inc else None)
         weak = r.curves[ch].weak
         # a weak fit's point estimate is not an expectation anyone should plan on: its range only
         rows.append([ch, _money(ctx, spend), fmt_percent(spend / q.amount, ctx.lang), "–" if weak else value(inc),

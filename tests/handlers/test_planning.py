@@ -284,3 +284,14 @@ async def test_segment_export_is_a_csv_attachment(chat) -> None:  # type: ignore
     assert attachment.mime == "text/csv" and attachment.filename.endswith(".csv")
     rows = list(csv.DictReader(io.StringIO(attachment.content.decode())))
     assert len(rows) == reply.data["rows"]
+
+
+async def test_budget_for_new_customers_gives_no_cac_to_a_channel_given_no_spend(chat: Chat) -> None:
+    """issue 24: a channel given no spend showed an incremental CAC of CN¥0.00; no spend, no CAC (n/a)."""
+    reply = await chat.send("budget 200000 for new_customers email<=0%")
+    assert not reply.error, reply.plain_text()
+    email = next(c for c in reply.data["channels"] if c["channel"] == "email")
+    assert email["spend"] == 0
+    assert email["incremental_cac"] is None
+    row = next(r for r in reply.tables[0].rows if r[0] == "email")
+    assert row[5] in ("n/a", "–"), row
