@@ -291,8 +291,15 @@ class AlertsSection(_Section):
         return value
 
 
+class KpisSection(_Section):
+    # days after which an order's refunds are all in (docs/kpis.md, "Refunds arrive later"); unset:
+    # measured from the data (metrics/lagging.py)
+    refund_window_days: int | None = Field(default=None, ge=0, le=365)
+
+
 class Settings(_Section):
     bot: BotSection = BotSection()
+    kpis: KpisSection = KpisSection()
     access: AccessSection = AccessSection()
     limits: LimitsSection = LimitsSection()
     log: LogSection = LogSection()

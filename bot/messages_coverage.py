@@ -32,5 +32,17 @@ COVERAGE_MESSAGES: dict[str, dict[str, str]] = {
     "part_until": {"en": "{table} data until {last}", "zh": "{table}数据截至 {last}"},
     "part_between": {"en": "{table} data from {first} until {last}", "zh": "{table}数据 {first} 至 {last}"},
     "cov_title": {"en": "No data · {period}", "zh": "无数据 · {period}"},
+    "refund_incomplete": {
+        "en": "{metric} is not final: refunds of orders from {first} on are still coming in (a {days}-day refund "
+              "window, {how}), so it will rise, and its change is not marked better or worse.",
+        "zh": "{metric}尚未最终确定：{first} 起的订单仍在陆续退款（退款窗口 {days} 天，{how}），数值还会上升，"
+              "其变化不标为好转或恶化。",
+    },
+    "window_configured": {"en": "as configured", "zh": "按配置"},
+    "window_measured": {"en": "measured from the data", "zh": "由数据测得"},
+    "trend_refund_incomplete": {
+        "en": "Days from {first} on are drawn hollow: their refunds are still coming in ({days}-day window, {how}).",
+        "zh": "{first} 起的日期以空心表示：这些订单仍在陆续退款（退款窗口 {days} 天，{how}）。",
+    },
     "part_days": {"en": " ({covered} of {days} days have data)", "zh": "（{days} 天中 {covered} 天有数据）"},
 }

@@ -27,6 +27,7 @@ from metrics.coverage import Judgement
 from metrics.errors import UnknownDimension
 from metrics.funnel import STAGES, STEPS, funnel
 from metrics.kpis import CATALOG, Kpi, json_number, rows_shown
+from metrics.lagging import LAGGING, refund_window
 from metrics.periods import Comparison, Period, parse_period, previous_period
 from metrics.trend import OTHER, TOTAL_LINE, buckets, trend
 from metrics.warehouse import measure_table
@@ -133,6 +134,7 @@ async def trend_(ctx: Context, args: Args) -> Reply:
     result.series.loc[result.series.index.isin(outside)] = float("nan")
     coverage_notes = partial_lines(ctx, (await ctx.run(judge, ctx, kpi.measures, period)).partial,
                                    period_text(period, ctx.lang))
+    coverage_notes += await _lagging_buckets(ctx, kpi, period, grain, result.partial)
     series = result.series
     label = metric_label(kpi.name, ctx.lang)
     title = ctx.t("trend_title", metric=label, period=period_text(period, ctx.lang))
@@ -164,6 +166,21 @@ async def trend_(ctx: Context, args: Args) -> Reply:
         data={"metric": kpi.name, "grain": grain, "by": parsed.by, "period": period.as_json(),
               "partial": [str(b) for b in result.partial], "series": data_series},
     )
+
+
+async def _lagging_buckets(ctx: Context, kpi: Kpi, period: Period, grain: str, partial_buckets: list[date]) -> list[str]:
+    """A lagging KPI's buckets with days still inside the refund window join the hollow (partial)
+    ones, and the reply says why."""
+    if kpi.name not in LAGGING:
+        return []
+    window = await ctx.run(refund_window, ctx.warehouse, ctx.now().date(), ctx.settings.kpis.refund_window_days)
+    if window is None or not window.touches(period):
+        return []
+    late = [label for label, lo, after in buckets(period, grain)  # type: ignore[arg-type]
+            if lo <= window.last and after > window.first]
+    partial_buckets[:] = sorted(set(partial_buckets) | set(late))
+    return [ctx.t("trend_refund_incomplete", first=max(window.first, period.start).isoformat(), days=window.days,
+                  how=ctx.t(f"window_{window.source}"))]
 
 
 def _compare_notes(ctx: Context, kpi: Kpi, before: Judgement, compare: Period) -> list[str]:

@@ -25,7 +25,7 @@ from bot.reply import Chart, Reply, Table
 from bot.store import OutboxItem, Subscription
 from handlers.common import parse_dimension, parse_id, parse_metric
 from handlers.coverage import kpi_lines
-from handlers.kpi import add_week_comparison, period_text, render_kpi, week_ago
+from handlers.kpi import add_week_comparison, judge_lagging, period_text, render_kpi, week_ago
 from handlers.planning import pace_report
 from metrics import charts
 from metrics.breakdown import movers, movers_rest
@@ -96,6 +96,7 @@ async def build_digest(ctx: Context, spec: DigestSpec, now: datetime | None = No
     today = now.date()
     result = await ctx.run(evaluate, ctx.warehouse, query)
     await ctx.run(apply_to_kpis, ctx.warehouse, result, today)
+    await ctx.run(judge_lagging, ctx, result)  # yesterday's refund rate is not final: no colour
     reply = render_kpi(ctx, result)
     reply.title = ctx.t("digest_weekly_title" if weekly else "digest_title", period=period_text(period, ctx.lang))
     if not weekly:

@@ -22,6 +22,7 @@ from metrics.kpis import (
     rest_row,
     rows_shown,
 )
+from metrics.lagging import RefundWindow, mark_incomplete, refund_window
 from metrics.periods import Comparison, Period, parse_period, previous_period
 
 router = Router()
@@ -71,6 +72,21 @@ def add_week_comparison(ctx: Context, reply: Reply, weekly: KpiResult) -> None:
         labels = {n: metric_label(n, ctx.lang) for n in weekly.totals}
         gaps = {n: g for n, g in weekly.coverage.compare_gaps.items() if n not in weekly.coverage.gaps}
         reply.text += compare_lines(ctx, gaps, labels, period_text(weekly.query.compare.period, ctx.lang))
+
+
+def judge_lagging(ctx: Context, result: KpiResult) -> None:
+    """Mark the lagging KPIs (refund_rate) of `result` whose days are still inside the refund window."""
+    window = refund_window(ctx.warehouse, ctx.now().date(), ctx.settings.kpis.refund_window_days)
+    mark_incomplete(result, window)
+
+
+def incomplete_lines(ctx: Context, result: KpiResult) -> list[str]:
+    lines = []
+    for name, window in result.incomplete.items():
+        if isinstance(window, RefundWindow):
+            lines.append(ctx.t("refund_incomplete", metric=metric_label(name, ctx.lang), first=window.first.isoformat(),
+                               days=window.days, how=ctx.t(f"window_{window.source}")))
+    return lines
 
 
 def period_text(period: Period, lang: str) -> str:
@@ -147,6 +163,7 @@ def _data(result: KpiResult) -> dict[str, object]:
     }
     if isinstance(result.coverage, KpiCoverage) and result.coverage:
         data["coverage"] = result.coverage.as_json()
+    data["incomplete"] = {n: w.as_json() for n, w in result.incomplete.items() if isinstance(w, RefundWindow)}
     if query.by:
         data["rows"] = [
             {query.by: key, "metrics": {name: mv.as_json() for name, mv in values.items()}}
@@ -188,10 +205,15 @@ def render_kpi(ctx: Context, result: KpiResult) -> Reply:
         labels = {n: metric_label(n, ctx.lang) for n in result.totals}
         text += kpi_lines(ctx, result.coverage, labels, ptext,
                           period_text(query.compare.period, ctx.lang) if query.compare else None)
+    text += incomplete_lines(ctx, result)
+    fields = [_field(ctx, name, mv) for name, mv in result.totals.items()]
+    for f, name in zip(fields, result.totals, strict=True):
+        if name in result.incomplete:  # a change of days still collecting refunds is no verdict
+            f.good = None
     reply = Reply(
         title=title,
         text=text,
-        fields=[_field(ctx, name, mv) for name, mv in result.totals.items()],
+        fields=fields,
         data=_data(result),
         footer=ctx.t("footer_source", zone=ctx.settings.bot.timezone),
     )
@@ -224,6 +246,7 @@ async def kpi(ctx: Context, args: Args) -> Reply:
     results = await ctx.run(evaluate_many, ctx.warehouse, queries)
     for result in results:
         await ctx.run(apply_to_kpis, ctx.warehouse, result, ctx.now().date())
+        await ctx.run(judge_lagging, ctx, result)
     reply = render_kpi(ctx, results[0])
     if weekly:
         add_week_comparison(ctx, reply, results[1])

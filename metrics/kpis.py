@@ -136,6 +136,8 @@ class KpiResult:
     # folded into an exact "other" row (rest_row)
     total_parts: tuple[pd.Series | None, pd.Series | None] = (None, None)
     row_parts: dict[str, tuple[pd.Series | None, pd.Series | None]] = field(default_factory=dict)
+    # lagging KPIs not final for the periods asked (metrics.lagging.RefundWindow by KPI name)
+    incomplete: dict[str, object] = field(default_factory=dict)
 
 
 # measures whose slices add up to the total (a new customer belongs to their first order's slice);
