@@ -2,7 +2,9 @@
 
 A goal ("gmv 3,000,000 in 2027Q1") is split into one target per day, weighted by the shop's own
 seasonality: a weekday profile, a month-of-year profile (when the history covers a year), the
-known promotion days and the growth trend, all read from a log-linear fit of the daily history.
+known promotion days and the growth trend, all read from a log-linear fit of the daily history,
+and the days around holidays that move (Chinese New Year, 618, 11.11: metrics/holidays.py), read
+from what those days sold in the history against the rest of the profile.
 Months and weeks are sums of days, so every level adds up to the goal exactly: the split works in
 integer minor units (cents for money, units for counts) with largest-remainder rounding.
 
@@ -22,6 +24,8 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+
+from metrics.holidays import HOLIDAYS, bin_key, bins_of
 
 __all__ = [
     "AT_RISK",
@@ -65,6 +69,10 @@ MIN_HISTORY_FOR_MONTHS = 365
 # so a plan never bakes in a growth the shop has not shown for long
 MIN_HISTORY_FOR_TREND = 365
 MAX_GROWTH_PER_YEAR = 0.5
+# a month with fewer days outside holiday windows than this (February, under Chinese New Year) takes
+# its level between its neighbours': read from a handful of days it would be mostly noise, and the
+# holiday's own effect would be split between the two at random
+MIN_MONTH_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,10 @@ class Profile:
     growth_per_day: float = 0.0  # log growth per day
     default_promo: float = 1.0  # for a campaign day whose (month, day) was never seen
     history_days: int = 0
+    # holiday bin ("cny:-7") -> multiplier, for the bins the history covers; any other is 1
+    holiday: Mapping[str, float] = field(default_factory=dict)
+    # holiday ("cny") -> the anchors in the history its bins were read from
+    holiday_seen: Mapping[str, tuple[date, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: Mapping[str, object] | None) -> Profile:
@@ -91,6 +103,9 @@ class Profile:
             growth_per_day=math.log1p(float(data.get("growth_per_year") or 0.0)) / 365,  # type: ignore[arg-type]
             default_promo=float(np.mean(list(promo.values()))) if promo else 1.0,
             history_days=int(data.get("history_days") or 0),  # type: ignore[call-overload]
+            holiday={str(k): float(v) for k, v in dict(data.get("holidays") or {}).items()},  # type: ignore[call-overload]
+            holiday_seen={str(k): tuple(date.fromisoformat(str(a)) for a in v)
+                          for k, v in dict(data.get("holiday_seen") or {}).items()},  # type: ignore[call-overload]
         )
 
     def as_json(self) -> dict[str, object]:
@@ -100,6 +115,8 @@ class Profile:
             "promo": {f"{m:02d}-{d:02d}": round(v, 4) for (m, d), v in sorted(self.promo.items())},
             "growth_per_year": round(math.expm1(self.growth_per_day * 365), 4),
             "history_days": self.history_days,
+            "holidays": {k: round(v, 4) for k, v in sorted(self.holiday.items())},
+            "holiday_seen": {k: [a.isoformat() for a in v] for k, v in sorted(self.holiday_seen.items())},
         }
 
 
@@ -114,11 +131,18 @@ def fit_profile(
     *,
     trend: bool = True,
 ) -> Profile:
-    """Learn the weekday, month and promotion weights from a daily series (index: date).
+    """Learn the weekday, month, promotion and holiday weights from a daily series (index: date).
 
     log(y) = level + growth*t + weekday + month + one effect per promotion (month, day), by least
     squares. Logs make the effects multiplicative, so a promotion doubling a Friday and a Monday
     alike is one number. Month effects need a whole year: with less they would only echo the trend.
+
+    The days around a holiday (metrics/holidays.py; a promotion day keeps its own effect instead)
+    are left out of that fit and read against it afterwards: each holiday bin's effect is the
+    geometric mean of what its days sold over what the rest of the profile expected of them, when
+    the history holds at least half of the bin's days. Otherwise the bin stays at 1 (Profile.holiday
+    has no entry for it), which the plan says. Fitting them together instead would let February's
+    level and Chinese New Year's dip trade places at random, since one year has one of each.
     """
     s = pd.Series(daily, dtype=float)
     s = s[s > 0].sort_index()  # no orders on a day is a gap in data, not a seasonal signal
@@ -129,8 +153,16 @@ def fit_profile(
     span = t[-1] + 1
     y = np.log(s.to_numpy())
     promo_keys = sorted({(d.month, d.day) for d in promo_days} & {(d.month, d.day) for d in days})
+    promo_set = set(promo_keys)
+    in_bins = [() if (d.month, d.day) in promo_set else tuple(bins_of(d)) for d in days]
+    clean = np.array([not b for b in in_bins])
+    if clean.sum() < 14:  # hardly a day outside holidays: no profile to read them against
+        in_bins, clean = [() for _ in days], np.ones(len(days), dtype=bool)
     use_months = span >= MIN_HISTORY_FOR_MONTHS
     months_seen = sorted({d.month for d in days}) if use_months else []
+    month_days = {m: sum(1 for d, c in zip(days, clean, strict=True) if c and d.month == m) for m in months_seen}
+    # the reference month is the best observed one: every other month is read relative to it
+    months_seen.sort(key=lambda m: (-month_days[m], m))
     cols = [np.ones_like(t)]
     names: list[tuple[str, object]] = [("level", None)]
     if trend and span >= MIN_HISTORY_FOR_TREND:
@@ -146,8 +178,12 @@ def fit_profile(
         cols.append(np.array([(d.month, d.day) == key for d in days], dtype=float))
         names.append(("promo", key))
     x = np.column_stack(cols)
-    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    coef, *_ = np.linalg.lstsq(x[clean], y[clean], rcond=None)
     fitted = dict(zip(names, coef, strict=True))
+    m_fit = {m: float(fitted.get(("month", m), 0.0)) for m in months_seen}
+    for m, v in _fill_weak_months(m_fit, month_days).items():
+        fitted[("month", m)] = v
+    coef = np.array([fitted[n] for n in names])
     wd_log = np.array([0.0] + [fitted[("weekday", wd)] for wd in range(1, 7)])
     weekday = np.exp(wd_log - wd_log.mean())
     month = np.ones(12)
@@ -157,6 +193,7 @@ def fit_profile(
         for m, v in zip(months_seen, m_log, strict=True):
             month[m - 1] = math.exp(v)
     promo = {key: math.exp(fitted[("promo", key)]) for key in promo_keys}
+    holiday, seen = _holiday_effects(days, in_bins, y - x @ coef)
     return Profile(
         weekday=tuple(float(w) for w in weekday),
         month=tuple(float(m) for m in month),
@@ -164,7 +201,49 @@ def fit_profile(
         growth_per_day=_capped_growth(float(fitted.get(("trend", None), 0.0))),
         default_promo=float(np.mean(list(promo.values()))) if promo else 1.0,
         history_days=int(span),
+        holiday=holiday,
+        holiday_seen=seen,
     )
+
+
+def _fill_weak_months(m_log: dict[int, float], month_days: dict[int, int]) -> dict[int, float]:
+    """Log levels for the months with fewer than MIN_MONTH_DAYS ordinary days: between the nearest
+    well-observed months before and after (around the year), weighted by distance."""
+    good = [m for m in m_log if month_days[m] >= MIN_MONTH_DAYS]
+    out: dict[int, float] = {}
+    if not good:
+        return out
+    for m in m_log:
+        if month_days[m] >= MIN_MONTH_DAYS:
+            continue
+        before = min(good, key=lambda g: (m - g) % 12)
+        after = min(good, key=lambda g: (g - m) % 12)
+        db, da = (m - before) % 12, (after - m) % 12
+        out[m] = m_log[before] if before == after else (m_log[before] * da + m_log[after] * db) / (da + db)
+    return out
+
+
+def _holiday_effects(days: Sequence[date], in_bins: Sequence[tuple[tuple[str, date], ...]],
+                     residual: np.ndarray) -> tuple[dict[str, float], dict[str, tuple[date, ...]]]:
+    """Each holiday bin's multiplier from its days' log residuals, when the history holds enough of
+    them, and which anchors (holiday dates) they came from."""
+    per_bin: dict[str, list[float]] = {}
+    anchors: dict[str, set[date]] = {}
+    for r, bins in zip(residual, in_bins, strict=True):
+        for key, anchor in bins:
+            per_bin.setdefault(key, []).append(float(r))
+            anchors.setdefault(key, set()).add(anchor)
+    effects: dict[str, float] = {}
+    seen: dict[str, set[date]] = {}
+    for h in HOLIDAYS:
+        for first, last in h.bins:
+            key = bin_key(h, first)
+            values = per_bin.get(key, [])
+            # half of the bin's days at least, over every year seen (one day for a one-day bin)
+            if values and len(values) * 2 >= last - first + 1:
+                effects[key] = math.exp(float(np.mean(values)))
+                seen.setdefault(h.key, set()).update(anchors[key])
+    return effects, {k: tuple(sorted(v)) for k, v in seen.items()}
 
 
 def _capped_growth(per_day: float) -> float:
@@ -173,7 +252,7 @@ def _capped_growth(per_day: float) -> float:
 
 
 def daily_weights(profile: Profile, days: Sequence[date], promo_days: Iterable[date] = ()) -> np.ndarray:
-    """Relative weight of each day: weekday x month x promotion x growth since the first day."""
+    """Relative weight of each day: weekday x month x promotion (or holiday) x growth since the first day."""
     extra = {(d.month, d.day) for d in promo_days}
     out = np.empty(len(days))
     for i, d in enumerate(days):
@@ -183,6 +262,10 @@ def daily_weights(profile: Profile, days: Sequence[date], promo_days: Iterable[d
             w *= profile.promo[key]
         elif key in extra:
             w *= profile.default_promo  # a planned campaign the history has not seen yet
+        elif profile.holiday:
+            # around a holiday (on its date of that year); a bin the history did not cover stays at 1
+            for bin_name, _ in bins_of(d):
+                w *= profile.holiday.get(bin_name, 1.0)
         w *= math.exp(profile.growth_per_day * (d - days[0]).days) if days else 1.0
         out[i] = w
     return out

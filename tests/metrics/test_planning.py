@@ -237,3 +237,81 @@ def test_pace_range_is_log_normal_and_covers_noise() -> None:
     p = pace(targets, actuals, start, recent_days=28, lead_plan=lead)
     assert 0 < p.low < p.projected < p.high
     assert p.projected / p.low == pytest.approx(p.high / p.projected)
+
+
+# ---- holidays that move: Chinese New Year -------------------------------------------------------
+
+# what Chinese New Year does to the test shop's sales, by days from the day (2026-02-17): stocking
+# up three weeks before, deliveries closing, the holiday week, the return
+CNY_EFFECT = {(-21, -15): 1.25, (-14, -8): 1.1, (-7, -1): 0.6, (0, 6): 0.35, (7, 13): 0.75}
+# January to March alike, so that a week of February reads against a week of March directly
+MONTH_FLAT_Q1 = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.0, 0.95, 1.0, 1.05, 1.25, 1.15])
+
+
+def cny_history(start: date, end: date, noise: float = 0.03) -> pd.Series:
+    """Daily GMV with a weekday and month profile and the 2026 Chinese New Year's effect."""
+    from metrics.holidays import spring_festival
+
+    rng = np.random.default_rng(7)
+    values = {}
+    for d in days_of(start, end):
+        v = 10_000 * WEEKDAY[d.weekday()] * MONTH_FLAT_Q1[d.month - 1]
+        for year in (d.year, d.year + 1):
+            offset = (d - spring_festival(year)).days
+            v *= next((m for (lo, hi), m in CNY_EFFECT.items() if lo <= offset <= hi), 1.0)
+        values[d] = v * math.exp(rng.normal(0, noise))
+    return pd.Series(values)
+
+
+def week_sum(split_or_series: dict[date, float], first: date) -> float:
+    return sum(split_or_series[first + timedelta(days=i)] for i in range(7))
+
+
+def test_chinese_new_year_dates_come_from_the_calendar() -> None:
+    from metrics.holidays import spring_festival
+
+    assert [spring_festival(y) for y in range(2024, 2029)] == [
+        date(2024, 2, 10), date(2025, 1, 29), date(2026, 2, 17), date(2027, 2, 6), date(2028, 1, 26)]
+
+
+def test_february_2027_carries_the_dip_of_the_last_chinese_new_year() -> None:
+    history_days = cny_history(date(2025, 3, 1), date(2026, 11, 30))  # holds 2026-02-17, not 2025's
+    profile = fit_profile(history_days)
+    assert profile.holiday_seen["cny"] == (date(2026, 2, 17),)
+    by_day = dict(decompose(1_000_000, date(2027, 1, 1), date(2027, 3, 1), profile).by_day())
+    # independently, from the 2026 days: each week around the holiday against an ordinary week
+    # (offsets +14..+20, 2026-03-03..09); whole weeks, so the weekday profile cancels
+    cny_2026, cny_2027 = date(2026, 2, 17), date(2027, 2, 6)
+    ordinary_2026 = week_sum(history_days.to_dict(), cny_2026 + timedelta(days=14))
+    ordinary_2027 = week_sum(by_day, cny_2027 + timedelta(days=14))  # 2027-02-20..26, still February
+    for (lo, _), truth in CNY_EFFECT.items():
+        seen = week_sum(history_days.to_dict(), cny_2026 + timedelta(days=lo)) / ordinary_2026
+        planned = week_sum(by_day, cny_2027 + timedelta(days=lo)) / ordinary_2027
+        assert planned == pytest.approx(seen, rel=0.04), (lo, planned, seen)
+        assert seen == pytest.approx(truth, rel=0.05)  # the check itself reads the effect right
+    # so February 2027 is not flat: the holiday week plans about a third of an ordinary week
+    assert week_sum(by_day, cny_2027) / ordinary_2027 < 0.45
+    # and the profile survives the goal's storage
+    again = Profile.from_json(profile.as_json())
+    assert again.holiday == pytest.approx(profile.holiday, rel=1e-3)
+    assert again.holiday_seen == profile.holiday_seen
+
+
+def test_a_holiday_the_history_does_not_cover_weighs_one() -> None:
+    profile = fit_profile(cny_history(date(2026, 4, 1), date(2026, 11, 30)))  # no Chinese New Year
+    assert "cny" not in profile.holiday_seen and not any(k.startswith("cny") for k in profile.holiday)
+    by_day = dict(decompose(1_000_000, date(2027, 2, 1), date(2027, 3, 1), profile).by_day())
+    # the holiday week and an ordinary week of the same month: the same weights, day for day
+    assert week_sum(by_day, date(2027, 2, 6)) == pytest.approx(week_sum(by_day, date(2027, 2, 20)), rel=1e-6)
+
+
+def test_a_promotion_day_keeps_its_own_effect_inside_a_holiday_window() -> None:
+    # 11.11 is a holiday too; a shop that lists it as a promotion gets the promotion's effect, once
+    series = history(date(2024, 11, 1), 400, promo={(11, 11): 4.0, (11, 12): 0.8})
+    profile = fit_profile(series, promo_days=[date(2024, 11, 11), date(2025, 11, 11)])
+    assert profile.promo[(11, 11)] == pytest.approx(4.0, rel=0.02)
+    assert "11.11:+0" not in profile.holiday
+    assert profile.holiday["11.11:+1"] == pytest.approx(0.8, rel=0.03)  # the day after: a holiday bin
+    by_day = dict(decompose(500_000, date(2026, 11, 1), date(2026, 12, 1), profile).by_day())
+    assert by_day[date(2026, 11, 11)] / by_day[date(2026, 11, 4)] == pytest.approx(4.0, rel=0.03)
+    assert by_day[date(2026, 11, 12)] / by_day[date(2026, 11, 5)] == pytest.approx(0.8, rel=0.03)
