@@ -26,11 +26,13 @@ from limits.strategies import MovingWindowRateLimiter
 
 from bot.config import Settings
 from bot.errors import AccessDenied, RateLimited, UnknownCommand, UserError
-from bot.messages import t
+from bot.language import chinese_vocabulary, question_language
+from bot.messages import DIMENSION_LABELS, t
 from bot.reply import Reply
 from bot.store import Store
 from bot.suggest import closest, is_question_word, looks_like_question
 from metrics.errors import InputError, SourceUnavailable
+from metrics.kpis import metric_names
 from metrics.periods import now_in
 from metrics.warehouse import Warehouse
 
@@ -195,8 +197,10 @@ class Dispatcher:
         self._audit_thread = ThreadPoolExecutor(1, "opsbot-audit")
         # per process: with several instances each allows the limit (the platforms spread load anyway)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._vocabulary: frozenset[str] | None = None  # the grammar's Chinese words, built on first use
 
     def include(self, router: Router) -> None:
+        self._vocabulary = None
         for command in router.commands:
             for word in command.words:
                 if word in self._commands:
@@ -239,7 +243,13 @@ class Dispatcher:
         return incoming.chat.platform == "console" or incoming.user in self.services.settings.access.admins
 
     def language(self, incoming: Incoming) -> str:
-        """The chat's own choice (`lang zh`), else a Chinese message or user gets Chinese, else the default."""
+        """The reply's language, one rule for every command (bot/language.py, docs/languages.md):
+        a question in Chinese words gets Chinese whatever the chat's setting (names and data values
+        never count); else the chat's choice (`lang en|zh`); else (`lang auto`) the question's own
+        language, then Chinese for a Chinese platform language, then the configured default."""
+        asked = question_language(incoming.text[:200], self._chinese_words(), lambda w: self.find(w) is not None)
+        if asked == "zh":
+            return "zh"
         try:
             chosen = self.services.store.chat_language(str(incoming.chat))
         except Exception:  # the state database being down must not silence the bot
@@ -247,9 +257,17 @@ class Dispatcher:
             chosen = None
         if chosen:
             return chosen
-        if _has_cjk(incoming.text[:200]) or (incoming.language or "").lower().startswith("zh"):
+        if asked:
+            return asked
+        if (incoming.language or "").lower().startswith("zh"):
             return "zh"
         return self.services.settings.bot.language
+
+    def _chinese_words(self) -> frozenset[str]:
+        if self._vocabulary is None:
+            dimensions = (labels.get("zh", "") for labels in DIMENSION_LABELS.values())
+            self._vocabulary = chinese_vocabulary([*self._commands, *metric_names(), *dimensions])
+        return self._vocabulary
 
     def context_for(self, chat: ChatRef, user: str = "opsbot:scheduler") -> Context:
         """A context for work nobody typed (a scheduled digest), in the chat's language."""
@@ -391,10 +409,6 @@ def outcome_kind(reply: Reply) -> str:
     if key == "incident":
         return "incident"
     return "user_error"
-
-
-def _has_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from bot.reply import Chart, Reply, Table
 from bot.store import OutboxItem, Subscription
 from handlers.common import parse_dimension, parse_id, parse_metric
 from handlers.coverage import kpi_lines
-from handlers.kpi import add_week_comparison, judge_lagging, period_text, render_kpi, week_ago
+from handlers.kpi import add_week_comparison, joined_list, judge_lagging, period_text, render_kpi, week_ago
 from handlers.planning import pace_report
 from metrics import charts
 from metrics.breakdown import movers, movers_rest
@@ -269,16 +269,20 @@ def _hhmm(text: str) -> str:
 
 
 def describe(ctx: Context, sub: Subscription) -> str:
-    when = f"{sub.weekday} {sub.at}" if sub.cadence == "weekly" else sub.at
+    # every word in the reply's language (a Chinese list once read "daily 09:00 · by channel")
+    if sub.cadence == "weekly":
+        when = ctx.t("sub_weekly", weekday=ctx.t(f"weekday_{sub.weekday}"), at=sub.at)
+    else:
+        when = ctx.t("sub_daily", at=sub.at)
     extra = []
     if sub.metrics:
-        extra.append(", ".join(metric_label(m, ctx.lang) for m in sub.metrics))
+        extra.append(joined_list(ctx, [metric_label(m, ctx.lang) for m in sub.metrics]))
     if sub.by:
-        extra.append(f"by {sub.by}")
+        extra.append(ctx.t("sub_by", dimension=dimension_label(sub.by, ctx.lang)))
     if sub.wait_until:
-        extra.append(f"wait-until {sub.wait_until}")
+        extra.append(ctx.t("sub_wait", at=sub.wait_until))
     state = ctx.t("paused") + (f" ({sub.paused_reason})" if sub.paused_reason else "") if sub.paused else ""
-    return f"#{sub.id} {sub.cadence} {when} {sub.timezone} {' · '.join(extra)} {state}".strip()
+    return f"#{sub.id} {when} {sub.timezone} {' · '.join(extra)} {state}".strip()
 
 
 def _schedule_changed(ctx: Context) -> None:
