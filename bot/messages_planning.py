@@ -119,6 +119,31 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
                      "或用 `plan {metric} <目标值> {period}` 预览。"},
     "plan_level_metric": {"en": "{metric} is a ratio: its goal is a level, so there is nothing to split. See `pace {metric}`.",
                           "zh": "{metric} 是比率指标，目标是一个水平值，无需拆解。见 `pace {metric}`。"},
+    "plan_period_over": {
+        "en": "{period} is over: a plan splits a goal for a period still to come, so there is nothing to plan there. "
+        "How it went: `kpi {metric} {label}`.",
+        "zh": "{period} 已经结束：计划用于拆解尚未结束时间段的目标，这里没有可规划的。查看当时的表现：`kpi {metric} {label}`。",
+    },
+    "plan_no_running_goal": {"en": "No goal to plan yet. Set one with `goal set gmv <target> {period}`, or preview "
+                             "with `plan gmv <target> {period}`.",
+                             "zh": "还没有可拆解的目标。可用 `goal set gmv <目标值> {period}` 设置，或用 "
+                             "`plan gmv <目标值> {period}` 预览。"},
+    "plan_which_goal": {"en": "Several goals are running: which one? {choices}", "zh": "有多个进行中的目标，请指定：{choices}"},
+    "plan_holiday": {"en": "{holiday} ({day}): weighted by what the history's {seen} did — {bins}.",
+                     "zh": "{holiday}（{day}）：按历史中 {seen} 的表现加权——{bins}。"},
+    "plan_holiday_partly": {"en": "{holiday} ({day}): weighted by what the history's {seen} did — {bins}; its other days "
+                            "are not in the history and weigh 1 (no effect assumed).",
+                            "zh": "{holiday}（{day}）：按历史中 {seen} 的表现加权——{bins}；其余相关日期历史未覆盖，"
+                            "权重按 1 计（不假设影响）。"},
+    "plan_holiday_unseen": {"en": "{holiday} ({day}): not in the history, so the days around it weigh 1 (no effect "
+                            "assumed); the plan learns it once the history holds one.",
+                            "zh": "{holiday}（{day}）：历史数据未覆盖，前后日期权重按 1 计（不假设影响）；"
+                            "历史中有一次后计划即可学到。"},
+    "plan_holiday_days": {"en": "days {first}…{last} ×{weight}", "zh": "第 {first}…{last} 天 ×{weight}"},
+    "plan_holiday_day": {"en": "day {first} ×{weight}", "zh": "第 {first} 天 ×{weight}"},
+    "holiday_cny": {"en": "Chinese New Year", "zh": "春节"},
+    "holiday_618": {"en": "618", "zh": "618"},
+    "holiday_11.11": {"en": "11.11", "zh": "双11"},
     # ---- pace ---------------------------------------------------------------------------------
     "pace_title": {"en": "Pace: {metric}, {period}", "zh": "目标进度：{metric}，{period}"},
     "pace_title_all": {"en": "Pace of the goals", "zh": "目标进度"},
@@ -230,7 +255,8 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     "budget_icac": {"en": "Incremental CAC", "zh": "增量获客成本"},
     "budget_current": {"en": "Split like last 28 days", "zh": "按近 28 天结构"},
     "budget_note": {"en": "Note", "zh": "说明"},
-    "budget_note_weak": {"en": "weak fit (r² {r2}): at most current spend", "zh": "拟合弱（r² {r2}）：不超过当前投放"},
+    "budget_note_weak": {"en": "weak fit (r² {r2}): no more per day than in the last 28 days",
+                         "zh": "拟合弱（r² {r2}）：日投放不超过近 28 天水平"},
     "budget_note_cap": {"en": "at the most its history supports", "zh": "已达历史可支撑上限"},
     "budget_note_uncredited": {"en": "{amount} beyond capacity, no return counted", "zh": "超出承接能力 {amount}，不计回报"},
     "budget_not_at_scope": {
@@ -260,28 +286,38 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     # ---- segments ---------------------------------------------------------------------------------
     "segments_title": {"en": "Customer segments as of {day}", "zh": "客户分层（截至 {day}）"},
     "segments_intro": {"en": "{customers} customers; change vs {previous}.", "zh": "共 {customers} 位客户；变化对比 {previous}。"},
+    # the rules with the days they mean (metrics/segments.py rule_days), so a reader can check any
+    # customer's last order day in an export against them
     "segments_rules": {
-        "en": "New: first order ≤30 days ago · Champions: ordered ≤90 days ago with 3+ orders or top-20% GMV · "
-        "Active: ordered ≤90 days ago · At risk: 91–180 days, repeat or top-20% · Dormant: up to 365 days · Lost: over 365 days.",
-        "zh": "新客：首单 ≤30 天 · 高价值：≤90 天内下单且 3 单以上或消费前 20% · 活跃：≤90 天内下单 · "
-        "流失风险：91–180 天未下单的复购或高消费客户 · 沉睡：365 天内 · 流失：超过 365 天。",
+        "en": "Rules, by the day of the last order: New: first order {new_from} – {day} (the last {new_days} days) · "
+        "Champions: last order {active_from} – {day} (the last {active_days} days), {champion_orders}+ orders or "
+        "GMV in the top {top} · Active: last order {active_from} – {day}, the rest · At risk: last order "
+        "{risk_from} – {risk_to} (the {risk_days} days before), {risk_orders}+ orders or GMV in the top {top} · "
+        "Dormant: last order {lost_before} – {risk_to}, the rest · Lost: last order before {lost_before}.",
+        "zh": "规则（按最近下单日）：新客：首单在 {new_from} 至 {day}（近 {new_days} 天）· 高价值：最近下单在 "
+        "{active_from} 至 {day}（近 {active_days} 天），且 {champion_orders} 单以上或消费前 {top} · 活跃：最近下单在 "
+        "{active_from} 至 {day}，其余客户 · 流失风险：最近下单在 {risk_from} 至 {risk_to}（再往前 {risk_days} 天），"
+        "且 {risk_orders} 单以上或消费前 {top} · 沉睡：最近下单在 {lost_before} 至 {risk_to}，其余客户 · "
+        "流失：最近下单早于 {lost_before}。",
     },
     "segments_shift": {
-        "en": "⚠ Segment shift: {customers} high-value customers slipped to at risk/dormant in the last month ({rate}, usually {usual}).",
+        "en": "⚠ Segment shift: {customers} Champions slipped to At risk or Dormant in the last month ({rate}, usually {usual}).",
         "zh": "⚠ 分层异动：近一个月有 {customers} 位高价值客户转为流失风险/沉睡（{rate}，通常为 {usual}）。",
     },
     "segments_vs_last_month": {"en": "vs last month", "zh": "较上月"},
     "segment_action": {"en": "Playbook", "zh": "运营动作"},
     "segments_export_button": {"en": "Export {segment}", "zh": "导出{segment}"},
     "segments_export_title": {"en": "Export: {segment} ({count} customers)", "zh": "导出：{segment}（{count} 位客户）"},
-    "segments_export_text": {"en": "CSV attached as {filename} (customer id, last order day, orders, GMV, segment).",
-                             "zh": "CSV 文件 {filename} 已附上（客户编号、最近下单日、订单数、销售额、分群）。"},
+    # "attached" would be untrue on the console, which writes the file and says where
+    "segments_export_text": {"en": "CSV file {filename} (customer id, last order day, orders, GMV, segment).",
+                             "zh": "CSV 文件 {filename}（客户编号、最近下单日、订单数、销售额、分群）。"},
     "segment_export_usage": {"en": "Which segment? e.g. `segments export dormant`. Segments: {choices}.",
                              "zh": "导出哪个分群？例如 `segments export dormant`。可选：{choices}。"},
     "segment_unknown": {"en": "Unknown segment '{name}'.{suggestion} Segments: {choices}.",
                         "zh": "未知分群「{name}」。{suggestion}可选分群：{choices}。"},
     "segment_new": {"en": "New", "zh": "新客"},
-    "segment_champions": {"en": "High-value", "zh": "高价值"},
+    # one name per segment and language, in the legend, the table, the buttons and the alerts
+    "segment_champions": {"en": "Champions", "zh": "高价值"},
     "segment_active": {"en": "Active", "zh": "活跃"},
     "segment_at_risk": {"en": "At risk", "zh": "流失风险"},
     "segment_dormant": {"en": "Dormant", "zh": "沉睡"},
@@ -344,13 +380,22 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
     "campaign_post": {"en": "After the campaign ({days} days): {value} vs baseline, no pull-forward dip; net incremental GMV {net}.",
                       "zh": "活动后 {days} 天：相对基线 {value}，未见透支；净增量销售额 {net}。"},
     "campaign_aov": {"en": "AOV {aov} vs {baseline} before ({change}).", "zh": "客单价 {aov}，活动前 {baseline}（{change}）。"},
-    "campaign_roi": {"en": "Spend {spend}: net incremental GMV per unit spent {roi}.",
-                     "zh": "费用 {spend}：每单位费用带来的净增量销售额 {roi}。"},
+    "campaign_roi": {"en": "Campaign cost (as added): {spend}; net incremental GMV per unit of it {roi}.",
+                     "zh": "活动费用（添加时填写）：{spend}；每单位费用带来的净增量销售额 {roi}。"},
+    # what the cost figure is a part of: the campaign days' whole marketing spend (issue 24)
+    "campaign_spend_window": {"en": "Marketing spend over the campaign days ({channels}): {window}; the {baseline_days} "
+                              "days before would have put it at {baseline}.",
+                              "zh": "活动期间推广费用（{channels}）：{window}；按活动前 {baseline_days} 天推算应为 {baseline}。"},
     "campaign_roi_estimated": {
-        "en": "No campaign cost was given: marketing spend over its own pre-campaign baseline was {spend} (an estimate); "
-        "net incremental GMV per unit of it {roi}. Add the real cost with `spend <amount>`.",
-        "zh": "未提供活动费用：推广费用高出其活动前基线 {spend}（估计值）；每单位带来的净增量销售额 {roi}。"
-        "可用 `spend <金额>` 填写实际费用。",
+        "en": "No campaign cost was given, so it is estimated as the spend above that baseline: {window} − {baseline} "
+        "= {spend}; net incremental GMV per unit of it {roi}. Add the real cost with `spend <amount>`.",
+        "zh": "未提供活动费用，因此按高出基线的推广费用估计：{window} − {baseline} = {spend}；每单位带来的净增量销售额 "
+        "{roi}。可用 `spend <金额>` 填写实际费用。",
+    },
+    "campaign_spend_not_above": {
+        "en": "No campaign cost was given, and the spend was not above its baseline, so none can be estimated from it: "
+        "ROI not computed (add the cost with `spend <amount>`).",
+        "zh": "未提供活动费用，且推广费用未高于基线，无法据此估计：未计算 ROI（可用 `spend <金额>` 填写费用）。",
     },
     "campaign_no_spend": {"en": "No spend known for this campaign: ROI not computed (add it with `spend <amount>`).",
                           "zh": "未知活动费用，未计算 ROI（添加时可用 `spend <金额>`）。"},

@@ -421,12 +421,13 @@ class Allocation:
     def range(self) -> tuple[float, float]:
         """The range of the total spend-driven outcome."""
         lo, hi = np.percentile(self.draws, RANGE)
-        return float(lo) - self.total_allowance, float(hi) + self.total_allowance
+        # spend never takes sales away (the curves' a >= 0): a range of what it brings stops at zero
+        return max(float(lo) - self.total_allowance, 0.0), float(hi) + self.total_allowance
 
     def channel_range(self, channel: str) -> tuple[float, float]:
         lo, hi = np.percentile(self.channel_draws[channel], RANGE)
         widen = self.allowance.get(channel, 0.0)
-        return float(lo) - widen, float(hi) + widen
+        return max(float(lo) - widen, 0.0), float(hi) + widen
 
     def uplift_over(self, other: Allocation) -> tuple[float, float, float]:
         """Expected extra spend-driven outcome over `other`, and its range (paired draws)."""
