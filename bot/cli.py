@@ -24,6 +24,10 @@ config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
     help="TOML config file (default: the built-in demo shop).",
 )
+out_option = click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Write files a reply brings (segment exports) here (default: the working directory).",
+)
 
 
 def _settings(config_path: str | None) -> Settings:
@@ -48,7 +52,8 @@ def main() -> None:
 @main.command()
 @config_option
 @click.option("--rebuild", is_flag=True, help="Rebuild the demo shop even if it is up to date.")
-def demo(config_path: str | None, rebuild: bool) -> None:
+@out_option
+def demo(config_path: str | None, rebuild: bool, out_dir: Path | None) -> None:
     """Build the synthetic demo shop (if needed) and open a console to talk to opsbot."""
     settings = _settings(config_path)
     _logging(settings, True)
@@ -59,7 +64,7 @@ def demo(config_path: str | None, rebuild: bool) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     click.echo("opsbot demo: a synthetic shop whose data ends yesterday. Try `kpi gmv yesterday`, "
                "`kpi gmv orders aov conversion last 7d vs previous by channel` or `help`; `quit` leaves.")
-    adapter = ConsoleAdapter(build_dispatcher(settings))
+    adapter = ConsoleAdapter(build_dispatcher(settings), files_dir=out_dir)
     try:
         asyncio.run(adapter.repl())
     except KeyboardInterrupt:
@@ -73,8 +78,13 @@ def demo(config_path: str | None, rebuild: bool) -> None:
 @click.option("--chat", default=None, help="Answer as if asked in this chat, e.g. slack:C0123.")
 @click.option("--user", default=None, help="Answer as if asked by this user, e.g. slack:U0123.")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
-def ask(text: str, config_path: str | None, as_json: bool, chat: str | None, user: str | None, verbose: bool) -> None:
-    """Send one command and print the reply (exit 0 answered, 1 bad input, 2 opsbot could not run)."""
+@out_option
+def ask(text: str, config_path: str | None, as_json: bool, chat: str | None, user: str | None, verbose: bool,
+        out_dir: Path | None) -> None:
+    """Send one command and print the reply (exit 0 answered, 1 bad input, 2 opsbot could not run).
+
+    Files the reply brings are written to --out (or the working directory) and their paths printed;
+    with --json they stay in the JSON as base64."""
     settings = _settings(config_path)
     _logging(settings, verbose)
     try:
@@ -95,7 +105,7 @@ def ask(text: str, config_path: str | None, as_json: bool, chat: str | None, use
         click.echo(f"opsbot: cannot open the warehouse ({type(exc).__name__}); check [warehouse] url", err=True)
         sys.exit(EXIT_CANNOT_RUN)
     reply = asyncio.run(dispatcher.dispatch(Incoming(text=text, chat=chat_ref, user=user_id)))
-    click.echo(render(reply, as_json))
+    click.echo(render(reply, as_json, files_dir=None if as_json else (out_dir or Path.cwd())))
     sys.exit(EXIT_BAD_INPUT if reply.error else EXIT_OK)
 
 

@@ -42,6 +42,8 @@ from metrics import planning as plan_mod
 from metrics import segments as seg_mod
 from metrics.campaigns import PRE_DAYS, CampaignResult, EventWindow, campaign_lift
 from metrics.errors import InputError
+from metrics.holidays import bin_key
+from metrics.holidays import occurrences as holiday_occurrences
 from metrics.kpis import CATALOG, Kpi, json_number, kpi_value, rows_shown
 from metrics.periods import Period, extract_period, parse_period
 from metrics.warehouse import TOTAL, Warehouse
@@ -501,6 +503,8 @@ def render_plan(ctx: Context, kpi: Kpi, split: plan_mod.Split, period: Period, g
         week_rows.append([ctx.t("later_weeks", count=len(later)), str(sum(b.toordinal() - a.toordinal() for a, b, _ in later)),
                           _value(ctx, kpi, math.fsum(v for _, _, v in later))])
     text = [ctx.t("plan_intro", total=_value(ctx, kpi, split.total), days=len(split.days))]
+    holiday_text, holiday_data = holiday_lines(ctx, profile, period.start, period.end)
+    text += holiday_text
     if goal_id is None:
         text.append(ctx.t("plan_preview"))
     title = ctx.t("plan_title", metric=metric_label(kpi.name, ctx.lang), period=ptext)
@@ -519,19 +523,67 @@ def render_plan(ctx: Context, kpi: Kpi, split: plan_mod.Split, period: Period, g
             "weeks_other": {"rows": len(later), "target": json_number(math.fsum(v for _, _, v in later))} if later else None,
             "days": [{"day": d.isoformat(), "target": json_number(v)} for d, v in split.by_day()],
             "profile": profile,
+            "holidays": holiday_data,
         },
     )
+
+
+def _offset(k: int) -> str:
+    return "0" if k == 0 else f"{k:+d}".replace("-", "−")
+
+
+def holiday_lines(ctx: Context, profile: dict[str, Any] | None, start: date,
+                  end: date) -> tuple[list[str], list[dict[str, Any]]]:
+    """What the plan assumes around each holiday of [start, end): the weights the history gave its
+    days and which year it read them from, or that it had none to read (weight 1)."""
+    prof = plan_mod.Profile.from_json(profile)
+    lines: list[str] = []
+    data: list[dict[str, Any]] = []
+    for h, anchor in holiday_occurrences(start, end):
+        seen = prof.holiday_seen.get(h.key, ())
+        known = [(lo, hi, prof.holiday[bin_key(h, lo)]) for lo, hi in h.bins if bin_key(h, lo) in prof.holiday]
+        name, day = ctx.t(f"holiday_{h.key}"), anchor.isoformat()
+        if not known or not seen:
+            lines.append(ctx.t("plan_holiday_unseen", holiday=name, day=day))
+        else:
+            bins = joined_list(ctx, [ctx.t("plan_holiday_day" if lo == hi else "plan_holiday_days", first=_offset(lo),
+                                           last=_offset(hi), weight=f"{w:.2f}") for lo, hi, w in known])
+            lines.append(ctx.t("plan_holiday" if len(known) == len(h.bins) else "plan_holiday_partly", holiday=name,
+                               day=day, seen=joined_list(ctx, [a.isoformat() for a in seen]), bins=bins))
+        data.append({"holiday": h.key, "day": day, "seen": [a.isoformat() for a in seen],
+                     "weights": {f"{lo}..{hi}": prof.holiday.get(bin_key(h, lo)) for lo, hi in h.bins}})
+    return lines, data
+
+
+def _next_quarter(today: date) -> str:
+    q = (today.month - 1) // 3 + 1
+    return f"{today.year + 1}Q1" if q == 4 else f"{today.year}Q{q + 1}"
+
+
+def _bare_plan_goal(ctx: Context, goals: Sequence[Goal], today: date) -> Goal:
+    """`plan` alone: the one running goal that splits (else the next one to start)."""
+    splittable = [g for g in goals if g.kind == "sum" and g.targets]
+    running = _active_goals(splittable, today)
+    if len(running) > 1:
+        raise UsageError("plan_which_goal", choices=joined_list(
+            ctx, [f"`plan {g.metric} {g.label}`" for g in running]))
+    chosen = running[0] if running else _pick_goal(splittable, today, None)
+    if chosen is None:
+        raise UsageError("plan_no_running_goal", period=_next_quarter(today))
+    return chosen
 
 
 @router.command("plan", aliases=("计划", "目标拆解"), usage="plan <metric> [<target>] [<period>]",
                 examples=("plan gmv 2027Q1", "plan gmv", "plan orders 90000 next quarter", "计划 销售额 下季度"))
 async def plan(ctx: Context, args: Args) -> Reply:
+    today = _today(ctx)
     if not args.tokens:
-        raise UsageError("plan_usage")
-    kpi, target, period = parse_goal(ctx, args.tokens, need_target=False)
+        g = _bare_plan_goal(ctx, await ctx.run(load_goals, ctx), today)
+        kpi, target, period = CATALOG[g.metric], None, Period(g.start, g.end, g.label)
+    else:
+        kpi, target, period = parse_goal(ctx, args.tokens, need_target=False)
     if _kind(kpi) != "sum":
         raise UsageError("plan_level_metric", metric=kpi.name)
-    today = _today(ctx)
     if target is not None:
         # a what-if: split a target without storing it
         goal_in = validate_goal(ctx, kpi, target, period)
@@ -541,9 +593,13 @@ async def plan(ctx: Context, args: Args) -> Reply:
     else:
         goals = await ctx.run(load_goals, ctx, kpi.name)
         g = _pick_goal(goals, today, period)
+        if (g is None or not g.targets) and period is not None and whole(period).end <= today:
+            # `goal set` refuses a period that is over: suggest what answers instead
+            raise UsageError("plan_period_over", period=period_text(whole(period), ctx.lang), metric=kpi.name,
+                             label=whole(period).label)
         if g is None or not g.targets:
             raise UsageError("plan_no_goal", metric=kpi.name,
-                             period=(whole(period).label if period else "2027Q1"))
+                             period=(whole(period).label if period else _next_quarter(today)))
         split, goal_id, shown, prof = _split_of(g), g.id, Period(g.start, g.end, g.label), g.profile
     promos = await ctx.run(promo_days, ctx)
     title = ctx.t("plan_chart_title", metric=metric_label(kpi.name, ctx.lang))
@@ -749,7 +805,10 @@ async def pace(ctx: Context, args: Args) -> Reply:
         return plans_reply
     goals = await ctx.run(load_goals, ctx, kpi.name if kpi else None)
     if kpi is None and period is None:
+        # the running goals; with none running, the next one to start (projected from the run-rate)
         chosen = _active_goals(goals, today)
+        if not chosen and (upcoming := _pick_goal(goals, today, None)) is not None:
+            chosen = [upcoming]
     else:
         g = _pick_goal(goals, today, period)
         chosen = [g] if g is not None else []
