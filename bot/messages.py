@@ -348,7 +348,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "alert_rule_line": {"en": "{metric} {actual} broke the rule {op} {threshold}.",
                         "zh": "{metric} {actual}，触发规则 {op} {threshold}。"},
     "alert_segment_shift": {
-        "en": "{customers} high-value customers turned at-risk or dormant last month ({rate} of them, "
+        "en": "{customers} Champions turned At risk or Dormant last month ({rate} of them, "
               "usually {usual}). Time for a win-back offer.",
         "zh": "上月有 {customers} 位高价值客户转为流失风险或沉睡（占 {rate}，通常为 {usual}）。建议启动召回活动。"},
     "alert_so_far": {"en": "today until {until}", "zh": "今日截至 {until}"},
@@ -437,7 +437,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "column_age_month": {"en": "M{k}", "zh": "M{k}"},
     "column_age_week": {"en": "W{k}", "zh": "W{k}"},
     "column_cac": {"en": "CAC", "zh": "获客成本"},
-    "column_ltv_cac": {"en": "LTV/CAC", "zh": "LTV/CAC"},
+    "column_ltv_cac": {"en": "LTV/CAC M{k}", "zh": "LTV/CAC（M{k}）"},
     "retention_chart_month": {"en": "Retention by monthly cohort", "zh": "月度同期群留存率"},
     "retention_chart_week": {"en": "Retention by weekly cohort", "zh": "周度同期群留存率"},
     "retention_x_month": {"en": "Months since first order", "zh": "距首单月数"},
@@ -451,12 +451,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "同期群按首个未取消订单所在的月（周）划分，业务时区 {zone}。多个同期群的留存率按客户数加权。",
     },
     "ltv_title": {"en": "LTV by monthly cohort · {period}", "zh": "月度同期群 LTV · {period}"},
+    "ltv_explain_one": {
+        "en": "M0 is the GMV per customer in the cohort's first month. CAC = marketing spend in the cohort month / "
+        "its new customers. LTV/CAC compares every cohort at the same age, M0.",
+        "zh": "M0 为同期群首月的人均销售额。获客成本 = 同期群当月推广费用 / 当月新客数。LTV/CAC 在相同月龄 M0 上比较各同期群。",
+    },
     "ltv_explain": {
         "en": "M0 is the GMV per customer in the cohort's first month, M1 the total through the following "
         "month, and so on, up to {months} months. CAC = marketing spend in the cohort month / its new "
-        "customers. LTV/CAC takes each cohort's latest complete month.",
+        "customers. LTV/CAC compares every cohort at the same ages: M0, which each has, and M{age} (n/a for a "
+        "cohort that has not reached M{age} yet), so that an older cohort's longer history does not read as better value.",
         "zh": "M0 为同期群首月的人均销售额，M1 为截至下一个月的人均累计销售额，依此类推，最多 {months} 个月。"
-        "获客成本 = 同期群当月推广费用 / 当月新客数。LTV/CAC 取各同期群最近一个完整月的 LTV。",
+        "获客成本 = 同期群当月推广费用 / 当月新客数。LTV/CAC 在相同月龄上比较各同期群：人人都有的 M0，以及 M{age}"
+        "（尚未到达 M{age} 的同期群为无），以免较早同期群因历史更长而显得价值更高。",
     },
     "ltv_footer": {
         "en": "LTV counts GMV of non-cancelled orders; refunds are NOT subtracted (the net-of-refunds LTV is "

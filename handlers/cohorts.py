@@ -283,9 +283,12 @@ def render_ltv(ctx: Context, result: co.LtvTable) -> Reply:
     def money(value: float | None) -> str:
         return na if value is None else fmt_money(value, ctx.lang, currency)
 
+    age = result.comparison_age
+    ratio_ages = [0, age] if age > 0 else [0]
+    explain = ctx.t("ltv_explain", months=result.months, age=age) if age > 0 else ctx.t("ltv_explain_one")
     reply = Reply(
         title=ctx.t("ltv_title", period=period),
-        text=[ctx.t("ltv_explain", months=result.months), ctx.t("cohort_in_progress", current=w.in_progress)],
+        text=[explain, ctx.t("cohort_in_progress", current=w.in_progress)],
         footer=ctx.t("ltv_footer", zone=ctx.settings.bot.timezone),
         data={
             "grain": "month",
@@ -296,6 +299,7 @@ def render_ltv(ctx: Context, result: co.LtvTable) -> Reply:
             "customers": sum(c.cohort.size for c in result.cohorts),
             "cac": _num(result.cac),
             "average_ltv": [_num(result.average_ltv(k)) for k in range(result.months)],
+            "ltv_cac_age": age,  # every cohort's ltv_cac is at this age (null until it gets there)
             "cohorts": [
                 {
                     "cohort": c.cohort.label,
@@ -305,8 +309,8 @@ def render_ltv(ctx: Context, result: co.LtvTable) -> Reply:
                     "cac": _num(c.cac),
                     "ltv": [_num(v) for v in c.ltv],
                     "ltv_net": [_num(v) for v in c.ltv_net],
-                    "ltv_cac": _num(c.ltv_cac),
-                    "ltv_cac_age": len(c.ltv) - 1,
+                    "ltv_cac": _num(c.ltv_cac_at(age)),
+                    "ltv_cac_by_age": [_num(c.ltv_cac_at(k)) for k in range(len(c.ltv))],
                 }
                 for c in result.cohorts
             ],
@@ -328,13 +332,13 @@ def render_ltv(ctx: Context, result: co.LtvTable) -> Reply:
         [c.cohort.label, fmt_count(c.cohort.size, ctx.lang), money(c.cac)]
         + [money(v) for v in c.ltv]
         + [""] * (ages - len(c.ltv))
-        + [na if c.ltv_cac is None else fmt_ratio(c.ltv_cac, ctx.lang)]
+        + [na if (v := c.ltv_cac_at(k)) is None else fmt_ratio(v, ctx.lang) for k in ratio_ages]
         for c in result.cohorts
     ]
     columns = (
         [ctx.t("column_cohort"), ctx.t("column_customers"), ctx.t("column_cac")]
         + [_age_column(ctx, "month", k) for k in range(ages)]
-        + [ctx.t("column_ltv_cac")]
+        + [ctx.t("column_ltv_cac", k=k) for k in ratio_ages]
     )
     reply.tables.append(Table(columns=columns, rows=rows))
     return reply

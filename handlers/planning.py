@@ -1185,8 +1185,14 @@ def render_segments(ctx: Context, report: seg_mod.SegmentReport, data_first: dat
     for shift in report.shifts:
         text.append(ctx.t("segments_shift", customers=fmt_count(shift["customers"], ctx.lang),
                           rate=fmt_percent(shift["rate"], ctx.lang), usual=fmt_percent(shift["usual"], ctx.lang)))
-    text.append(ctx.t("segments_rules"))
+    rules = seg_mod.SegmentRules()
+    days = seg_mod.rule_days(report.as_of, rules)
+    text.append(ctx.t("segments_rules", **{k: d.isoformat() for k, d in days.items()}, new_days=rules.new_days,
+                      active_days=rules.active_days, risk_days=rules.at_risk_days - rules.active_days,
+                      champion_orders=rules.champion_orders, risk_orders=rules.at_risk_orders,
+                      top=f"{rules.top_share:.0%}"))
     data = report.as_json()
+    data["rules"] = {k: d.isoformat() for k, d in days.items()}
     if not previous_known:
         text.insert(1, ctx.t("cov_compare_na", metrics=ctx.t("segments_vs_last_month"),
                              period=report.previous_as_of.isoformat(),
@@ -1199,7 +1205,9 @@ def render_segments(ctx: Context, report: seg_mod.SegmentReport, data_first: dat
         text=text,
         tables=[ReplyTable([ctx.t("pl_segment"), ctx.t("pl_customers"), ctx.t("segments_vs_last_month"), ctx.t("pl_gmv_share"),
                             ctx.t("segment_action")], rows, align=["l", "r", "r", "r", "l"])],
-        actions=[Action(ctx.t("segments_export_button", segment=ctx.t(f"segment_{s}")), f"segments export {s}")
+        # the button types the segment's name in the chat's language: the name the table shows
+        actions=[Action(ctx.t("segments_export_button", segment=ctx.t(f"segment_{s}")),
+                        f"segments export {ctx.t(f'segment_{s}') if ctx.lang == 'zh' else s}")
                  for s in ("dormant", "at_risk", "champions")],
         data=data,
     )
@@ -1378,11 +1386,7 @@ def render_campaign(ctx: Context, r: CampaignResult, png: bytes | None) -> Reply
     if r.aov and r.baseline_aov:
         text.append(ctx.t("campaign_aov", aov=_money(ctx, r.aov), baseline=_money(ctx, r.baseline_aov),
                           change=fmt_change_pct((r.aov / r.baseline_aov - 1) * 100, ctx.lang)))
-    if r.roi is not None:
-        key = "campaign_roi_estimated" if r.spend_source == "estimated" else "campaign_roi"
-        text.append(ctx.t(key, spend=_money(ctx, r.spend), roi=fmt_value(r.roi, "ratio", ctx.lang, "")))
-    else:
-        text.append(ctx.t("campaign_no_spend"))
+    text += _campaign_cost_lines(ctx, r)
     if r.last_year is not None:
         ly = r.last_year
         text.append(ctx.t("campaign_last_year", period=_dates_text(ly.event.start, ly.event.end, ctx.lang),
@@ -1404,6 +1408,27 @@ def render_campaign(ctx: Context, r: CampaignResult, png: bytes | None) -> Reply
     if png:
         reply.charts.append(Chart(png, reply.title, "campaign.png"))
     return reply
+
+
+def _campaign_cost_lines(ctx: Context, r: CampaignResult) -> list[str]:
+    """The cost the ROI divides by, and what it is a part of: the campaign days' whole marketing
+    spend and its baseline, so a derived cost never reads as the spend of the window."""
+    lines = []
+    if r.spend_window is not None and r.spend_baseline is not None:
+        lines.append(ctx.t("campaign_spend_window", window=_money(ctx, r.spend_window),
+                           baseline=_money(ctx, r.spend_baseline), baseline_days=PRE_DAYS,
+                           channels=joined_list(ctx, list(r.event.channels)) or ctx.t("campaign_all_channels")))
+    roi = fmt_value(r.roi, "ratio", ctx.lang, "") if r.roi is not None else ""
+    if r.spend_source == "declared" and r.spend is not None and r.roi is not None:
+        lines.append(ctx.t("campaign_roi", spend=_money(ctx, r.spend), roi=roi))
+    elif r.spend_source == "estimated" and r.spend is not None and r.roi is not None:
+        lines.append(ctx.t("campaign_roi_estimated", spend=_money(ctx, r.spend), roi=roi,
+                           window=_money(ctx, r.spend_window), baseline=_money(ctx, r.spend_baseline)))
+    elif r.spend_window is not None and r.event.spend is None:
+        lines.append(ctx.t("campaign_spend_not_above"))
+    else:
+        lines.append(ctx.t("campaign_no_spend"))
+    return lines
 
 
 def _lift_range(ctx: Context, low: float | None, high: float | None) -> str:

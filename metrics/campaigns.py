@@ -6,6 +6,11 @@ the campaign and the days after it. Lift = actual / baseline - 1; the incrementa
 actual - baseline; the days after the campaign show the pull-forward dip (negative increments),
 which the net increment includes. ROI is the net incremental GMV per unit of campaign spend.
 
+The campaign's cost is the one declared with it; without one, the marketing spend of the campaign
+days above its own pre-campaign baseline (an estimate, and said to be one). Either way the result
+also carries the campaign days' whole marketing spend and that baseline, so a reply can show what
+the cost figure is a part of.
+
 The same event a year earlier is aligned by event day (day 1 with day 1), not by calendar date.
 """
 
@@ -137,6 +142,8 @@ class CampaignResult:
     last_year: CampaignResult | None = None
     notes: list[str] = field(default_factory=list)
     spend_source: str = "declared"  # declared with the campaign | estimated: marketing spend above its baseline
+    spend_window: float | None = None  # all marketing spend of the campaign days (its channels); None: not recorded
+    spend_baseline: float | None = None  # what the pre-campaign fit expected of it
 
     @property
     def net_incremental_gmv(self) -> float:
@@ -160,6 +167,7 @@ class CampaignResult:
             "aov_change_pct": _num((self.aov / self.baseline_aov - 1) * 100)
             if self.aov and self.baseline_aov else None,
             "spend": _num(self.spend), "spend_source": self.spend_source if self.spend is not None else None,
+            "spend_window": _num(self.spend_window), "spend_baseline": _num(self.spend_baseline),
             "roi": _num(self.roi),
             "daily": [
                 {"day": r.day.isoformat(), "event_day": int(r.event_day), "gmv": _num(r.gmv),
@@ -223,17 +231,20 @@ def lift_from_daily(
     baseline_aov = float(pre["gmv"].sum()) / pre_orders if pre_orders else None
     spend = event.spend
     spend_source = "declared"
-    if spend is None and "spend" in daily.columns:
-        # no declared cost: the marketing spend above its own pre-campaign baseline
-        spend_actual = float(frame["spend"].to_numpy()[: len(camp_days)].sum())
+    spend_window = spend_base = None
+    if "spend" in daily.columns and daily["spend"].notna().any():
+        spend_window = float(frame["spend"].to_numpy()[: len(camp_days)].sum())
         spend_base = float(baseline(pre, "spend", camp_days).sum()) if pre["spend"].sum() > 0 else 0.0
-        extra = spend_actual - spend_base
+    if spend is None and spend_window is not None and spend_base is not None:
+        # no declared cost: the marketing spend above its own pre-campaign baseline
+        extra = spend_window - spend_base
         spend = extra if extra > 0 else None
         spend_source = "estimated"
     net = incremental["gmv"] + post_inc.get("gmv", 0.0)
     roi = net / spend if spend else None
     return CampaignResult(event, actual, expected, incremental, lift, lift_low, lift_high, post_inc, len(post_days),
-                          aov, baseline_aov, spend, roi, pd.DataFrame(rows), notes=notes, spend_source=spend_source)
+                          aov, baseline_aov, spend, roi, pd.DataFrame(rows), notes=notes, spend_source=spend_source,
+                          spend_window=spend_window, spend_baseline=spend_base)
 
 
 def _daily_frame(warehouse: Warehouse, start: date, end: date, channels: Sequence[str]) -> pd.DataFrame:

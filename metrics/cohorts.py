@@ -11,6 +11,8 @@ it: age 0 is the cohort month itself.
   (amount - refunded_amount) is computed alongside for whoever wants it.
 * CAC of a cohort: marketing spend in the cohort month / the cohort's customers, which are
   exactly that month's new customers (so it equals `kpi cac <month>`).
+* LTV/CAC is compared at one age for every cohort (M0, and M3: LTV_CAC_AGE): a cohort's latest
+  age would put an old cohort's six months beside a new one's first and read as a decline.
 
 Only complete buckets count: the month (week) in progress is neither a cohort nor an age,
 since a half-month would read as a drop in retention.
@@ -46,6 +48,9 @@ DEFAULT_COHORTS = 12  # the last 12 complete months (weeks) when no period is gi
 MAX_COHORTS: dict[Grain, int] = {"month": 24, "week": 30}
 DEFAULT_LTV_MONTHS = 6
 MAX_LTV_MONTHS = 24
+# the age LTV/CAC is compared at (besides M0): a quarter shows the repeat orders, and most
+# cohorts of a year's window have reached it
+LTV_CAC_AGE = 3
 
 
 # ---- errors (each carries a message key of bot/messages.py) -------------------------------------
@@ -220,11 +225,10 @@ class LtvCohort:
         net = [g - r for g, r in zip(self.cohort.gmv, self.cohort.refunded, strict=True)]
         return _cumulative_per_customer(net, self.cohort.size)
 
-    @property
-    def ltv_cac(self) -> float | None:
-        """LTV at the largest complete age / CAC; None without spend (no CAC to divide by)."""
+    def ltv_cac_at(self, age: int) -> float | None:
+        """LTV after `age` / CAC; None when the cohort has not reached that age or had no spend."""
         cac = self.cac
-        return self.ltv[-1] / cac if self.ltv and cac else None
+        return self.ltv[age] / cac if age < len(self.ltv) and cac else None
 
 
 def _cumulative_per_customer(values: Sequence[float], size: int) -> tuple[float, ...]:
@@ -240,6 +244,11 @@ class LtvTable:
     window: CohortWindow
     months: int
     cohorts: tuple[LtvCohort, ...]
+
+    @property
+    def comparison_age(self) -> int:
+        """The age every cohort's LTV/CAC is compared at besides M0 (within the ages followed)."""
+        return min(LTV_CAC_AGE, self.months - 1)
 
     def average_ltv(self, age: int) -> float | None:
         """LTV at `age` over every cohort that has reached it: their summed GMV / summed customers."""

@@ -9,14 +9,20 @@ the "high-value customers turning dormant faster than usual" check come from tho
 no per-customer row ever reaches Python, except in an export, which asks for exactly one
 segment's customers. The answer is kept while the data is unchanged (metrics/cache.py).
 
-Rules (days since the last order = recency; `SegmentRules` holds the numbers):
+Rules (`SegmentRules` holds the numbers). Segments "as of" a day D count the orders through D, and
+"the last 90 days" are the 90 days ending with D (D - 89 .. D); recency = the days from the last
+order to D + 1, so an order on D itself is 1 day ago (as it is the morning after):
 
-    new         first order in the last 30 days
-    champions   recency <= 90 and (3+ orders or lifetime GMV in the top 20 %)
-    active      recency <= 90, the rest
-    at_risk     90 < recency <= 180 and (2+ orders or GMV in the top 20 %): valued customers slipping
-    dormant     90 < recency <= 365, the rest
+    new         first order in the last 30 days (recency of the first order 1..30)
+    champions   last order in the last 90 days (recency 1..90) and (3+ orders or lifetime GMV in the top 20 %)
+    active      last order in the last 90 days, the rest
+    at_risk     last order in the 90 days before those (recency 91..180) and (2+ orders or GMV in the
+                top 20 %): valued customers slipping
+    dormant     recency 91..365, the rest
     lost        recency > 365
+
+`rule_days` gives those windows as dates, which is how the reply states them: a reader checks any
+exported customer's last order day against them without counting days.
 
 "Top 20 %" is GMV at or above the 80th percentile of the customers of that snapshot, linearly
 interpolated (numpy's and PostgreSQL's percentile_cont). Day counts are whole business-local
@@ -38,7 +44,7 @@ from sqlalchemy import and_, case, false, func, or_, select
 from metrics.dialects import quantiles
 from metrics.warehouse import Warehouse
 
-__all__ = ["SEGMENTS", "SegmentRules", "SegmentReport", "export_csv", "segment_report"]
+__all__ = ["SEGMENTS", "SegmentRules", "SegmentReport", "export_csv", "rule_days", "segment_report"]
 
 SEGMENTS: tuple[str, ...] = ("new", "champions", "active", "at_risk", "dormant", "lost")
 # what the playbook says to do with each (message keys: segment_action_<name>)
@@ -60,6 +66,19 @@ class SegmentRules:
     champion_orders: int = 3
     at_risk_orders: int = 2
     top_share: float = 0.20  # "GMV in the top 20 %"
+
+
+def rule_days(as_of: date, rules: SegmentRules = SegmentRules()) -> dict[str, date]:
+    """The rules' windows as days for segments as of the start of `as_of` (orders before it): the
+    same comparisons `_segment_code` makes, so the legend and the classes cannot drift apart."""
+    return {
+        "day": as_of - timedelta(days=1),  # the last day whose orders count
+        "new_from": as_of - timedelta(days=rules.new_days),  # first order on or after
+        "active_from": as_of - timedelta(days=rules.active_days),  # last order on or after
+        "risk_from": as_of - timedelta(days=rules.at_risk_days),
+        "risk_to": as_of - timedelta(days=rules.active_days + 1),
+        "lost_before": as_of - timedelta(days=rules.lost_days),  # a last order before this day: lost
+    }
 
 
 def _cutoffs(as_of: date) -> list[datetime]:

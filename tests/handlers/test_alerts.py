@@ -232,7 +232,7 @@ def test_segment_shifts_become_alerts(dispatcher, monkeypatch) -> None:
     book = AlertBook(dispatcher.services.store, AlertsSection(quiet_hours=None))
     out = book.record("slack:COPS", [found], {found.series}, datetime(2026, 11, 25, 1), NOON)
     reply = alerts_mod.render_alerts(ctx, out, date(2026, 11, 24))
-    assert "40 high-value customers" in reply.plain_text()
+    assert "40 Champions" in reply.plain_text()
 
 
 @pytest.mark.parametrize(("severity", "stake", "typical", "expected"), [

@@ -97,10 +97,13 @@ async def test_ltv_matches_pandas_and_says_refunds_are_not_subtracted(chat: Chat
         assert cohort["ltv"] == pytest.approx(list(gmv.cumsum() / size))
         cac = spend[pd.Period(start, "M")] / size
         assert cohort["cac"] == pytest.approx(cac)
-        assert cohort["ltv_cac"] == pytest.approx(cohort["ltv"][-1] / cac)
-        assert cohort["ltv_cac_age"] == ages - 1
+        assert cohort["ltv_cac_by_age"] == pytest.approx([v / cac for v in cohort["ltv"]])
+        # one age for every cohort (`ltv 3` follows M0-M2, so M2); none for a cohort not there yet
+        age = data["ltv_cac_age"]
+        assert cohort["ltv_cac"] == (pytest.approx(cohort["ltv"][age] / cac) if ages > age else None)
+    assert data["ltv_cac_age"] == 2
     assert "refunds are NOT subtracted" in (reply.footer or "")
-    assert reply.tables[0].columns[-1] == "LTV/CAC"
+    assert reply.tables[0].columns[-2:] == ["LTV/CAC M0", "LTV/CAC M2"]
     assert png_shape(reply)[:2] == (675, 1200)
 
 
@@ -151,7 +154,8 @@ async def test_ltv_on_the_hand_made_shop(small_chat: Chat) -> None:
     assert data["cac"] == pytest.approx(1050 / 11)
     table = {row[0]: row for row in reply.tables[0].rows}
     assert table["2026-07"] == ["2026-07", "3", "CN¥100.00", "CN¥76.67", "CN¥100.00", "CN¥100.00", "CN¥123.33",
-                                "", "1.23×"]
+                                "", "0.77×", "1.23×"]
+    assert table["2026-08"][-2:] == ["0.50×", "n/a"]  # not at M3 yet: not its latest month instead
     assert table["2026-09"][-1] == "n/a"
 
 

@@ -260,10 +260,14 @@ def test_ltv_and_cac(shop: Warehouse) -> None:
     assert got["2026-07"].ltv == pytest.approx((230 / 3, 100, 100, 370 / 3))
     assert got["2026-08"].ltv_net == pytest.approx((50, 235 / 3, 325 / 3))
     assert got["2026-09"].ltv_net == pytest.approx((187.5, 217.5))
-    # LTV at the largest complete age / CAC; September had no spend, so no ratio
-    assert {k: c.ltv_cac for k, c in got.items()} == pytest.approx(
-        {"2026-06": 130 / 50, "2026-07": (370 / 3) / 100, "2026-08": (475 / 3) / 200, "2026-09": None,
-         "2026-10": 82.5 / 50}
+    # LTV/CAC at one age for every cohort: M3 only for the cohorts that reached it (not August's
+    # latest, M2); September had no spend, so no ratio at any age
+    assert result.comparison_age == co.LTV_CAC_AGE == 3
+    assert {k: c.ltv_cac_at(3) for k, c in got.items()} == pytest.approx(
+        {"2026-06": 130 / 50, "2026-07": (370 / 3) / 100, "2026-08": None, "2026-09": None, "2026-10": None}
+    )
+    assert {k: c.ltv_cac_at(0) for k, c in got.items()} == pytest.approx(
+        {"2026-06": 90 / 50, "2026-07": (230 / 3) / 100, "2026-08": 100 / 200, "2026-09": None, "2026-10": 82.5 / 50}
     )
     assert result.average_ltv(0) == pytest.approx((90 + 230 + 300 + 405 + 165) / 11)
     assert result.average_ltv(1) == pytest.approx((90 + 300 + 385 + 465) / 9)
@@ -276,7 +280,8 @@ def test_ltv_months_caps_the_ages(shop: Warehouse) -> None:
         "2026-06": 2, "2026-07": 2, "2026-08": 2, "2026-09": 2, "2026-10": 1
     }
     july = next(c for c in result.cohorts if c.cohort.label == "2026-07")
-    assert july.ltv_cac == pytest.approx(100 / 100)
+    assert result.comparison_age == 1  # the last age followed
+    assert july.ltv_cac_at(1) == pytest.approx(100 / 100)
 
 
 @pytest.mark.parametrize("months", [0, -1, 25, 500])
