@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,9 @@ from bot.core import CONSOLE, ChatRef, Incoming
 from bot.errors import ConfigError
 from bot.logs import setup_logging
 from metrics.periods import now_in
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -337,6 +341,72 @@ def migrate(config_path: str | None, sql: bool, check: bool) -> None:
     else:
         was = "before migrations" if found.legacy else (found.current or "empty")
         click.echo(f"{describe(store.engine)}: upgraded from {was} to {found.head}")
+    sys.exit(EXIT_OK)
+
+
+@main.group()
+def state() -> None:
+    """Export or import what a team configured (chat settings, subscriptions, goals, campaigns,
+    alert rules, spend plans) as JSON: to move from SQLite to PostgreSQL, or between environments."""
+
+
+def _state_store(config_path: str | None) -> Store:
+    from bot.store import Store
+
+    settings = _settings(config_path)
+    _logging(settings, False)
+    try:
+        # like `run`: a database behind is migrated or refused as [state] auto_migrate says
+        return Store(settings.state_url(), migrate=settings.state.auto_migrate)
+    except ConfigError as exc:
+        click.echo(f"opsbot: {exc}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+
+
+@state.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@config_option
+def state_export(file: str, config_path: str | None) -> None:
+    """Write the state database's configuration to FILE ('-': standard output)."""
+    from bot.state_io import export_state, write_export
+
+    store = _state_store(config_path)
+    try:
+        if file == "-":
+            click.echo(json.dumps(export_state(store), indent=2, ensure_ascii=False))
+            sys.exit(EXIT_OK)
+        doc = write_export(store, file)
+    finally:
+        store.dispose()
+    counts = ", ".join(f"{len(doc[s])} {s.replace('_', ' ')}" for s in
+                       ("chat_settings", "subscriptions", "goals", "campaigns", "alert_rules", "spend_plans"))
+    click.echo(f"exported {counts} to {file}")
+
+
+@state.command("import")
+@click.argument("file", type=click.File("rb"))
+@config_option
+@click.option("--dry-run", is_flag=True, help="Validate the file and say what would change; write nothing.")
+def state_import(file: click.utils.LazyFile, config_path: str | None, dry_run: bool) -> None:
+    """Import FILE (made by `opsbot state export`) into the state database, in one transaction.
+
+    Safe to repeat: what is already there is recognised and left alone. Stop opsbot first (or restart
+    it after): a running instance reads the schedule and chat languages at start. Exit 0 imported,
+    1 the file is invalid (nothing written), 2 the state database cannot be used.
+    """
+    from bot.state_io import StateFileError, import_state, parse_state_file
+
+    try:
+        doc = parse_state_file(file.read())
+    except StateFileError as exc:
+        click.echo(f"opsbot: {file.name}: {exc}; nothing was imported", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    store = _state_store(config_path)
+    try:
+        report = import_state(store, doc, dry_run=dry_run)
+    finally:
+        store.dispose()
+    click.echo(report.render())
     sys.exit(EXIT_OK)
 
 
