@@ -139,6 +139,10 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
                             "assumed); the plan learns it once the history holds one.",
                             "zh": "{holiday}（{day}）：历史数据未覆盖，前后日期权重按 1 计（不假设影响）；"
                             "历史中有一次后计划即可学到。"},
+    "plan_holiday_promo_only": {"en": "{holiday} ({day}): its promotion days weigh as the history's promotions did — "
+                                "{bins}; the other days around it are not in the history and weigh 1 (no effect assumed).",
+                                "zh": "{holiday}（{day}）：大促日按历史大促的表现加权——{bins}；前后其他日期历史未覆盖，"
+                                "权重按 1 计（不假设影响）。"},
     "plan_holiday_days": {"en": "days {first}…{last} ×{weight}", "zh": "第 {first}…{last} 天 ×{weight}"},
     "plan_holiday_day": {"en": "day {first} ×{weight}", "zh": "第 {first} 天 ×{weight}"},
     "holiday_cny": {"en": "Chinese New Year", "zh": "春节"},

@@ -541,17 +541,26 @@ def holiday_lines(ctx: Context, profile: dict[str, Any] | None, start: date,
     data: list[dict[str, Any]] = []
     for h, anchor in holiday_occurrences(start, end):
         seen = prof.holiday_seen.get(h.key, ())
-        known = [(lo, hi, prof.holiday[bin_key(h, lo)]) for lo, hi in h.bins if bin_key(h, lo) in prof.holiday]
+        known = []
+        for lo, hi in h.bins:
+            day_of = anchor + timedelta(days=lo)
+            if bin_key(h, lo) in prof.holiday:
+                known.append((lo, hi, prof.holiday[bin_key(h, lo)]))
+            elif lo == hi and (day_of.month, day_of.day) in prof.promo:
+                known.append((lo, hi, prof.promo[(day_of.month, day_of.day)]))  # a promotion day: its own effect
         name, day = ctx.t(f"holiday_{h.key}"), anchor.isoformat()
-        if not known or not seen:
+        bins = joined_list(ctx, [ctx.t("plan_holiday_day" if lo == hi else "plan_holiday_days", first=_offset(lo),
+                                       last=_offset(hi), weight=f"{w:.2f}") for lo, hi, w in known])
+        if not known:
             lines.append(ctx.t("plan_holiday_unseen", holiday=name, day=day))
+        elif not seen:  # only its promotion days are known (from the promotions table or the calendar)
+            lines.append(ctx.t("plan_holiday_promo_only", holiday=name, day=day, bins=bins))
         else:
-            bins = joined_list(ctx, [ctx.t("plan_holiday_day" if lo == hi else "plan_holiday_days", first=_offset(lo),
-                                           last=_offset(hi), weight=f"{w:.2f}") for lo, hi, w in known])
             lines.append(ctx.t("plan_holiday" if len(known) == len(h.bins) else "plan_holiday_partly", holiday=name,
                                day=day, seen=joined_list(ctx, [a.isoformat() for a in seen]), bins=bins))
+        weights = {lo: w for lo, _, w in known}
         data.append({"holiday": h.key, "day": day, "seen": [a.isoformat() for a in seen],
-                     "weights": {f"{lo}..{hi}": prof.holiday.get(bin_key(h, lo)) for lo, hi in h.bins}})
+                     "weights": {f"{lo}..{hi}": weights.get(lo) for lo, hi in h.bins}})
     return lines, data
 
 

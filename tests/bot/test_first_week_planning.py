@@ -56,9 +56,12 @@ def test_opsbot_ask_writes_to_out_and_json_keeps_the_base64(config: Path, tmp_pa
     runner = CliRunner()
     here = runner.invoke(main, ["ask", "--config", str(config), "segments export dormant"])
     assert here.exit_code == 0, here.output
-    [written] = [Path(m["path"]) for m in SAVED.finditer(here.output)]
+    saved = [Path(m["path"]) for m in SAVED.finditer(here.output)]
+    assert len(saved) == 1, here.output
+    [written] = saved
     assert written.parent == cwd.resolve() and written.name.startswith("segment-dormant-")
     elsewhere = runner.invoke(main, ["ask", "--config", str(config), "--out", "csv", "segments export dormant"])
+    assert elsewhere.exit_code == 0, elsewhere.output
     [other] = [Path(m["path"]) for m in SAVED.finditer(elsewhere.output)]
     assert other == (cwd / "csv" / written.name).resolve()
     as_json = runner.invoke(main, ["ask", "--config", str(config), "--json", "segments export dormant"])

@@ -166,3 +166,37 @@ async def test_campaign_report_shows_the_window_spend_and_how_its_cost_is_derive
     s = float(search[(search.day >= "2026-11-09") & (search.day <= "2026-11-11")].spend.sum())
     assert declared.data["spend_window"] == pytest.approx(s) and declared.data["spend"] == 50_000
     assert "(search)" in declared.plain_text() and "Campaign cost (as added): CN¥50,000" in declared.plain_text()
+
+
+# ---- the plan says what it assumes around holidays --------------------------------------------------
+
+
+async def test_plan_states_the_holiday_weights_it_read_and_from_when(dispatcher) -> None:  # type: ignore[no-untyped-def]
+    from bot.core import CONSOLE
+    from handlers.planning import holiday_lines
+    from metrics.planning import fit_profile
+    from tests.metrics.test_planning import CNY_EFFECT, cny_history
+
+    ctx = dispatcher.context_for(CONSOLE)
+    profile = fit_profile(cny_history(date(2025, 3, 1), date(2026, 11, 30))).as_json()
+    lines, data = holiday_lines(ctx, profile, date(2027, 2, 1), date(2027, 3, 1))
+    [line] = lines
+    assert line.startswith("Chinese New Year (2027-02-06): weighted by what the history's 2026-02-17 did")
+    assert data[0]["seen"] == ["2026-02-17"]
+    # the weights it states are the ones read (each near the effect the history was made with)
+    for (lo, hi), truth in CNY_EFFECT.items():
+        w = data[0]["weights"][f"{lo}..{hi}"]
+        assert w == pytest.approx(truth, rel=0.08)
+        assert f"×{w:.2f}" in line
+    # a history without one: weight 1, and said so
+    bare = fit_profile(cny_history(date(2026, 4, 1), date(2026, 11, 30))).as_json()
+    [unseen], _ = holiday_lines(ctx, bare, date(2027, 2, 1), date(2027, 3, 1))
+    assert "not in the history" in unseen and "weigh 1" in unseen
+
+
+async def test_a_plan_over_11_11_names_its_promotion_days_weights(chat: Chat) -> None:
+    reply = await chat.send("plan gmv 3000000 2027Q4")
+    line = next(t for t in reply.text if t.startswith("11.11 (2027-11-11)"))
+    assert "not in the history" not in line  # its promotion days are weighted as the history's were
+    weights = reply.data["holidays"][0]["weights"]
+    assert weights["0..0"] == pytest.approx(reply.data["profile"]["promo"]["11-11"], rel=1e-3)
