@@ -115,6 +115,14 @@ async def first_day(team: Team, store: Store, plan: Plan, clock: Clock) -> None:
     value = f"{plan.rates[plan.first_scan] * 100:.2f}%"
     assert f"Refund rate {value} broke the rule > {plan.threshold:.2f}%" in said, said
 
+    # the chat speaks English; a colleague asks in Chinese and is answered in Chinese, and the chat
+    # stays English for the next question (docs/languages.md)
+    said = await team.say("lang en")
+    said = await team.say("kpi 销售额 昨天")
+    assert "销售额" in said and "GMV" not in said, said
+    said = await team.say("kpi gmv yesterday")
+    assert "GMV" in said and "销售额" not in said, said
+
 
 async def a_week_of_mornings(team: Team, dispatcher: Dispatcher, store: Store, plan: Plan, clock: Clock) -> None:
     outbox = Outbox(store)
