@@ -344,6 +344,22 @@ def migrate(config_path: str | None, sql: bool, check: bool) -> None:
     sys.exit(EXIT_OK)
 
 
+@main.command("slack-manifest")
+@config_option
+def slack_manifest(config_path: str | None) -> None:
+    """Print the Slack app manifest (paste it at api.slack.com/apps; see docs/slack.md), with the
+    slash command `[slack] command` names."""
+    from importlib.resources import files
+
+    from bot.config import SlackSection
+
+    command = (_settings(config_path).slack or SlackSection()).command
+    # shipped in the package: an installation from the wheel has no checkout to copy it from
+    manifest = files("bot.adapters").joinpath("slack_manifest.yaml").read_text(encoding="utf-8")
+    manifest = manifest.replace("- command: /ops\n", f"- command: {command}\n")
+    click.echo(manifest.replace('(try "/ops help")', f'(try "{command} help")'), nl=False)
+
+
 @main.group()
 def state() -> None:
     """Export or import what a team configured (chat settings, subscriptions, goals, campaigns,

@@ -511,7 +511,7 @@ def test_api_url_gets_its_trailing_slash() -> None:
 def test_manifest_matches_what_the_adapter_handles() -> None:
     from pathlib import Path
 
-    manifest = (Path(__file__).parents[3] / "slack" / "manifest.yaml").read_text(encoding="utf-8")
+    manifest = (Path(__file__).parents[3] / "bot" / "adapters" / "slack_manifest.yaml").read_text(encoding="utf-8")
     assert f"command: {SlackSection().command}" in manifest
     for needed in ("- app_mention", "- message.im", "- commands", "- chat:write", "- files:write",
                    "- app_mentions:read", "- im:history", "socket_mode_enabled: true"):
