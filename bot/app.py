@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 import bot.planning_store  # noqa: F401  (its tables must exist before any Store is built)
 from bot.config import Settings
 from bot.core import Dispatcher, Services
+from bot.shared import StateAnswers
 from bot.source_watch import SourceWatch
 from bot.store import Store
 from handlers import alerts as alert_handlers
@@ -86,6 +87,11 @@ def build_dispatcher(
         store=store or Store(settings.state_url()),
         clock=clock,
     )
+    if warehouse is None:
+        # the slow answers are kept in the state database too, so every instance (and the next
+        # `opsbot ask`) serves the one any of them computed; a warehouse passed in (tests, tools)
+        # keeps its own cache as it is
+        services.warehouse.cache.shared = StateAnswers(services.store)
     # an unreachable warehouse is told to the admins once (and its return once)
     services.source_watch = SourceWatch(settings, services.store)
     services.warehouse.reachability.append(services.source_watch.observe)

@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.errors import AccessDenied, RateLimited, UnknownCommand, UserError
 from bot.language import chinese_vocabulary, question_language
 from bot.messages import DIMENSION_LABELS, t
 from bot.reply import Reply
+from bot.shared import SharedRateLimiter
 from bot.store import Store
 from bot.suggest import closest, is_question_word, looks_like_question
 from metrics.errors import InputError, SourceUnavailable
@@ -195,8 +197,10 @@ class Dispatcher:
         # called after every command with (command name, outcome kind, seconds): metrics hook in here
         self.observers: list[Callable[[str, str, float], None]] = []
         self._audit_thread = ThreadPoolExecutor(1, "opsbot-audit")
-        # per process: with several instances each allows the limit (the platforms spread load anyway)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        # in the state database, so several instances together allow the limit once
+        self._limiter = SharedRateLimiter(services.store)
+        # only while the state database fails: limits per process beat no limits at all
+        self._local = MovingWindowRateLimiter(MemoryStorage())
         self._vocabulary: frozenset[str] | None = None  # the grammar's Chinese words, built on first use
 
     def include(self, router: Router) -> None:
@@ -226,18 +230,30 @@ class Dispatcher:
         return str(incoming.chat) in access.chats or incoming.user in access.users or incoming.user in access.admins
 
     def check_rate(self, incoming: Incoming) -> None:
-        """Per-user and per-chat moving one-minute windows; the console is never limited."""
+        """Per-user and per-chat moving one-minute windows, counted once for every instance (the
+        state database); the console is never limited. Blocking: call it in a thread."""
         if incoming.chat.platform == "console":
             return
         limits = self.services.settings.limits
         for kind, per_minute, who in (("user", limits.user_per_minute, incoming.user),
                                       ("chat", limits.chat_per_minute, str(incoming.chat))):
-            item = RateLimitItemPerMinute(per_minute)
-            if not self._limiter.hit(item, kind, who):
-                reset = self._limiter.get_window_stats(item, kind, who).reset_time
-                wait = max(1, int(reset - time.time() + 0.999))
+            left = self._hit(kind, who, per_minute)
+            if left is not None:
+                wait = max(1, int(left + 0.999))
                 log.warning("rate limited %s %s (%d/min)", kind, who, per_minute)
                 raise RateLimited(f"rate_limited_{kind}", limit=per_minute, seconds=wait)
+
+    def _hit(self, kind: str, who: str, per_minute: int) -> float | None:
+        """None when allowed (and counted), else the seconds until a slot is free."""
+        try:
+            return self._limiter.hit(f"{kind}:{who}", per_minute)
+        except SQLAlchemyError:
+            log.warning("rate limits: the state database failed; counting in this process meanwhile",
+                        exc_info=True)
+        item = RateLimitItemPerMinute(per_minute)
+        if self._local.hit(item, kind, who):
+            return None
+        return self._local.get_window_stats(item, kind, who).reset_time - time.time()
 
     def is_admin(self, incoming: Incoming) -> bool:
         return incoming.chat.platform == "console" or incoming.user in self.services.settings.access.admins
@@ -355,7 +371,7 @@ class Dispatcher:
             raise AccessDenied("not_allowed", chat=str(incoming.chat))
         if not text:
             raise UserError("empty")
-        self.check_rate(incoming)
+        await asyncio.to_thread(self.check_rate, incoming)
         word, _, rest = text.lstrip("/").partition(" ")
         word = word.split("@", 1)[0]  # /kpi@opsbot in Telegram groups
         command = self.find(word)

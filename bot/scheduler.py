@@ -45,6 +45,7 @@ from bot.adapters.base import Sent
 from bot.core import ChatRef, Dispatcher
 from bot.outbox import Deliverer, Outbox, instance_name
 from bot.reply import Reply
+from bot.shared import prune as prune_shared
 from bot.store import Lease, Subscription, utcnow
 from handlers.digest import DigestSpec, build_digest, completeness, fingerprint
 from metrics.errors import SourceUnavailable
@@ -296,6 +297,11 @@ async def run_housekeeping() -> str:
         days=services.settings.access.audit_retention_days)
     removed = await asyncio.to_thread(services.store.prune_audit, before)
     log.info("housekeeping: %d audit entr(ies) older than %s removed", removed, before.date())
+    now = rt.now().astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    # what instances share: seen events, old button tokens, idle rate windows, expired answers
+    shared = await asyncio.to_thread(prune_shared, services.store, now,
+                                     timedelta(seconds=max(services.warehouse.cache.ttl, 0)))
+    log.info("housekeeping: shared state pruned %s", shared)
     return f"pruned {removed}"
 
 

@@ -175,6 +175,51 @@ class UniqueKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class SeenEvent(Base):
+    """A platform event already taken (a Slack event id): every instance sees the first delivery's
+    row, so a redelivery or the same event sent to a second instance is dropped. Pruned nightly."""
+
+    __tablename__ = "seen_events"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class ButtonToken(Base):
+    """A button's command that does not fit the platform's button data (Telegram: 64 bytes),
+    under the short token the button carries instead: kept here, a button still works after a
+    restart and on whichever instance its press reaches."""
+
+    __tablename__ = "button_tokens"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class RateWindow(Base):
+    """One rate-limited key's hits of the last minute (epoch seconds, oldest first): a moving
+    window shared by every instance, updated under the row's lock (bot/shared.py)."""
+
+    __tablename__ = "rate_windows"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    hits: Mapped[list[float]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class KeptAnswer(Base):
+    """A slow answer (segments, retention, LTV) as metrics/cache.py encodes it (JSON), so every
+    instance serves the answer one of them computed. `key` is a digest of the question."""
+
+    __tablename__ = "kept_answers"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(Text)  # the warehouse's data version it was computed at
+    computed_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 Row = TypeVar("Row", bound=Any)
 
 

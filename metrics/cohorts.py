@@ -364,7 +364,7 @@ def retention(wh: Warehouse, window: CohortWindow) -> CohortTable:
     def compute() -> CohortTable:
         cells = _cells(wh, window, window.complete_end, money=False)
         return CohortTable(window, _cohorts(window, cells, None, money=False))
-    return wh.remember(("retention", window), compute)
+    return wh.remember(("retention", window), compute, shared=True)
 
 
 def check_months(months: int) -> int:
@@ -409,4 +409,4 @@ def ltv(wh: Warehouse, window: CohortWindow, months: int = DEFAULT_LTV_MONTHS) -
         spend = _spend_by_month(wh, window)
         cohorts = tuple(LtvCohort(c, spend.get(c.start)) for c in _cohorts(window, cells, months, money=True))
         return LtvTable(window, months, cohorts)
-    return wh.remember(("ltv", window, months), compute)
+    return wh.remember(("ltv", window, months), compute, shared=True)

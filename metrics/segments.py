@@ -270,7 +270,7 @@ def segment_report(
         return report_from_combinations(warehouse, combos, as_of, cutoffs, rules), tops
 
     # kept while the data is unchanged: it reads closed days only, and every customer's history
-    report, tops = warehouse.remember(("segments", as_of, rules), compute)
+    report, tops = warehouse.remember(("segments", as_of, rules), compute, shared=True)
     if not keep_frame:
         return report
     return replace(report, frame=_members(warehouse, cutoffs, tops, rules, only))

@@ -281,11 +281,12 @@ class Warehouse:
         warehouse.memory_limit = memory_limit if engine.dialect.name == "duckdb" else None
         return warehouse
 
-    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+    def remember(self, key: Hashable, compute: Callable[[], T], shared: bool = False) -> T:
         """`compute()`, or its earlier result while the data is unchanged (metrics/cache.py).
-        Only for answers about closed days: today's numbers change by the minute."""
+        Only for answers about closed days: today's numbers change by the minute. `shared`: worth
+        keeping for the other instances too (the slow answers: a read of every customer's history)."""
         scope = tuple(sorted(self.scope.items()))
-        return self.cache.get_or_compute((scope, key), self.data_version(), compute)
+        return self.cache.get_or_compute((scope, key), self.data_version(), compute, shared=shared)
 
     def data_version(self) -> Hashable:
         """Something that changes when the data does, where that is cheap to know: the size and

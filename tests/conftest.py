@@ -8,7 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from bot.app import build_dispatcher
 from bot.config import Settings
@@ -96,6 +96,31 @@ def demo_settings(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Se
     # use `store`, which is fresh per test (and on PostgreSQL for the postgresql backend)
     state = f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.db'}"
     return Settings.model_validate({"warehouse": {"url": demo_url}, "state": {"url": state}})
+
+
+SHARED_TABLES = ("seen_events", "button_tokens", "rate_windows", "kept_answers")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_shared_state(request: pytest.FixtureRequest) -> None:
+    """Dispatchers built without `store` share the session's state database, and with it what
+    instances share (bot/shared.py): forget seen event ids, rate windows, button tokens and kept
+    answers before each test, so one test's Slack event id or rate limit is not the next one's."""
+    if "demo_settings" not in request.fixturenames:
+        return
+    settings: Settings = request.getfixturevalue("demo_settings")
+    path = settings.state_url().removeprefix("sqlite:///")
+    if not os.path.exists(path):
+        return
+    engine = create_engine(settings.state_url())
+    try:
+        with engine.begin() as conn:
+            present = set(inspect(conn).get_table_names())
+            for table in SHARED_TABLES:
+                if table in present:
+                    conn.execute(text(f"delete from {table}"))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -35,7 +35,6 @@ import logging
 import os
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -68,6 +67,7 @@ from bot.core import ChatRef, Dispatcher, Incoming
 from bot.errors import ConfigError
 from bot.messages import t
 from bot.reply import Chart, Reply
+from bot.shared import SeenEvents
 
 log = logging.getLogger(__name__)
 
@@ -315,26 +315,6 @@ def team_of(body: dict[str, Any]) -> str | None:
     return str(team) if team else None
 
 
-class RecentIds:
-    """Event ids seen lately: Slack redelivers an event it thinks was missed (PITFALLS 2.2)."""
-
-    def __init__(self, ttl: float = 3600.0, limit: int = 10_000) -> None:
-        self.ttl = ttl
-        self.limit = limit
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def first_time(self, event_id: str | None) -> bool:
-        if not event_id:
-            return True  # nothing to dedupe on; better answer twice than never
-        now = time.monotonic()
-        while self._seen and (len(self._seen) >= self.limit or next(iter(self._seen.values())) < now - self.ttl):
-            self._seen.popitem(last=False)
-        if event_id in self._seen:
-            return False
-        self._seen[event_id] = now
-        return True
-
-
 @dataclass(frozen=True)
 class _Target:
     """Where an answer goes: the chat, and the interaction's response_url when there is one."""
@@ -383,7 +363,9 @@ class SlackAdapter:
             logger=bolt_logger,
         )
         self._register(self.app)
-        self._seen = RecentIds()
+        # event ids already taken, by any instance: Slack redelivers an event it thinks was
+        # missed (PITFALLS 2.2), and behind a load balancer the redelivery may reach another one
+        self._seen = SeenEvents(dispatcher.services.store)
         self._tasks: set[asyncio.Task[None]] = set()
         self._answer_slots = asyncio.Semaphore(config.answer_concurrency)
         # requests being handled by the HTTP endpoint; answers start once it is 0 (see _answer)
@@ -583,7 +565,7 @@ class SlackAdapter:
             if not event.get("user") or not event.get("channel"):
                 log.info("slack: ignoring an app_mention without user or channel")
                 return
-            if not self._seen.first_time(body.get("event_id")):
+            if not await self._first_time(body):
                 return
             if str(event.get("channel", "")).startswith("D"):
                 return  # a mention inside a DM also arrives as the DM's message event: answer that one only
@@ -601,7 +583,7 @@ class SlackAdapter:
             if not event.get("user") or not event.get("channel"):
                 log.info("slack: ignoring a direct message without user or channel")
                 return
-            if not self._seen.first_time(body.get("event_id")):
+            if not await self._first_time(body):
                 return
             chat = ChatRef("slack", event["channel"], thread=event.get("thread_ts"))
             text = clean_text(event.get("text") or "", context.bot_user_id)
@@ -650,6 +632,17 @@ class SlackAdapter:
             return await asyncio.wait_for(asyncio.to_thread(self.dispatcher.language, incoming), LANGUAGE_BUDGET)
         except TimeoutError:
             return self.dispatcher.services.settings.bot.language
+
+    async def _first_time(self, body: dict[str, Any]) -> bool:
+        """Whether no instance has taken this event yet (one INSERT into the state database)."""
+        event_id = body.get("event_id")
+        if not event_id:
+            return True  # nothing to dedupe on; better answer twice than never
+        try:
+            return await asyncio.to_thread(self._seen.first_time, f"slack:{event_id}")
+        except Exception:  # the state database is down: answer, even if another instance does too
+            log.warning("slack: could not record event %s as seen", event_id, exc_info=True)
+            return True
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         # tracked, so stop() can wait for answers in flight and the task is not garbage-collected mid-run

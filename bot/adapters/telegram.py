@@ -64,6 +64,7 @@ from bot.core import ChatRef, Dispatcher, Incoming
 from bot.errors import ConfigError
 from bot.messages import MESSAGES, t
 from bot.reply import Reply
+from bot.shared import ButtonTokens
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,8 @@ class TelegramAdapter:
         self._sleep = sleep
         self.lang = dispatcher.services.settings.bot.language
         self.callbacks = CallbackStore()
+        # long buttons' tokens, kept where a restarted or another instance finds them
+        self.tokens = ButtonTokens(dispatcher.services.store)
         # Hooks for the subscription store: a chat moved (old, new) or the bot was removed (chat, None).
         self.on_chat_migrated: ChatEvent | None = None
         self.on_bot_removed: ChatEvent | None = None
@@ -393,7 +396,7 @@ class TelegramAdapter:
         if query.message is not None and query.message.chat is None:
             log.info("telegram: ignoring callback query %s on a message without chat", update.update_id)
             return
-        command = self.callbacks.command_for(query.data)
+        command = await self._command_for(query.data)
         try:
             if command is None:
                 where = chat_ref(query.message.chat.id) if query.message is not None else ChatRef(PLATFORM, "")
@@ -415,6 +418,31 @@ class TelegramAdapter:
         incoming = Incoming(text=command, chat=chat, user=f"{PLATFORM}:{user.id}", language=user.language_code)
         reply = await self.dispatcher.dispatch(incoming)
         await self._reply(chat, reply, None)
+
+    async def _command_for(self, data: str) -> str | None:
+        """A button's command: from memory, else from the tokens every instance kept."""
+        command = self.callbacks.command_for(data)
+        if command is not None or not data.startswith(CallbackStore.PREFIX):
+            return command
+        try:
+            command = await asyncio.to_thread(self.tokens.find, data)
+        except Exception:  # the state database is down: the button answers "expired" for now
+            log.warning("telegram: looking up a button token failed", exc_info=True)
+            return None
+        if command is not None:
+            self.callbacks.remember(data, command)
+        return command
+
+    async def _keep_tokens(self) -> None:
+        """Keep the tokens a render issued before their buttons are posted, so a press reaching
+        another instance, or this one after a restart, finds them."""
+        new = self.callbacks.take_new()
+        if not new:
+            return
+        try:
+            await asyncio.to_thread(self.tokens.save, new)
+        except Exception:  # still works on this instance until it restarts
+            log.warning("telegram: keeping %d button token(s) failed", len(new), exc_info=True)
 
     async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -480,6 +508,7 @@ class TelegramAdapter:
         replaces the old one and the rest follow as new messages.
         """
         rendered = render(reply, self.callbacks, self.lang)
+        await self._keep_tokens()
         texts = rendered.texts or [html.escape(adapter_text(self.lang, "empty_reply"))]
         only = len(texts) == 1
         _, target = await self._call(
@@ -509,6 +538,7 @@ class TelegramAdapter:
     async def _deliver_parts(self, chat: ChatRef, reply: Reply, quote: int | None, progress: Progress) -> Sent:
         """Photos, then text parts, then files; the parts an earlier attempt delivered are skipped."""
         rendered = render(reply, self.callbacks, self.lang)
+        await self._keep_tokens()
         total = len(rendered.photos) + len(rendered.texts)
         target = chat
         first_photo: Message | None = None

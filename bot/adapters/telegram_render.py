@@ -9,9 +9,10 @@ HTML parser never sees a tag cut in half.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
-import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -77,8 +78,15 @@ class CallbackStore:
     """Button payloads: the command itself when it fits in 64 bytes, else a short token.
 
     Telegram caps callback_data at 64 bytes, and a Chinese command or one with
-    filters passes that quickly. Tokens live in memory (bounded, oldest dropped):
-    after a restart an old long button answers "expired" instead of guessing.
+    filters passes that quickly. Recent tokens are kept in memory (bounded, oldest
+    dropped); the adapter also keeps every new one in the state database before the
+    button is posted (`take_new`, bot/shared.py), so a button still works after a
+    restart and on another instance. A token nobody kept answers "expired" instead
+    of guessing.
+
+    A token is a digest of its command: every instance gives a command the same token,
+    so keeping it twice is harmless. Forging one gains nothing: it only ever stands for
+    a command opsbot kept, which the presser could have typed.
     """
 
     PREFIX = "#"  # no command word starts with '#', so a token never shadows a command
@@ -86,25 +94,36 @@ class CallbackStore:
     def __init__(self, capacity: int = 5000) -> None:
         self.capacity = capacity
         self._by_token: OrderedDict[str, str] = OrderedDict()
-        self._by_command: dict[str, str] = {}
+        self._new: dict[str, str] = {}  # issued here and not yet handed to `take_new`
 
     def data_for(self, command: str) -> str:
         if not command.startswith(self.PREFIX) and len(command.encode("utf-8")) <= MAX_CALLBACK_DATA:
             return command
-        token = self._by_command.get(command)
-        if token is None:
-            token = self.PREFIX + secrets.token_urlsafe(12)
-            self._by_token[token] = command
-            self._by_command[command] = token
-            while len(self._by_token) > self.capacity:
-                _, old = self._by_token.popitem(last=False)
-                self._by_command.pop(old, None)
-        else:
-            self._by_token.move_to_end(token)
+        token = self.token_for(command)
+        if token not in self._by_token:
+            self._new[token] = command
+        self.remember(token, command)
         return token
 
+    @classmethod
+    def token_for(cls, command: str) -> str:
+        digest = hashlib.sha256(command.encode("utf-8")).digest()[:15]  # 120 bits: 20 characters
+        return cls.PREFIX + base64.urlsafe_b64encode(digest).decode("ascii")
+
+    def remember(self, token: str, command: str) -> None:
+        self._by_token[token] = command
+        self._by_token.move_to_end(token)
+        while len(self._by_token) > self.capacity:
+            self._by_token.popitem(last=False)
+
+    def take_new(self) -> dict[str, str]:
+        """The tokens issued since the last call (token → command), to keep where every instance sees them."""
+        new, self._new = self._new, {}
+        return new
+
     def command_for(self, data: str) -> str | None:
-        """The command a button's data stands for; None for a token this process never issued."""
+        """The command a button's data stands for; None for a token this process does not hold
+        (it may still be in the state database: see the adapter)."""
         if not data.startswith(self.PREFIX):
             return data
         return self._by_token.get(data)

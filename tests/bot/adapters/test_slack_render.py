@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from bot.adapters.slack import RecentIds, clean_text
+from bot.adapters.slack import clean_text
 from bot.adapters.slack_render import (
     MAX_BLOCKS,
     MAX_FIELD_TEXT,
@@ -233,12 +233,3 @@ def test_clean_text_strips_mentions_and_unescapes() -> None:
     assert clean_text("kpi gmv <@UBOT>  by channel", "UBOT") == "kpi gmv by channel"
     assert clean_text("kpi gmv where a&lt;b &amp; c&gt;d") == "kpi gmv where a<b & c>d"
     assert clean_text("<@UOTHER> 指标 销售额 昨天") == "指标 销售额 昨天"
-
-
-def test_recent_ids_dedupe_redeliveries() -> None:
-    seen = RecentIds(limit=3)
-    assert seen.first_time("Ev1") and not seen.first_time("Ev1")
-    assert seen.first_time(None) and seen.first_time(None)  # nothing to dedupe on
-    for i in range(2, 6):
-        assert seen.first_time(f"Ev{i}")
-    assert seen.first_time("Ev1")  # forgotten once the bound is reached, memory stays bounded

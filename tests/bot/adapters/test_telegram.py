@@ -235,6 +235,35 @@ async def test_long_button_commands_round_trip_through_a_token(
     assert "GMV" in text and "Conversion" in text
 
 
+async def test_a_long_button_still_works_after_a_restart(
+    api: FakeTelegram, tg_dispatcher: Dispatcher, demo_warehouse: Warehouse, clock: Clock
+) -> None:
+    """Its token is in the state database, not only in the memory of the process that posted it."""
+    before = make_adapter(api, tg_dispatcher)
+    await before.start()
+    try:
+        api.push(api.message("/chart", chat_id=GROUP, user_id=OTHER_USER))
+        [message] = await api.wait_for("sendMessage", chat_id=GROUP)
+    finally:
+        await before.stop()
+    token = message.params["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+    assert token.startswith("#")
+    # a new process: a new dispatcher and store on the same state database, nothing in memory
+    restarted = build_dispatcher(tg_dispatcher.services.settings, demo_warehouse, clock=clock)
+    after = make_adapter(api, restarted)
+    await after.start()
+    try:
+        api.push(api.callback(token, chat_id=GROUP, user_id=OTHER_USER))
+        [answer] = await api.wait_for("answerCallbackQuery")
+        calls = await api.wait_for("sendMessage", 2, chat_id=GROUP)
+    finally:
+        await after.stop()
+        restarted.services.store.dispose()
+    assert "text" not in answer.params  # not "expired"
+    text = visible(calls[1].params["text"])
+    assert "GMV" in text and "Conversion" in text
+
+
 async def test_an_expired_button_says_so(adapter: TelegramAdapter, api: FakeTelegram) -> None:
     api.push(api.callback("#gone-after-restart", chat_id=GROUP, user_id=OTHER_USER))
     [answer] = await api.wait_for("answerCallbackQuery")

@@ -1,0 +1,159 @@
+"""What several opsbot instances must agree on, kept in the state database (no other server):
+
+- events already taken (`SeenEvents`): a Slack event redelivered, or delivered to a second
+  instance, is answered once;
+- button tokens (`ButtonTokens`): a button whose command is too long for its platform's button
+  data still works after a restart and on whichever instance its press reaches;
+- rate limits (`SharedRateLimiter`): per-user and per-chat moving one-minute windows counted once
+  for all instances, not once per process;
+- kept answers (`StateAnswers`): the slow answers of metrics/cache.py, so the instance that did
+  not compute segments, retention or LTV serves them warm all the same.
+
+Every call here is blocking SQL: callers on the event loop go through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.store import Base, ButtonToken, KeptAnswer, RateWindow, SeenEvent, Store, utcnow
+
+log = logging.getLogger(__name__)
+
+SEEN_EVENT_DAYS = 2  # Slack retries within minutes and redelivers for hours at most
+# a button sits on an alert or a digest that may stay in the chat for weeks; older ones answer "expired"
+BUTTON_TOKEN_DAYS = 90
+WINDOW_SECONDS = 60.0
+
+
+def _insert_new(session: Session, model: type[Base], **values: Any) -> bool:
+    """INSERT the row unless its primary key exists; True when it was inserted. One statement that
+    cannot fail on a conflict where the engine has ON CONFLICT (SQLite, PostgreSQL)."""
+    name = session.get_bind().dialect.name
+    if name in ("postgresql", "sqlite"):
+        dialect_insert = postgresql.insert if name == "postgresql" else sqlite.insert
+        table = model.__table__
+        # RETURNING says whether the row went in: psycopg 3 reports no rowcount for this statement
+        statement = dialect_insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key)
+        return session.connection().execute(statement).first() is not None
+    try:
+        with session.begin_nested():
+            session.connection().execute(insert(model.__table__).values(**values))
+        return True
+    except IntegrityError:
+        return False
+
+
+class SeenEvents:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def first_time(self, key: str | None) -> bool:
+        """Whether `key` (e.g. `slack:<event_id>`) is seen here for the first time, by any
+        instance: one INSERT, which the second delivery's conflict turns into False."""
+        if not key:
+            return True  # nothing to dedupe on; better answer twice than never
+        with self.store.session() as s, s.begin():
+            return _insert_new(s, SeenEvent, key=key[:200], seen_at=utcnow())
+
+
+class ButtonTokens:
+    """The state-database side of a platform's button-token store (see CallbackStore)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def save(self, tokens: dict[str, str]) -> None:
+        """Keep `token → command` pairs; a token already kept (the same command) is left as is."""
+        if not tokens:
+            return
+        with self.store.session() as s, s.begin():
+            for token, payload in tokens.items():
+                _insert_new(s, ButtonToken, token=token, payload=payload, created_at=utcnow())
+
+    def find(self, token: str) -> str | None:
+        with self.store.session() as s:
+            return s.scalar(select(ButtonToken.payload).where(ButtonToken.token == token[:64]))
+
+
+class SharedRateLimiter:
+    """Moving one-minute windows in the state database, exact under concurrency: a key's hits are
+    read and written in one transaction holding its row (SELECT … FOR UPDATE on PostgreSQL; on
+    SQLite the INSERT that opens the transaction takes the database's write lock)."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    def hit(self, key: str, per_minute: int) -> float | None:
+        """Count one hit of `key` and return None, or, when it already has `per_minute` hits in the
+        last minute, count nothing and return the seconds until the oldest of them leaves it."""
+        with self.store.session() as s, s.begin():
+            _insert_new(s, RateWindow, key=key[:300], hits=[], updated_at=utcnow())
+            hits = s.scalar(select(RateWindow.hits).where(RateWindow.key == key[:300]).with_for_update()) or []
+            now = self.clock()
+            recent = [h for h in hits if h > now - WINDOW_SECONDS]
+            if len(recent) >= per_minute:
+                if len(recent) != len(hits):
+                    s.execute(update(RateWindow).where(RateWindow.key == key[:300]).values(hits=recent))
+                return recent[-per_minute] + WINDOW_SECONDS - now
+            s.execute(update(RateWindow).where(RateWindow.key == key[:300])
+                      .values(hits=[*recent, now], updated_at=utcnow()))
+            return None
+
+
+class StateAnswers:
+    """metrics.cache.SharedBackend on the state database: encoded answers by the digest of their key."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def load(self, key: str) -> tuple[str, float, str] | None:
+        with self.store.session() as s:
+            row = s.get(KeptAnswer, key)
+            if row is None:
+                return None
+            return row.version, _epoch(row.computed_at), row.value
+
+    def save(self, key: str, version: str, computed_at: float, value: str) -> None:
+        made = _naive_utc(computed_at)
+        with self.store.session() as s, s.begin():
+            if not _insert_new(s, KeptAnswer, key=key, version=version, computed_at=made, value=value):
+                # the newer answer wins: an instance that computed later must not be overwritten
+                # by one that finished a slower computation of older data
+                s.execute(update(KeptAnswer).where(KeptAnswer.key == key, KeptAnswer.computed_at <= made)
+                          .values(version=version, computed_at=made, value=value))
+
+
+def _naive_utc(epoch: float) -> datetime:
+    return datetime(1970, 1, 1) + timedelta(seconds=epoch)
+
+
+def _epoch(stamp: datetime) -> float:
+    return (stamp - datetime(1970, 1, 1)).total_seconds()
+
+
+def prune(store: Store, now: datetime, answers_older_than: timedelta) -> dict[str, int]:
+    """The nightly housekeeping of these tables (`now`: naive UTC): events past any redelivery,
+    buttons past their life, windows nobody hit in the last minute, answers past the cache's ttl.
+    Returns how many rows of each went."""
+    cuts = {
+        "seen_events": (SeenEvent.seen_at, now - timedelta(days=SEEN_EVENT_DAYS)),
+        "button_tokens": (ButtonToken.created_at, now - timedelta(days=BUTTON_TOKEN_DAYS)),
+        "rate_windows": (RateWindow.updated_at, now - timedelta(seconds=2 * WINDOW_SECONDS)),
+        "kept_answers": (KeptAnswer.computed_at, now - answers_older_than),
+    }
+    removed = {}
+    with store.session() as s, s.begin():
+        for name, (column, before) in cuts.items():
+            removed[name] = s.execute(delete(column.class_).where(column < before)).rowcount or 0
+    return removed
