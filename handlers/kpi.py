@@ -22,7 +22,7 @@ from metrics.kpis import (
     rest_row,
     rows_shown,
 )
-from metrics.lagging import RefundWindow, mark_incomplete, refund_window
+from metrics.lagging import LAGGING, RefundWindow, mark_incomplete, refund_window
 from metrics.periods import Comparison, Period, parse_period, previous_period
 
 router = Router()
@@ -76,6 +76,8 @@ def add_week_comparison(ctx: Context, reply: Reply, weekly: KpiResult) -> None:
 
 def judge_lagging(ctx: Context, result: KpiResult) -> None:
     """Mark the lagging KPIs (refund_rate) of `result` whose days are still inside the refund window."""
+    if not any(k.name in LAGGING for k in result.query.metrics):
+        return  # the window reads the orders' history: not for a question that asks nothing of it
     window = refund_window(ctx.warehouse, ctx.now().date(), ctx.settings.kpis.refund_window_days)
     mark_incomplete(result, window)
 
