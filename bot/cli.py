@@ -108,7 +108,8 @@ def ask(text: str, config_path: str | None, as_json: bool, chat: str | None, use
         logging.getLogger(__name__).debug("startup failed", exc_info=True)
         click.echo(f"opsbot: cannot open the warehouse ({type(exc).__name__}); check [warehouse] url", err=True)
         sys.exit(EXIT_CANNOT_RUN)
-    reply = asyncio.run(dispatcher.dispatch(Incoming(text=text, chat=chat_ref, user=user_id)))
+    reply = asyncio.run(dispatcher.dispatch(Incoming(text=text, chat=chat_ref, user=user_id,
+                                                         direct=chat_ref.platform == "console")))
     click.echo(render(reply, as_json, files_dir=None if as_json else (out_dir or Path.cwd())))
     sys.exit(EXIT_BAD_INPUT if reply.error else EXIT_OK)
 

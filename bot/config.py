@@ -71,6 +71,10 @@ class AccessSection(_Section):
     # where operational notices go (data source down / back); none: only the log says it
     admin_chat: str | None = None
     audit_retention_days: int = Field(default=365, ge=1)
+    # who may change a group chat's chat-wide settings (`lang`): "admins" (the default), "anyone"
+    # in that chat, or a list of users who may besides the admins; "*" sets it for every group.
+    # A direct message is always its user's own. e.g. { "slack:C0OPS" = "anyone" }
+    settings_by: dict[str, Literal["admins", "anyone"] | tuple[str, ...]] = {}
 
     @field_validator("chats", "users", "admins")
     @classmethod
@@ -105,6 +109,24 @@ class AccessSection(_Section):
     def scope_for(self, chat: str) -> dict[str, tuple[str, ...]]:
         """The dimension values a chat is limited to (empty: it sees the whole shop)."""
         return self.scopes.get(chat, {})
+
+    @field_validator("settings_by")
+    @classmethod
+    def _settings_by(
+        cls, value: dict[str, Literal["admins", "anyone"] | tuple[str, ...]]
+    ) -> dict[str, Literal["admins", "anyone"] | tuple[str, ...]]:
+        for chat, who in value.items():
+            if chat != "*":
+                _check_chat_id(chat)
+            if isinstance(who, tuple):
+                for user in who:
+                    _check_chat_id(user)
+        return value
+
+    def may_change_settings(self, chat: str, user: str) -> bool:
+        """Whether a user who is no admin may change a group chat's settings (admins always may)."""
+        who = self.settings_by.get(chat, self.settings_by.get("*", "admins"))
+        return who == "anyone" or (isinstance(who, tuple) and user in who)
 
 
 class LimitsSection(_Section):

@@ -33,6 +33,7 @@ from bot.reply import Reply
 from bot.shared import SharedRateLimiter
 from bot.store import Store
 from bot.suggest import closest, is_question_word, looks_like_question
+from bot.tokens import split_args
 from metrics.errors import InputError, SourceUnavailable
 from metrics.kpis import metric_names
 from metrics.periods import now_in
@@ -76,11 +77,15 @@ class Incoming:
     user: str  # `platform:user id`
     language: str | None = None  # a language hint from the platform (Telegram's language_code)
     team: str | None = None  # the Slack workspace (team id) it came from
+    # a one-to-one chat with the bot (Slack DM, Telegram private chat, the console), set by the
+    # adapter from the platform's own chat type; unknown counts as a group, the safer reading
+    direct: bool = False
 
 
 @dataclass(frozen=True)
 class Args:
-    """The text after the command word, and its whitespace-separated tokens."""
+    """The text after the command word, and its tokens: split at whitespace, a quoted name
+    ("Black Friday", “…”, 「…」) kept as one token without its quotes (bot/tokens.py)."""
 
     raw: str
     tokens: tuple[str, ...]
@@ -137,6 +142,15 @@ class Context:
         """For a command whose reading is open to all but whose changes are not (`goal set`)."""
         if not self.is_admin:
             raise AccessDenied("admin_only", command=what, user=self.incoming.user)
+
+    def require_chat_settings(self, what: str) -> None:
+        """For a change that applies to everyone in the chat (`lang`): a direct message is the
+        user's own; in a group it takes an admin, or whoever `[access] settings_by` names."""
+        if self.incoming.direct or self.is_admin:
+            return
+        if self.settings.access.may_change_settings(str(self.incoming.chat), self.incoming.user):
+            return
+        raise AccessDenied("chat_settings_admin_only", command=what, user=self.incoming.user)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (SQL, pandas, charts) off the event loop, in the bounded pool."""
@@ -300,7 +314,7 @@ class Dispatcher:
         if reply.error:
             key = str(reply.data.get("error", "error"))
             outcome = f"incident:{reply.data.get('incident')}" if key in ("incident", "data_unavailable") else (
-                "refused" if key in ("not_allowed", "admin_only") else
+                "refused" if key in REFUSALS else
                 "limited" if key.startswith("rate_limited") else f"error:{key}")
         await self._audit(incoming, outcome, int(seconds * 1000))
         name = self.command_name(incoming.text)
@@ -384,9 +398,8 @@ class Dispatcher:
         if command.admin and not admin:
             raise AccessDenied("admin_only", command=command.name, user=incoming.user)
         ctx = Context(self.services, incoming, lang, admin, self.commands)
-        args = Args(rest.strip(), tuple(rest.split()))
         try:
-            return await command.handler(ctx, args)
+            return await command.handler(ctx, Args(rest.strip(), split_args(rest)))
         except (UserError, InputError) as exc:
             exc.usage = command.usage  # type: ignore[attr-defined]
             raise
@@ -403,6 +416,7 @@ class Dispatcher:
         return Reply(title=t(lang, "error_title"), text=text, error=True, data={"error": key, **_jsonable(params)})
 
 
+REFUSALS = ("not_allowed", "admin_only", "chat_settings_admin_only")  # audited and counted as refused
 AUDIT_WAIT = 0.5  # seconds an answer waits for its audit entry before going out anyway
 
 
@@ -416,7 +430,7 @@ def outcome_kind(reply: Reply) -> str:
     if not reply.error:
         return "ok"
     key = str(reply.data.get("error", ""))
-    if key in ("not_allowed", "admin_only"):
+    if key in REFUSALS:
         return "refused"
     if key.startswith("rate_limited"):
         return "limited"

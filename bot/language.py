@@ -53,7 +53,8 @@ CHINESE_KEYWORDS = frozenset(
 # Chinese help teaches in English (`vs previous`, `vs last year`) say nothing about the language.
 _VS = {"vs", "vs.", "versus"}
 _SHARED_COMPARISONS = ("previous", "prev", "previous period", "last year")
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|「[^」]*」|“[^”]*”|‘[^’]*’|《[^》]*》")
+# the quote pairs of bot/tokens.py (＂ is " after NFKC): a quoted span is a name, never a word
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|「[^」]*」|『[^』]*』|“[^”]*”|‘[^’]*’|《[^》]*》")
 _ENGLISH_WORD = re.compile(r"[a-z]{2,}")
 _MAX_PHRASE = 3  # "last 7 days"
 _MAX_PIECE = 12  # the longest word or period glued into a token (2026年11月, 生命周期价值)

@@ -87,6 +87,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Only admins can use `{command}`. Ask an admin, or ask to be made one ({user}).",
         "zh": "只有管理员可以使用 `{command}`。请联系管理员（您的 ID：{user}）。",
     },
+    "chat_settings_admin_only": {
+        "en": "`{command}` changes this chat for everyone, so in a group only an admin can do it. Ask an admin "
+              "({user} is not one), or set it in a direct message with me, where it is yours alone.",
+        "zh": "`{command}` 会改变本群所有人的设置，群聊中只有管理员可以修改。请联系管理员（{user} 不是管理员），"
+              "或在与我的私聊中设置（仅对您自己生效）。",
+    },
+    "unbalanced_quote": {
+        "en": "The quote {quote} that opens `{text}` is never closed. Close it to write a name with spaces, "
+              "e.g. \"Black Friday\".",
+        "zh": "「{text}」开头的引号 {quote} 没有闭合。带空格的名称请用成对的引号，例如 \"Black Friday\" 或「黑色星期五」。",
+    },
     "incident": {
         "en": "Something went wrong on my side (incident {incident}). The team can find the details in the log.",
         "zh": "系统内部出错（事件编号 {incident}）。运维人员可在日志中查看详情。",

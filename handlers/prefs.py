@@ -24,6 +24,7 @@ async def lang(ctx: Context, args: Args) -> Reply:
     if word not in _WORDS or len(args.tokens) > 1:
         raise UsageError("lang_unknown", value=args.raw[:40], choices=", ".join(LANGUAGES))
     choice = _WORDS[word]
+    ctx.require_chat_settings("lang")  # one chat's language is everyone's in it
     chat = str(ctx.incoming.chat)
     await ctx.run(ctx.services.store.set_chat_language, chat, choice, ctx.incoming.user)
     shown = choice or ctx.settings.bot.language

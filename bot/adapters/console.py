@@ -83,7 +83,7 @@ class ConsoleAdapter:
         pass
 
     async def ask(self, text: str) -> Reply:
-        return await self.dispatcher.dispatch(Incoming(text=text, chat=CONSOLE, user=CONSOLE_USER))
+        return await self.dispatcher.dispatch(Incoming(text=text, chat=CONSOLE, user=CONSOLE_USER, direct=True))
 
     async def send(self, chat: ChatRef, reply: Reply, progress: Progress | None = None) -> Sent:
         """Pushes (digests, alerts) print: the demo's stand-in for a channel."""

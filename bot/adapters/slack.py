@@ -307,6 +307,11 @@ def malformed(body: object) -> str | None:
     return None
 
 
+def is_direct(channel: str) -> bool:
+    """A Slack DM with the bot: its conversation id starts with D (a group DM's does not)."""
+    return channel.startswith("D")
+
+
 def team_of(body: dict[str, Any]) -> str | None:
     """The workspace a request came from: `team_id` in commands and events, `team.id` in actions."""
     team = body.get("team_id")
@@ -550,7 +555,8 @@ class SlackAdapter:
                 return
             text = clean_text(str(command.get("text") or ""))
             chat = ChatRef("slack", str(channel_id))
-            incoming = Incoming(text=text, chat=chat, user=f"slack:{user_id}", team=team_of(command))
+            incoming = Incoming(text=text, chat=chat, user=f"slack:{user_id}", team=team_of(command),
+                                direct=is_direct(str(channel_id)))
             # echoed as mrkdwn: escaped, so `/ops <!channel>` cannot ping anyone even privately
             shown = escape(f"{self.config.command} {text}".strip().replace("`", "'"))
             lang = await self._lang(incoming)
@@ -587,7 +593,8 @@ class SlackAdapter:
                 return
             chat = ChatRef("slack", event["channel"], thread=event.get("thread_ts"))
             text = clean_text(event.get("text") or "", context.bot_user_id)
-            incoming = Incoming(text=text, chat=chat, user=f"slack:{event['user']}", team=team_of(body))
+            incoming = Incoming(text=text, chat=chat, user=f"slack:{event['user']}", team=team_of(body),
+                                direct=True)  # channel_type im, checked above
             self._spawn(self._answer(incoming, _Target(chat)))
 
         async def on_action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -605,7 +612,8 @@ class SlackAdapter:
             thread = None if ephemeral else (message.get("thread_ts") or message.get("ts") or container.get("message_ts"))
             chat = ChatRef("slack", channel, thread=thread)
             target = _Target(chat, user=user, response_url=body.get("response_url"), prefer_response_url=ephemeral)
-            incoming = Incoming(text=clean_text(command), chat=chat, user=f"slack:{user}", team=team_of(body))
+            incoming = Incoming(text=clean_text(command), chat=chat, user=f"slack:{user}", team=team_of(body),
+                                direct=is_direct(str(channel)))
             self._spawn(self._answer(incoming, target))
 
         async def on_other_event(event: dict[str, Any]) -> None:

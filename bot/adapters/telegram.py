@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from telegram import BotCommand, InputFile, Message, ReplyParameters, Update
+from telegram import BotCommand, Chat, InputFile, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatMemberStatus, MessageEntityType, ParseMode
 from telegram.error import (
     BadRequest,
@@ -374,7 +374,8 @@ class TelegramAdapter:
     async def _answer(self, message: Message, text: str) -> None:
         thread = message.message_thread_id if message.is_topic_message else None
         chat = chat_ref(message.chat.id, thread)
-        incoming = Incoming(text=text, chat=chat, user=_user_id(message), language=_language(message))
+        incoming = Incoming(text=text, chat=chat, user=_user_id(message), language=_language(message),
+                            direct=_is_private(message.chat))
         try:
             await self.app.bot.send_chat_action(message.chat.id, ChatAction.TYPING, message_thread_id=thread)
         except TelegramError:
@@ -415,7 +416,8 @@ class TelegramAdapter:
         thread = message.message_thread_id if isinstance(message, Message) and message.is_topic_message else None
         chat = chat_ref(message.chat.id, thread)
         user = query.from_user
-        incoming = Incoming(text=command, chat=chat, user=f"{PLATFORM}:{user.id}", language=user.language_code)
+        incoming = Incoming(text=command, chat=chat, user=f"{PLATFORM}:{user.id}", language=user.language_code,
+                            direct=_is_private(message.chat))
         reply = await self.dispatcher.dispatch(incoming)
         await self._reply(chat, reply, None)
 
@@ -668,6 +670,11 @@ def _as_plain(kwargs: dict[str, Any]) -> dict[str, Any]:
         if isinstance(out.get(key), str):
             out[key] = _plain(out[key])
     return out
+
+
+def _is_private(chat: Chat) -> bool:
+    """A one-to-one chat with the bot: Telegram's chat type, never a guess from the id's sign."""
+    return chat.type == Chat.PRIVATE
 
 
 def _user_id(message: Message) -> str:

@@ -12,20 +12,23 @@ from bot.reply import Reply
 
 
 class Chat:
-    def __init__(self, dispatcher: Dispatcher, chat: ChatRef = CONSOLE, user: str = "console:local") -> None:
+    def __init__(self, dispatcher: Dispatcher, chat: ChatRef = CONSOLE, user: str = "console:local",
+                 direct: bool | None = None) -> None:
         self.dispatcher = dispatcher
         self.chat = chat
         self.user = user
+        # a direct message, as the adapters report it; the console is one
+        self.direct = chat.platform == "console" if direct is None else direct
         self.history: list[tuple[str, Reply]] = []
 
     async def send(self, text: str) -> Reply:
-        reply = await self.dispatcher.dispatch(Incoming(text=text, chat=self.chat, user=self.user))
+        reply = await self.dispatcher.dispatch(Incoming(text=text, chat=self.chat, user=self.user, direct=self.direct))
         self.history.append((text, reply))
         return reply
 
     async def say(self, text: str) -> str:
         return (await self.send(text)).plain_text()
 
-    def as_(self, chat: str, user: str) -> Chat:
-        """The same bot, seen from another chat and user."""
-        return Chat(self.dispatcher, ChatRef.parse(chat), user)
+    def as_(self, chat: str, user: str, direct: bool = False) -> Chat:
+        """The same bot, seen from another chat and user (a group chat unless `direct`)."""
+        return Chat(self.dispatcher, ChatRef.parse(chat), user, direct)
