@@ -276,6 +276,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # ---- digest -------------------------------------------------------------------------
     "digest_title": {"en": "Morning digest · {period}", "zh": "每日早报 · {period}"},
+    "digest_campaigns": {"en": "Campaigns on the calendar over these days: {campaigns}.",
+                         "zh": "这段时间内的活动：{campaigns}。"},
     "digest_weekly_title": {"en": "Weekly digest · {period}", "zh": "每周周报 · {period}"},
     "digest_missing": {
         "en": "⚠ No orders have arrived for {day} yet (the quietest day in the last 8 weeks had {low}). "

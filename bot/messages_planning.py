@@ -339,6 +339,10 @@ PLANNING_MESSAGES: dict[str, dict[str, str]] = {
                            "`campaign add 双11 2026-11-08..2026-11-12`.",
                            "zh": "用法：`campaign add <名称> <时间段> [渠道 …] [spend <金额>]`，例如 "
                            "`campaign add 双11 2026-11-08..2026-11-12`。"},
+    "campaign_bad_name": {"en": "A campaign name is 1 to {limit} characters; quote one with spaces: "
+                                "`campaign add \"Black Friday\" 2026-11-27..2026-11-30`.",
+                          "zh": "活动名称为 1 至 {limit} 个字符；带空格的名称请加引号："
+                                "`campaign add 「黑色星期五」 2026-11-27..2026-11-30`。"},
     "campaign_report_usage": {"en": "Which campaign? e.g. `campaign report 双11` (see `campaigns`).",
                               "zh": "复盘哪个活动？例如 `campaign report 双11`（见 `campaigns`）。"},
     "campaign_need_period": {"en": "The campaign needs its days, e.g. 2026-11-08..2026-11-12.",

@@ -26,7 +26,7 @@ from bot.store import OutboxItem, Subscription
 from handlers.common import parse_dimension, parse_id, parse_metric
 from handlers.coverage import kpi_lines
 from handlers.kpi import add_week_comparison, joined_list, judge_lagging, period_text, render_kpi, week_ago
-from handlers.planning import pace_report
+from handlers.planning import load_campaigns, pace_report
 from metrics import charts
 from metrics.breakdown import movers, movers_rest
 from metrics.coverage import apply_to_kpis
@@ -112,6 +112,7 @@ async def build_digest(ctx: Context, spec: DigestSpec, now: datetime | None = No
                                        low=fmt_value(low, "count", ctx.lang, "")))
     await _add_month_to_date(ctx, reply, now)
     await _add_open_alerts(ctx, reply)
+    await _add_campaigns(ctx, reply, period)
     await _add_movers(ctx, reply, period, compare.period)
     await _add_trend(ctx, reply, now, weekly)
     if spec.by:
@@ -164,6 +165,18 @@ async def _add_open_alerts(ctx: Context, reply: Reply) -> None:
         reply.text.append(ctx.t("digest_open_alerts",
                                 alerts="; ".join(f"#{a.id} {a.series} ({a.severity})" for a in alerts[:8])))
     reply.data["open_alerts"] = [{"id": a.id, "series": a.series, "severity": a.severity} for a in alerts]
+
+
+async def _add_campaigns(ctx: Context, reply: Reply, period: Period) -> None:
+    """The calendar's campaigns over the digest's days, by the name they were added with: a peak
+    or a dip in the numbers above is read against them."""
+    stored = await ctx.run(load_campaigns, ctx)
+    running = [c for c in stored if c.start < period.end and period.start < c.end]  # half-open days
+    if running:
+        reply.text.append(ctx.t("digest_campaigns", campaigns=joined_list(ctx, [
+            f"#{c.id} {c.name} ({period_text(Period(c.start, c.end, c.start.isoformat()), ctx.lang)})"
+            for c in running])))
+    reply.data["campaigns"] = [{"id": c.id, "name": c.name} for c in running]
 
 
 DIGEST_MOVERS = 3  # slices per dimension in the digest's movers table, before its "other" row

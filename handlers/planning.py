@@ -1139,7 +1139,8 @@ async def budget(ctx: Context, args: Args) -> Reply:
 
 
 def _segment_name(ctx: Context, word: str) -> str:
-    name = SEGMENT_WORDS.get(word.lower())
+    # a quoted "at risk" (as the legend writes it) is the at_risk segment
+    name = SEGMENT_WORDS.get(word.lower()) or SEGMENT_WORDS.get("_".join(word.lower().split()))
     if name is None:
         raise InputError("segment_unknown", name=word[:40],
                          suggestion=did_you_mean(word, list(SEGMENT_WORDS), ctx.lang), choices=", ".join(seg_mod.SEGMENTS))
@@ -1250,11 +1251,17 @@ def _event(c: Campaign) -> EventWindow:
     return EventWindow(c.name, c.start, c.end, tuple(c.channels or ()), c.spend)
 
 
+CAMPAIGN_NAME_MAX = 100  # Campaign.name is a String(100): PostgreSQL refuses a longer one
+
+
 async def campaign_add(ctx: Context, tokens: Sequence[str]) -> Reply:
     _require_admin(ctx, "campaign add")
     if len(tokens) < 2:
         raise UsageError("campaign_add_usage")
-    name, rest = tokens[0], list(tokens[1:])
+    # a quoted name arrives as one token (bot/tokens.py); line breaks inside the quotes are spaces
+    name, rest = " ".join(tokens[0].split()), list(tokens[1:])
+    if not name or len(name) > CAMPAIGN_NAME_MAX:
+        raise UsageError("campaign_bad_name", limit=CAMPAIGN_NAME_MAX)
     period, _, words = extract_period(rest, ctx.now())
     if period is None:
         raise UsageError("campaign_need_period")
@@ -1471,7 +1478,8 @@ async def campaign_report(ctx: Context, tokens: Sequence[str]) -> Reply:
     today = _today(ctx)
     stored = await ctx.run(load_campaigns, ctx)
     promos = await ctx.run(promotion_events, ctx)
-    event = _find_event(ctx, " ".join(tokens), stored, promos, today)
+    # the name as campaign add keeps it: runs of spaces (inside quotes too) are one space
+    event = _find_event(ctx, " ".join(" ".join(tokens).split()), stored, promos, today)
     others = [_event(c) for c in stored] + promos
     result = await ctx.run(campaign_lift, ctx.warehouse, event, today, others)
     if result is None:
