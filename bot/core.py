@@ -30,7 +30,7 @@ from bot.errors import AccessDenied, RateLimited, UnknownCommand, UserError
 from bot.language import chinese_vocabulary, question_language
 from bot.messages import DIMENSION_LABELS, t
 from bot.reply import Reply
-from bot.shared import SharedRateLimiter
+from bot.shared import ReplayGuard, SharedRateLimiter
 from bot.store import Store
 from bot.suggest import closest, is_question_word, looks_like_question
 from bot.tokens import split_args
@@ -215,6 +215,9 @@ class Dispatcher:
         self._limiter = SharedRateLimiter(services.store)
         # only while the state database fails: limits per process beat no limits at all
         self._local = MovingWindowRateLimiter(MemoryStorage())
+        # signed platform requests used once, for every adapter and instance (issue 23); metrics
+        # hook into its observers as into this dispatcher's
+        self.replays = ReplayGuard(services.store)
         self._vocabulary: frozenset[str] | None = None  # the grammar's Chinese words, built on first use
 
     def include(self, router: Router) -> None:

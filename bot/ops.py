@@ -21,6 +21,8 @@ global one, so tests can build as many as they like:
     opsbot_scheduler_job_lag_seconds{job}        histogram: how late a scheduled job started (job kind:
                                                  sub, alerts, wait, refresh)
     opsbot_anomaly_scan_seconds                  histogram: run time of the daily anomaly scan
+    opsbot_replays_refused_total{platform,kind}  signed requests used a second time and refused (kind:
+                                                 command, action, update), issue 23
 
 `command` is a registered command name or "unknown", never the raw text, so label
 cardinality stays bounded.
@@ -99,6 +101,8 @@ class OpsMetrics:
                                  buckets=_LAG_BUCKETS, registry=self.registry)
         self.scan_seconds = Histogram("opsbot_anomaly_scan_seconds", "Run time of the daily anomaly scan.",
                                       buckets=_SCAN_BUCKETS, registry=self.registry)
+        self.replays = Counter("opsbot_replays_refused", "Signed requests used a second time, refused unrun.",
+                               ["platform", "kind"], registry=self.registry)
 
     # ---- hooks (Dispatcher.observers, Deliverer.observers, Scheduler.job_started / job_finished) ----
 
@@ -108,6 +112,9 @@ class OpsMetrics:
 
     def observe_delivery(self, platform: str, outcome: str) -> None:
         self.deliveries.labels(platform=platform, outcome=outcome).inc()
+
+    def observe_replay(self, platform: str, kind: str) -> None:
+        self.replays.labels(platform=platform, kind=kind).inc()
 
     def observe_job_start(self, job_id: str, late: float) -> None:
         # job ids name a subscription ("sub:12"): label by kind, or every chat would be a series

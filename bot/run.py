@@ -92,6 +92,7 @@ async def start_ops(settings: Settings, dispatcher: Dispatcher, outbox: Outbox, 
     metrics = OpsMetrics()
     dispatcher.observers.append(metrics.observe_command)
     deliverer.observers.append(metrics.observe_delivery)
+    dispatcher.replays.observers.append(metrics.observe_replay)
     scheduler.job_started.append(metrics.observe_job_start)
     scheduler.job_finished.append(metrics.observe_job_end)
     metrics.watch_outbox(outbox.counts)

@@ -7,16 +7,22 @@
 - rate limits (`SharedRateLimiter`): per-user and per-chat moving one-minute windows counted once
   for all instances, not once per process;
 - kept answers (`StateAnswers`): the slow answers of metrics/cache.py, so the instance that did
-  not compute segments, retention or LTV serves them warm all the same.
+  not compute segments, retention or LTV serves them warm all the same;
+- signed requests already used (`ReplayGuard`, in `seen_events` too): a captured slash command,
+  button click or webhook update posted again, to any instance, is refused (issue 23).
 
 Every call here is blocking SQL: callers on the event loop go through `asyncio.to_thread`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -157,3 +163,111 @@ def prune(store: Store, now: datetime, answers_older_than: timedelta) -> dict[st
         for name, (column, before) in cuts.items():
             removed[name] = s.execute(delete(column.class_).where(column < before)).rowcount or 0
     return removed
+
+
+# ---- replays (issue 23) ----------------------------------------------------------------------
+
+# seconds the state database may take to record a request before the ack must go out anyway
+# (Slack wants it within 3 s); this instance's own memory has decided by then
+REPLAY_BUDGET = 1.0
+REPLAY_OUTCOME = "refused:replay"  # the audit log's outcome of a refused second use
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """One authenticated request from a platform, as the replay guard sees it."""
+
+    platform: str  # slack, telegram
+    kind: str  # command, action, update: the metric's label
+    # what makes it this request and no other, e.g. `slack:req:<sha256 of timestamp and body>`:
+    # the signature covers exactly these bytes, so a replay has the same key
+    key: str
+    # epoch seconds after which the platform's own check refuses it anyway (Slack: its timestamp
+    # plus the signature window); this instance forgets it then
+    until: float
+    # who and where, as the body says (authentic: it is signed), for the audit log
+    chat: str = ""
+    user: str = ""
+    text: str = ""
+
+
+class ReplayGuard:
+    """Each signed request acts once, on whichever instance it reaches (issue 23).
+
+    A request's key goes into `seen_events` with the same single INSERT as Slack event ids, so a
+    second use, on this instance or another sharing the state database, conflicts and is refused:
+    the platform gets its 200, nothing runs, the refusal is logged, counted (observers: metrics)
+    and audited. The nightly housekeeping prunes the keys with the events, long after the
+    signature window has closed.
+
+    Keys are also kept in this process's memory for the signature window: a replay to the same
+    instance is refused without asking the database, and while the database fails (or is slower
+    than REPLAY_BUDGET) each instance still refuses what it has seen itself, instead of nothing.
+    """
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time, budget: float = REPLAY_BUDGET) -> None:
+        self.store = store
+        self.clock = clock
+        self.budget = budget
+        self._seen = SeenEvents(store)
+        self._local: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._next_prune = 0.0
+        # threads of its own: a database write queued behind slow warehouse queries in the shared
+        # pool would hold up the acks of every request arriving meanwhile
+        self._pool = ThreadPoolExecutor(2, "opsbot-replays")
+        # called with (platform, kind) for every refused replay
+        self.observers: list[Callable[[str, str], None]] = []
+
+    async def admit(self, request: SignedRequest) -> bool:
+        """True the first time `request` is seen by any instance; False (refused, logged,
+        counted and audited) every other time."""
+        if self._first_here(request) and await self._first_shared(request):
+            return True
+        self._refuse(request)
+        return False
+
+    def _first_here(self, request: SignedRequest) -> bool:
+        now = self.clock()
+        with self._lock:
+            if now >= self._next_prune:  # now and then, not per request: a burst stays O(n)
+                self._local = {k: until for k, until in self._local.items() if until >= now}
+                self._next_prune = now + 10
+            if request.key in self._local:
+                return False
+            self._local[request.key] = request.until
+            return True
+
+    async def _first_shared(self, request: SignedRequest) -> bool:
+        written = asyncio.get_running_loop().run_in_executor(self._pool, self._seen.first_time, request.key)
+        try:
+            # shielded: the row still goes in after the budget, for the next replay to conflict on
+            return await asyncio.wait_for(asyncio.shield(written), self.budget)
+        except TimeoutError:
+            log.warning("replays: the state database did not record %s %s within %.1f s; "
+                        "only this instance will refuse its replays", request.platform, request.kind, self.budget)
+        except Exception:
+            log.warning("replays: could not record %s %s in the state database; only this instance will "
+                        "refuse its replays", request.platform, request.kind, exc_info=True)
+        return True  # better a replay on another instance than no answer to the real request
+
+    def _refuse(self, request: SignedRequest) -> None:
+        log.warning("replays: refused a second use of a signed %s %s from %s in %s",
+                    request.platform, request.kind, request.user or "?", request.chat or "?")
+        for observe in self.observers:
+            try:
+                observe(request.platform, request.kind)
+            except Exception:  # metrics must never break the refusal
+                log.warning("a replay observer failed", exc_info=True)
+        # written in the background: the platform's 200 does not wait for the audit log
+        audited = self._pool.submit(self.store.audit, request.chat or f"{request.platform}:?",
+                                    request.user or f"{request.platform}:?", request.text, REPLAY_OUTCOME, 0)
+        audited.add_done_callback(_log_replay_audit_failure)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def _log_replay_audit_failure(audited: Future[None]) -> None:
+    if not audited.cancelled() and audited.exception() is not None:
+        log.warning("replays: could not audit a refused replay", exc_info=audited.exception())

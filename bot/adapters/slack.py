@@ -67,7 +67,7 @@ from bot.core import ChatRef, Dispatcher, Incoming
 from bot.errors import ConfigError
 from bot.messages import t
 from bot.reply import Chart, Reply
-from bot.shared import SeenEvents
+from bot.shared import SeenEvents, SignedRequest
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +307,34 @@ def malformed(body: object) -> str | None:
     return None
 
 
+def signed_request(raw: bytes, timestamp: str, body: dict[str, Any]) -> SignedRequest | None:
+    """A slash command or an interactive payload (a button click) as the replay guard sees it, or
+    None for the Events API, whose deliveries are taken once by their event_id (`_first_time`),
+    which also covers Slack's own retries: they are signed anew, with a fresh timestamp.
+
+    The key is the digest of what the signature covers (timestamp and raw body), so a captured
+    request replayed byte for byte has the same key, while two real commands never do (each has
+    its own trigger_id and timestamp).
+    """
+    key = "slack:req:" + hashlib.sha256(b"v0:" + timestamp.encode() + b":" + raw).hexdigest()
+    until = int(timestamp) + SIGNATURE_MAX_AGE  # signature_ok refuses it after that anyway
+    if body.get("command"):
+        return SignedRequest("slack", "command", key, until, chat=f"slack:{body.get('channel_id', '')}",
+                             user=f"slack:{body.get('user_id', '')}",
+                             text=f"{body.get('command')} {body.get('text') or ''}".strip())
+    if body.get("type") in (None, "event_callback", "url_verification", "app_rate_limited"):
+        return None
+    # interactivity: block_actions, and whatever else Slack posts with a payload (views, shortcuts)
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+    container = body.get("container") if isinstance(body.get("container"), dict) else {}
+    actions = body.get("actions") if isinstance(body.get("actions"), list) else []
+    value = actions[0].get("value") if actions and isinstance(actions[0], dict) else None
+    return SignedRequest("slack", "action", key, until,
+                         chat=f"slack:{channel.get('id') or container.get('channel_id') or ''}",
+                         user=f"slack:{user.get('id', '')}", text=str(value or body.get("type")))
+
+
 def is_direct(channel: str) -> bool:
     """A Slack DM with the bot: its conversation id starts with D (a group DM's does not)."""
     return channel.startswith("D")
@@ -477,6 +505,10 @@ class SlackAdapter:
         if problem:
             log.warning("slack: refused a signed request: %s", problem)
             return web.json_response({"error": problem}, status=400)
+        # before Bolt, which would ack and run it: a replay gets its 200 and nothing else (issue 23)
+        signed = signed_request(raw, headers["X-Slack-Request-Timestamp"], bolt_request.body)
+        if signed is not None and not await self.dispatcher.replays.admit(signed):
+            return web.Response(status=200)
         bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 

@@ -385,6 +385,11 @@ def sign(secret: str, body: str | bytes, timestamp: int | None = None) -> dict[s
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
+def trigger_id() -> str:
+    """A fresh trigger_id, shaped like Slack's (`<digits>.<digits>.<hex>`)."""
+    return f"1337.42.{uuid.uuid4().hex}"
+
+
 def slash_command(
     text: str, *, command: str = "/ops", channel: str = "COPS", user: str = "UALICE", response_url: str = ""
 ) -> dict[str, str]:
@@ -402,7 +407,9 @@ def slash_command(
         "api_app_id": APP_ID,
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": "1337.42.abcd",
+        # Slack gives every invocation its own trigger_id, so no two real commands have one body
+        # (the replay guard refuses a second use of a signed body: bot/shared.py ReplayGuard)
+        "trigger_id": trigger_id(),
     }
 
 
@@ -449,7 +456,7 @@ def block_actions(
         "api_app_id": APP_ID,
         "token": "legacy-verification-token",
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
-        "trigger_id": "1337.42.efgh",
+        "trigger_id": trigger_id(),
         "team": {"id": TEAM_ID, "domain": "fakeshop"},
         "channel": {"id": channel, "name": "ops"},
         "message": {"type": "message", "ts": message_ts, "bot_id": BOT_ID, "text": "KPIs"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -10,14 +11,17 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot.adapters.base import DeliveryError
-from bot.adapters.slack import SlackAdapter, SlackConfig, normalize_api_url, slack_from_env
+from bot.adapters.slack import SlackAdapter, SlackConfig, normalize_api_url, signed_request, slack_from_env
 from bot.app import build_dispatcher
 from bot.config import Settings, SlackSection
 from bot.core import Args, ChatRef, Context, Dispatcher, Router
 from bot.errors import ConfigError
 from bot.reply import Action, Chart, Field, Reply
+from bot.store import AuditEntry
 from metrics.warehouse import Warehouse
 from tests.conftest import Clock
 from tests.fakes.slack_api import (
@@ -218,6 +222,96 @@ async def test_url_verification_handshake(http_adapter: SlackAdapter) -> None:
                        "type": "url_verification"})
     status, text, _ = await post(http_adapter, body, JSON)
     assert status == 200 and "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in text
+
+
+# ---- HTTP mode: replays (issue 23) -----------------------------------------------------------
+
+
+async def replay_audits(adapter: SlackAdapter, text: str, count: int) -> list[AuditEntry]:
+    """The audit entries of refused replays of `text`, once there are `count` (written in the background)."""
+    store = adapter.dispatcher.services.store
+    for _ in range(50):
+        with store.session() as s:
+            rows = list(s.scalars(select(AuditEntry).where(AuditEntry.outcome == "refused:replay",
+                                                           AuditEntry.command == text)))
+        if len(rows) >= count:
+            return rows
+        await asyncio.sleep(0.1)
+    return rows
+
+
+async def test_a_replayed_slash_command_is_acked_and_not_run(
+    http_adapter: SlackAdapter, fake_slack: FakeSlack  # noqa: F811
+) -> None:
+    refused: list[tuple[str, str]] = []
+    http_adapter.dispatcher.replays.observers.append(lambda *labels: refused.append(labels))
+    body = slash_command_form("kpi gmv yesterday", user="UALICE", response_url=fake_slack.response_url("r1"))
+    captured = sign(SECRET, body)  # what an eavesdropper kept: the body and its signature headers
+    status, text, _ = await post(http_adapter, body, FORM, sign_with=lambda b: captured)
+    assert status == 200 and "Working on" in text
+    await fake_slack.wait_for("response")
+    for _ in range(2):  # replayed within Slack's five minutes, twice
+        status, text, elapsed = await post(http_adapter, body, FORM, sign_with=lambda b: captured)
+        assert (status, text) == (200, "") and elapsed < 2.0  # acknowledged, so Slack shows nothing
+    await fake_slack.settle()
+    assert len([c for c in fake_slack.calls_to("response") if c.path == "/response/r1"]) == 1
+    assert refused == [("slack", "command"), ("slack", "command")]
+    audits = await replay_audits(http_adapter, "/ops kpi gmv yesterday", 2)
+    assert [(a.chat, a.user) for a in audits] == [("slack:COPS", "slack:UALICE")] * 2
+    # the same words signed at another second are another request: it runs
+    later = sign(SECRET, body, timestamp=int(captured["X-Slack-Request-Timestamp"]) - 1)
+    status, text, _ = await post(http_adapter, body, FORM, sign_with=lambda b: later)
+    assert status == 200 and "Working on" in text
+    await fake_slack.wait_for("response", count=2)
+
+
+async def test_a_replayed_button_click_runs_once(
+    http_adapter: SlackAdapter, fake_slack: FakeSlack  # noqa: F811
+) -> None:
+    refused: list[tuple[str, str]] = []
+    http_adapter.dispatcher.replays.observers.append(lambda *labels: refused.append(labels))
+    body = block_actions_form("kpi orders yesterday", message_ts="1764000300.000900",
+                              response_url=fake_slack.response_url("b9"))
+    captured = sign(SECRET, body)
+    assert (await post(http_adapter, body, FORM, sign_with=lambda b: captured))[0] == 200
+    await fake_slack.wait_for("chat.postMessage")
+    status, text, _ = await post(http_adapter, body, FORM, sign_with=lambda b: captured)
+    assert (status, text) == (200, "")
+    await fake_slack.settle()
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert refused == [("slack", "action")]
+    assert len(await replay_audits(http_adapter, "kpi orders yesterday", 1)) == 1
+
+
+async def test_replays_are_refused_while_the_state_database_fails(
+    http_adapter: SlackAdapter, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    def down(key: str | None) -> bool:
+        raise OperationalError("insert", {}, Exception("state database down"))
+
+    monkeypatch.setattr(http_adapter.dispatcher.replays._seen, "first_time", down)
+    body = slash_command_form("kpi gmv yesterday", response_url=fake_slack.response_url("r2"))
+    captured = sign(SECRET, body)
+    assert (await post(http_adapter, body, FORM, sign_with=lambda b: captured))[1] != ""  # still answered
+    assert (await post(http_adapter, body, FORM, sign_with=lambda b: captured))[1] == ""  # this instance saw it
+    await fake_slack.settle()
+    assert len([c for c in fake_slack.calls_to("response") if c.path == "/response/r2"]) == 1
+
+
+def test_only_commands_and_interactivity_are_keyed_for_replays() -> None:
+    raw = b"payload"
+    assert signed_request(raw, "1764000000", event_body(mention_event("kpi gmv"))) is None  # event_id dedups
+    assert signed_request(raw, "1764000000", {"type": "url_verification", "challenge": "x"}) is None
+    command = signed_request(raw, "1764000000", slash_command("kpi gmv", channel="DALICE", user="UBOB"))
+    click = signed_request(raw, "1764000000", block_actions("kpi aov"))
+    assert command is not None and click is not None
+    assert (command.kind, command.chat, command.user, command.text) == ("command", "slack:DALICE", "slack:UBOB",
+                                                                        "/ops kpi gmv")
+    assert (click.kind, click.chat, click.text) == ("action", "slack:COPS", "kpi aov")
+    # the digest of exactly what the signature covers, kept until the signature expires anyway
+    expected = hashlib.sha256(b"v0:1764000000:payload").hexdigest()
+    assert command.key == f"slack:req:{expected}" and command.until == 1764000000 + 300
+    assert signed_request(raw, "1764000001", block_actions("kpi aov")).key != command.key  # type: ignore[union-attr]
 
 
 # ---- HTTP mode: events and buttons ------------------------------------------------------------
