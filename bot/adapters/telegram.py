@@ -29,6 +29,7 @@ import os
 import random
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -64,11 +65,13 @@ from bot.core import ChatRef, Dispatcher, Incoming
 from bot.errors import ConfigError
 from bot.messages import MESSAGES, t
 from bot.reply import Reply
-from bot.shared import ButtonTokens
+from bot.shared import ButtonTokens, SignedRequest
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
+# seconds this process remembers a webhook update_id by itself (the state database, for days)
+UPDATE_MEMORY = 3600.0
 DEFAULT_API_URL = "https://api.telegram.org"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram's rule for secret_token (setWebhook): 1-256 characters from A-Z a-z 0-9 _ -
@@ -174,6 +177,7 @@ class TelegramAdapter:
         self.callbacks = CallbackStore()
         # long buttons' tokens, kept where a restarted or another instance finds them
         self.tokens = ButtonTokens(dispatcher.services.store)
+        self._bot_id = token.partition(":")[0]  # the public part of the token: the bot's user id
         # Hooks for the subscription store: a chat moved (old, new) or the bot was removed (chat, None).
         self.on_chat_migrated: ChatEvent | None = None
         self.on_bot_removed: ChatEvent | None = None
@@ -338,8 +342,22 @@ class TelegramAdapter:
             log.warning("telegram: skipping update %s that cannot be read (%s: %s)",
                         data["update_id"], type(exc).__name__, str(exc)[:200])
             return web.Response(status=200)
+        # once per update_id, whichever instance it reaches: Telegram redelivers an update it saw
+        # no 200 for, and whoever holds the secret token could post a captured one again (issue 23)
+        if not await self.dispatcher.replays.admit(self._signed(update)):
+            return web.Response(status=200)  # acknowledged, so Telegram stops redelivering it
         await self.app.update_queue.put(update)
         return web.Response(status=200)
+
+    def _signed(self, update: Update) -> SignedRequest:
+        """A webhook update as the replay guard sees it: update ids are the bot's own sequence, so
+        the key names the bot (the token's public part, its user id) for bots sharing a state database."""
+        chat, user = update.effective_chat, update.effective_user
+        message, query = update.effective_message, update.callback_query
+        text = (query.data if query else None) or (message.text if message else None) or ""
+        return SignedRequest(PLATFORM, "update", f"{PLATFORM}:{self._bot_id}:{update.update_id}",
+                             time.time() + UPDATE_MEMORY, chat=f"{PLATFORM}:{chat.id}" if chat else "",
+                             user=f"{PLATFORM}:{user.id}" if user else "", text=text)
 
     # ---- inbound --------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ ERROR log, no traceback), and the adapter still answers a good command afterward
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -507,6 +508,9 @@ async def test_telegram_an_unreadable_update_is_skipped_with_a_log_line_not_refe
     assert crashes(caplog) == []
 
 
+_UPDATE_IDS = itertools.count(10_000)
+
+
 async def post_update(adapter: TelegramAdapter, body: bytes, *, secret: str | None = "s3cret-token_1",
                       content_type: str = JSON) -> int:
     headers = {"Content-Type": content_type}
@@ -520,7 +524,8 @@ async def post_update(adapter: TelegramAdapter, body: bytes, *, secret: str | No
 async def webhook_good_command_still_works(adapter: TelegramAdapter, api: FakeTelegram) -> None:
     before = len(api.calls_to("sendMessage", chat_id=ALLOWED_USER))
     update = api.message("/kpi gmv yesterday", chat_id=ALLOWED_USER, user_id=ALLOWED_USER)
-    update["update_id"] = 10_000 + before
+    # an id of its own: the state database is the session's, and an update_id is taken once (issue 23)
+    update["update_id"] = next(_UPDATE_IDS)
     assert await post_update(adapter, json.dumps(update).encode()) == 200
     calls = await api.wait_for("sendMessage", before + 1, chat_id=ALLOWED_USER)
     assert "GMV" in calls[-1].params["text"]
@@ -531,7 +536,7 @@ async def test_telegram_webhook_survives_malformed_updates(
     webhook: TelegramAdapter, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture,  # noqa: F811
     name: str, update: dict[str, Any],
 ) -> None:
-    status = await post_update(webhook, json.dumps({"update_id": 77, **update}).encode())
+    status = await post_update(webhook, json.dumps({"update_id": next(_UPDATE_IDS), **update}).encode())
     assert status in (200, 400), status
     await webhook_good_command_still_works(webhook, fake_telegram)
     assert [c for c in answered(fake_telegram) if c.params.get("chat_id") not in (ALLOWED_USER, STRANGER)] == []

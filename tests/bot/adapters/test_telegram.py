@@ -334,6 +334,37 @@ async def test_webhook_with_the_right_secret_is_processed(
     assert "GMV" in visible(call.params["text"])
 
 
+async def test_an_update_delivered_twice_and_to_two_instances_is_handled_once(
+    webhook: TelegramAdapter, api: FakeTelegram, tg_dispatcher: Dispatcher, demo_warehouse: Warehouse, clock: Clock
+) -> None:
+    # a second instance: its own dispatcher (and replay memory) on the same state database
+    other_dispatcher = build_dispatcher(tg_dispatcher.services.settings, demo_warehouse, clock=clock)
+    section = TelegramSection(mode="webhook", webhook_url="https://ops.example.com/telegram", port=0)
+    other = make_adapter(api, other_dispatcher, section=section, webhook_secret="s3cret-token_1")
+    await other.start()
+    refused: list[tuple[str, str]] = []
+    for d in (tg_dispatcher, other_dispatcher):
+        d.replays.observers.append(lambda *labels: refused.append(labels))
+    try:
+        update = api.message("/kpi@opsbot orders yesterday", chat_id=GROUP, user_id=OTHER_USER)
+        update["update_id"] = 600
+        statuses = await asyncio.gather(post_update(webhook, update, "s3cret-token_1"),
+                                        post_update(other, update, "s3cret-token_1"))
+        statuses.append(await post_update(webhook, update, "s3cret-token_1"))
+        assert statuses == [200, 200, 200]  # every delivery acknowledged, so Telegram stops
+        await api.wait_for("sendMessage", chat_id=GROUP)
+        await quiet(0.5)
+        assert len(api.calls_to("sendMessage", chat_id=GROUP)) == 1
+        assert refused == [("telegram", "update")] * 2
+        # the next update (a new id) still runs, on either instance
+        update = api.message("/kpi@opsbot orders yesterday", chat_id=GROUP, user_id=OTHER_USER)
+        update["update_id"] = 601
+        assert await post_update(other, update, "s3cret-token_1") == 200
+        await api.wait_for("sendMessage", 2, chat_id=GROUP)
+    finally:
+        await other.stop()
+
+
 @pytest.mark.parametrize(("secret", "status"), [(None, 401), ("wrong", 403), ("s3cret-token_", 403), ("", 403)])
 async def test_webhook_without_the_right_secret_is_refused(
     webhook: TelegramAdapter, api: FakeTelegram, secret: str | None, status: int
