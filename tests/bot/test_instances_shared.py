@@ -2,7 +2,9 @@
 one fake Slack in HTTP mode, as behind a load balancer: a Slack event delivered to both and
 redelivered with a retry header is answered once; 40 commands from one person spread over both
 meet the per-user limit as one process would; a segments answer computed by one is served warm
-by the other."""
+by the other; a captured slash command and a captured button click, replayed to both and twice to
+one, run once, counted in both instances' /metrics, while a fresh signing of the same words runs
+(issue 23)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from tests.conftest import PG_URL, pg_scratch_url
 from tests.fakes.slack_api import (
     BOT_USER_ID,
     FakeSlack,
+    block_actions_form,
     event_body,
     fake_slack,  # noqa: F401
     mention_event,
@@ -81,6 +84,17 @@ async def answers(fake: FakeSlack, rid: str, count: int, seconds: float = 60.0) 
     raise AssertionError(f"{len(got)} of {count} answers on /response/{rid}")
 
 
+async def metrics(port: int) -> str:
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as r:
+        return await r.text()
+
+
+def _counted(scraped: str, kind: str) -> int:
+    """Replays of `kind` refused, summed over the instances' scrapes."""
+    prefix = f'opsbot_replays_refused_total{{kind="{kind}",platform="slack"}} '
+    return int(sum(float(line[len(prefix):]) for line in scraped.splitlines() if line.startswith(prefix)))
+
+
 async def kept_segments(store: Store, seconds: float = 90.0) -> KeptAnswer:
     """The kept segments answer, once an instance has computed it."""
     for _ in range(int(seconds * 10)):
@@ -100,6 +114,7 @@ async def test_two_instances_share_dedup_limits_and_answers(
         pytest.skip("the state backend is the parameter here; one warehouse is enough")
     Store(shared_state).dispose()  # migrated before both start: the concurrent start is test_migrations'
     ports = [free_port(), free_port()]
+    ops_ports = [free_port(), free_port()]
     env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
            "SLACK_API_URL": fake_slack.api_url}
     procs = []
@@ -108,7 +123,8 @@ async def test_two_instances_share_dedup_limits_and_answers(
         config.write_text(f'[warehouse]\nurl = "{demo_url}"\n[state]\nurl = "{shared_state}"\n'
                           '[access]\nchats = ["slack:COPS"]\n'
                           f'[limits]\nuser_per_minute = {PER_MINUTE}\nchat_per_minute = 1000\n'
-                          f'[slack]\nmode = "http"\nport = {port}\n[alerts]\nenabled = false\n[ops]\nport = 0\n')
+                          f'[slack]\nmode = "http"\nport = {port}\n[alerts]\nenabled = false\n'
+                          f'[ops]\nport = {ops_ports[i]}\n')
         procs.append(subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config)], env=env,
                                       stdout=subprocess.DEVNULL, stderr=(tmp_path / f"p{i}.log").open("w")))
     logs = lambda: "".join((tmp_path / f"p{i}.log").read_text() for i in range(2))  # noqa: E731
@@ -159,9 +175,37 @@ async def test_two_instances_share_dedup_limits_and_answers(
         assert f"{truth:,}" in own and "424,242" not in own
         store.dispose()
 
+        # 4. a captured slash command and a captured button click, replayed to both and twice to one (issue 23)
+        replays = []
+        for form, rid in ((slash_command_form("kpi orders yesterday", user="UDAVE",
+                                              response_url=fake_slack.response_url("replayed")), "replayed"),
+                          (block_actions_form("kpi gmv yesterday", user="UDAVE", message_ts="1764000400.000100",
+                                              response_url=fake_slack.response_url("clicked")), "clicked")):
+            captured = sign(SECRET, form)
+            first = await asyncio.gather(*(post(p, form, "application/x-www-form-urlencoded", captured)
+                                           for p in ports))
+            again = await post(ports[0], form, "application/x-www-form-urlencoded", captured)
+            replays.append(([*first, again], rid, form, captured))
+        assert all(statuses == [200, 200, 200] for statuses, *_ in replays)
+        # a fresh request (the same words, signed at another second) still runs
+        form, captured = replays[0][2], replays[0][3]
+        fresh = sign(SECRET, form, timestamp=int(captured["X-Slack-Request-Timestamp"]) - 1)
+        assert await post(ports[1], form, "application/x-www-form-urlencoded", fresh) == 200
+        assert len(await answers(fake_slack, "replayed", 2)) == 2
+        scraped = ""
+        for _ in range(50):
+            scraped = "".join([await metrics(p) for p in ops_ports])
+            if _counted(scraped, "command") == 2 and _counted(scraped, "action") == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert _counted(scraped, "command") == 2 and _counted(scraped, "action") == 2, scraped[-2000:]
+
         await asyncio.sleep(1.0)  # time for a duplicate answer to the event, were there going to be one
         posts = [c for c in fake_slack.calls_to("chat.postMessage") if c.status == 200]
         assert sum(c.args.get("thread_ts") == "1764000200.000100" for c in posts) == 1, logs()[-3000:]
+        # the captured command answered once (plus the fresh one), the click once
+        assert len([c for c in fake_slack.calls_to("response") if c.path == "/response/replayed"]) == 2
+        assert sum(c.args.get("thread_ts") == "1764000400.000100" for c in posts) == 1, logs()[-3000:]
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
