@@ -46,6 +46,28 @@ def pg_scratch_url(name: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+def empty_pg_url(name: str) -> str:
+    """A PostgreSQL database of its own with an empty public schema (skips without PostgreSQL)."""
+    if not PG_URL:
+        pytest.skip("needs PostgreSQL (OPSBOT_TEST_PG_URL, started by .ci/run)")
+    url = pg_scratch_url(name)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("drop schema public cascade"))
+        conn.execute(text("create schema public"))
+    engine.dispose()
+    return url
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     guard(monkeypatch)

@@ -12,18 +12,16 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import select, update
 
-from bot.migrate import VERSION_TABLE
-from bot.store import Base, KeptAnswer, Lease, Store
-from tests.conftest import PG_URL, pg_scratch_url
+from bot.store import KeptAnswer, Lease, Store
+from tests.conftest import empty_pg_url, free_port
 from tests.fakes.slack_api import (
     BOT_USER_ID,
     FakeSlack,
@@ -39,26 +37,11 @@ SECRET = "two-instances-signing-secret"
 PER_MINUTE = 20
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(params=["postgresql", "sqlite"])
 def shared_state(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state.db'}"
-    if not PG_URL:
-        pytest.skip("needs PostgreSQL (OPSBOT_TEST_PG_URL, started by .ci/run)")
-    url = pg_scratch_url("opsbot_instances_shared")
-    reset = create_engine(url)
-    with reset.begin() as conn:
-        Base.metadata.drop_all(conn)
-        conn.execute(text("drop table if exists apscheduler_jobs"))
-        conn.execute(text(f"drop table if exists {VERSION_TABLE}"))
-    reset.dispose()
-    return url
+    return empty_pg_url("opsbot_instances_shared")
 
 
 async def post(port: int, body: str, content_type: str, headers: dict[str, str] | None = None) -> int:

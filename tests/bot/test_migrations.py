@@ -22,7 +22,7 @@ from bot.cli import main
 from bot.migrate import VERSION_TABLE, StateAhead, StateBehind, head, include_object, migration_lock
 from bot.store import Base, Store
 from tests.bot.test_upgrade import restore_pg, restore_sqlite, snapshot
-from tests.conftest import PG_URL, pg_scratch_url
+from tests.conftest import PG_URL, empty_pg_url
 
 ROOT = Path(__file__).parents[2]
 
@@ -32,15 +32,7 @@ def empty_state(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty state database on each backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state.db'}"
-    if not PG_URL:
-        pytest.skip("needs PostgreSQL (OPSBOT_TEST_PG_URL, started by .ci/run)")
-    url = pg_scratch_url("opsbot_migrations")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("drop schema public cascade"))
-        conn.execute(text("create schema public"))
-    engine.dispose()
-    return url
+    return empty_pg_url("opsbot_migrations")
 
 
 def test_the_migrations_build_exactly_the_models(empty_state: str) -> None:

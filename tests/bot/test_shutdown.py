@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from bot.reply import Reply
 from bot.run import DRAIN_SECONDS
 from bot.store import Store
 from metrics.warehouse import Warehouse
+from tests.conftest import free_port
 from tests.fakes.slack_api import FakeSlack, fake_slack, slash_command  # noqa: F401
 from tests.fakes.telegram_api import FakeTelegram, fake_telegram  # noqa: F401
 
@@ -54,12 +54,6 @@ async def slow_answer(ctx, args):
 bot.app.ROUTERS = (*bot.app.ROUTERS, slow)
 main(["run", "--config", sys.argv[1]])
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def status_of(url: str) -> tuple[int, dict[str, object]]:

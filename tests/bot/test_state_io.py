@@ -20,7 +20,7 @@ from bot.state_io import FORMAT, StateFileError, import_state, parse_state_file
 from bot.store import Base, Store
 from metrics.warehouse import Warehouse
 from tests.bot.test_upgrade import snapshot
-from tests.conftest import PG_URL, Clock, pg_scratch_url
+from tests.conftest import Clock, empty_pg_url
 from tests.fakes.chat import Chat
 
 # the commands that make the source state run on the embedded demo shop (the state is what varies)
@@ -70,20 +70,8 @@ def configured(url: str) -> dict[str, Any]:
     return {k: sorted(v, key=lambda r: json.dumps(r, sort_keys=True, default=str)) for k, v in found.items()}
 
 
-def empty_pg(name: str) -> str:
-    if not PG_URL:
-        pytest.skip("needs PostgreSQL (OPSBOT_TEST_PG_URL, started by .ci/run)")
-    url = pg_scratch_url(name)
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("drop schema public cascade"))
-        conn.execute(text("create schema public"))
-    engine.dispose()
-    return url
-
-
 def state_url(kind: str, tmp_path: Path, name: str) -> str:
-    return f"sqlite:///{tmp_path / (name + '.db')}" if kind == "sqlite" else empty_pg(f"opsbot_state_io_{name}")
+    return f"sqlite:///{tmp_path / (name + '.db')}" if kind == "sqlite" else empty_pg_url(f"opsbot_state_io_{name}")
 
 
 def cli(*args: str, url: str, tmp_path: Path) -> tuple[int, str]:
