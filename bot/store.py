@@ -158,7 +158,7 @@ class AuditEntry(Base):
     chat: Mapped[str] = mapped_column(String(200))
     user: Mapped[str] = mapped_column(String(200))
     command: Mapped[str] = mapped_column(String(500))  # the text, cut to 500 characters
-    outcome: Mapped[str] = mapped_column(String(40))  # ok | error:<key> | refused | incident:<id>
+    outcome: Mapped[str] = mapped_column(String(40))  # ok | error:<key> | refused | refused:replay | incident:<id>
     duration_ms: Mapped[int] = mapped_column(Integer)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bot.core import ChatRef, Context, Incoming
 from bot.messages import t
 from bot.suggest import closest
+from bot.tokens import QUOTES
 from metrics.errors import BadFilter, BadPeriod, UnknownDimension, UnknownMetric
 from metrics.kpis import CATALOG, Kpi, lookup_metric, metric_names
 from metrics.periods import Comparison, Period, extract_period
@@ -17,8 +18,15 @@ from metrics.warehouse import Filter, Warehouse
 
 BY_WORDS = ("by", "按")
 
+# A value is a bare word list (`direct,email`) or one name in any quote pair bot.tokens knows
+# (`"Paid Search"`, `“Paid Search”`, `「付费搜索」`): phones type curly quotes.
+_QUOTED = "|".join(
+    f"{re.escape(opener)}[^{re.escape(closers)}]*[{re.escape(closers)}]" for opener, closers in QUOTES.items()
+)
+_OPENERS = re.escape("".join(QUOTES))
 _CONDITION = re.compile(
-    r"""\s*(?P<dim>[^\s=!<>'"]+)\s*(?P<op>!=|==|=)\s*(?P<value>'[^']*'|"[^"]*"|[^\s'"]+)\s*""", re.UNICODE
+    rf"""\s*(?P<dim>[^\s=!<>{_OPENERS}]+)\s*(?P<op>!=|==|=)\s*(?P<value>{_QUOTED}|[^\s{_OPENERS}]+)\s*""",
+    re.UNICODE,
 )
 
 
@@ -73,7 +81,7 @@ def parse_dimension(ctx: Context, word: str | None) -> str:
 
 
 def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+    if len(value) >= 2 and value[0] in QUOTES and value[-1] in QUOTES[value[0]]:
         return value[1:-1]
     return value
 
@@ -104,7 +112,7 @@ def parse_conditions(ctx: Context, text: str) -> tuple[list[Filter], str]:
             raise BadFilter("bad_filter", text=rest.strip()[:80])
         dim = parse_dimension(ctx, m["dim"])
         raw = m["value"]
-        values = (_unquote(raw),) if raw[0] in "'\"" else tuple(v for v in raw.split(",") if v)
+        values = (_unquote(raw),) if raw[0] in QUOTES else tuple(v for v in raw.split(",") if v)
         if not values:
             raise BadFilter("bad_filter", text=m.group(0).strip()[:80])
         filters.append(Filter(dim, values, negate=m["op"] == "!="))

@@ -125,6 +125,19 @@ async def test_by_region_filtered_and_chinese_names(chat: Chat, demo_shop: Shop)
         assert metrics["new_customers"]["value"] == new_by_region.get(region, 0)
 
 
+@pytest.mark.parametrize("value", ['"search"', "“search”", "“search\"", "「search」", "'search'", "‘search’"])
+async def test_quoted_filter_values_in_any_quotes(chat: Chat, demo_shop: Shop, value: str) -> None:
+    """Phones turn straight quotes curly and Chinese text quotes with 「」: all of them quote."""
+    reply = await chat.send(f"kpi gmv last month where channel={value}")
+    assert not reply.error, reply.plain_text()
+    first = (TODAY.replace(day=1) - timedelta(days=1)).replace(day=1)
+    orders = demo_shop.orders[demo_shop.orders.channel == "search"]
+    shop = Shop(orders=orders, traffic=demo_shop.traffic, marketing_spend=demo_shop.marketing_spend,
+                labels=demo_shop.labels, promotions=demo_shop.promotions)
+    exp = expected(shop, first, TODAY.replace(day=1)).iloc[0]
+    assert reply.data["metrics"]["gmv"]["value"] == pytest.approx(exp.gmv)
+
+
 async def test_no_metric_gives_the_standard_card_fields(chat: Chat) -> None:
     reply = await chat.send("kpi")
     assert not reply.error
