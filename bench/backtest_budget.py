@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.backtest_budget [--seeds 1,2,3] [--orders 120000]
 
 The generator drives each paid channel's demand by its spend through a known curve
-(metrics/sample.py, `expected_gmv`). For each shop and cut day the bot's clock is set at the cut
+(metrics/data/sample.py, `expected_gmv`). For each shop and cut day the bot's clock is set at the cut
 (it reads only the days before), and `budget <amount> <next 30 days>` is asked twice: with the
 amount the channels spent in the last 28 days (scaled to 30), and with 70 % of it. The reply's
 promise — the extra GMV over the same money split like the last 28 days, and the GMV the spend
@@ -21,8 +21,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bench.backtest_planning import build_bot
-from metrics import sample
-from metrics.sample import ShopSpec
+from metrics.data import sample
+from metrics.data.sample import ShopSpec
 
 SHOP_END = date(2026, 12, 1)
 SHOP_DAYS = 400

@@ -7,7 +7,7 @@
   `goal set` + `pace` project a month or quarter, and the projection is compared with that
   period's actual GMV in the same shop, the days after E (the "known future").
 * **campaign report**: `campaign add` over each planted promotion's days (618, 11.11, 12.12, as
-  metrics/sample.py plants them) and `campaign report`, with the clock a week after the promotion;
+  metrics/data/sample.py plants them) and `campaign report`, with the clock a week after the promotion;
   the reported lift is compared with the lift the generator's expected values imply, computed here
   from its constants (`true_lift`), not from the generated rows.
 
@@ -31,8 +31,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from metrics import sample  # noqa: E402
-from metrics.sample import ShopSpec  # noqa: E402
+from metrics.data import sample  # noqa: E402
+from metrics.data.sample import ShopSpec  # noqa: E402
 
 SHOP_END = date(2027, 1, 1)
 SHOP_DAYS = 760  # from 2024-12-02: cuts from mid-2025 see 6 to 24 months of history
@@ -124,7 +124,7 @@ class Bot:
     dispatcher: object
 
     def ask(self, command: str, today: date) -> dict:  # type: ignore[type-arg]
-        from bot.core import CONSOLE, Incoming
+        from bot.context import CONSOLE, Incoming
 
         self.clock.now = datetime.combine(today, datetime.min.time()) + timedelta(hours=10, minutes=30)
         reply = asyncio.run(self.dispatcher.dispatch(Incoming(command, CONSOLE, "console:local")))  # type: ignore[attr-defined]
@@ -137,10 +137,10 @@ def build_bot(spec: ShopSpec, folder: Path) -> Bot:
 
     from bot.app import build_dispatcher
     from bot.config import Settings
-    from bot.store import Store
-    from metrics.load import write_shop
-    from metrics.sample import generate
-    from metrics.warehouse import Warehouse
+    from bot.state.store import Store
+    from metrics.data.load import write_shop
+    from metrics.data.sample import generate
+    from metrics.data.warehouse import Warehouse
 
     shop = generate(spec)
     url = f"duckdb:///{folder / f'backtest-{spec.seed}-{spec.days}-{spec.orders}.duckdb'}"

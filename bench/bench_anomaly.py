@@ -7,10 +7,10 @@
    scored, as a backtest does), and the daily scan's share of it (the last 126 days: what a scan
    reads); statsmodels STL (robust, period 7) on the same series, one by one, for the ratio.
 2. **NAB**: window-level precision / recall / F1 on realAdExchange, realTraffic and realKnownCause
-   (metrics.nab) for opsbot at low / medium / high, a rolling 3-sigma z-score (7-day window) and
-   STL residuals with a robust 3.5 threshold; detections are alert starts (see metrics.nab); plus the
+   (metrics.anomaly.nab) for opsbot at low / medium / high, a rolling 3-sigma z-score (7-day window) and
+   STL residuals with a robust 3.5 threshold; detections are alert starts (see metrics.anomaly.nab); plus the
    raw per-row variant and each method's best threshold in hindsight.
-3. **Demo shop**: the daily scan's backtest against the injected anomalies (metrics.anomaly_eval)
+3. **Demo shop**: the daily scan's backtest against the injected anomalies (metrics.anomaly.evaluation)
    on the test seed, fresh seeds never used while tuning, and the tuning seeds.
 
 The results go to stdout and into the "## Anomaly detection" section of bench/README.md.
@@ -34,10 +34,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from metrics.anomaly import PARAMS, SENSITIVITIES, daily_grid, fit  # noqa: E402
-from metrics.anomaly_eval import DemoEvaluation, evaluate_shop  # noqa: E402
-from metrics.anomaly_scan import SCAN_KPIS, lookback_days  # noqa: E402
-from metrics.nab import (  # noqa: E402
+from metrics.anomaly.detectors import PARAMS, SENSITIVITIES, daily_grid, fit  # noqa: E402
+from metrics.anomaly.evaluation import DemoEvaluation, evaluate_shop  # noqa: E402
+from metrics.anomaly.nab import (  # noqa: E402
     CORPORA,
     QUIET_HOURS,
     load_corpus,
@@ -46,7 +45,8 @@ from metrics.nab import (  # noqa: E402
     sweep,
     zscore_scorer,
 )
-from metrics.sample import ShopSpec, generate  # noqa: E402
+from metrics.anomaly.scan import SCAN_KPIS, lookback_days  # noqa: E402
+from metrics.data.sample import ShopSpec, generate  # noqa: E402
 
 README = ROOT / "bench" / "README.md"
 HEADING = "## Anomaly detection"
@@ -287,7 +287,7 @@ def main() -> None:
         HEADING,
         "",
         f"`bench/bench_anomaly.py`, {date.today().isoformat()}. Machine: {machine()}.",
-        "One parameter set (`metrics.anomaly.PARAMS`) for every grain and source; it was chosen on the "
+        "One parameter set (`metrics.anomaly.detectors.PARAMS`) for every grain and source; it was chosen on the "
         "demo shop (seeds 11, 12, 7, 21, 33) and the NAB files below together, so the NAB numbers are "
         "in-sample for opsbot; seeds 2027-2029 were never looked at while tuning.",
         "",

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from metrics.load import write_shop
-from metrics.sample import ShopSpec, generate
+from metrics.data.load import write_shop
+from metrics.data.sample import ShopSpec, generate
 
 
 def main() -> None:

@@ -24,15 +24,15 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import OUT, ensure_shop, machine  # noqa: E402
-from bot.adapters.slack import SlackAdapter, SlackConfig  # noqa: E402
+from bot.adapters.slack.adapter import SlackAdapter, SlackConfig  # noqa: E402
 from bot.app import build_dispatcher  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.outbox import Deliverer, Outbox  # noqa: E402
-from bot.scheduler import Runtime, install, run_subscription  # noqa: E402
-from bot.store import Store, Subscription  # noqa: E402
+from bot.delivery.outbox import Deliverer, Outbox  # noqa: E402
+from bot.delivery.scheduler import Runtime, install, run_subscription  # noqa: E402
+from bot.state.store import Store, Subscription  # noqa: E402
 from handlers.digest import DigestSpec, build_digest  # noqa: E402
-from metrics.sample import ShopSpec  # noqa: E402
-from metrics.warehouse import Warehouse  # noqa: E402
+from metrics.data.sample import ShopSpec  # noqa: E402
+from metrics.data.warehouse import Warehouse  # noqa: E402
 
 FAKE_MAIN = """
 import asyncio, signal, sys
@@ -116,7 +116,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def dispatcher_chat():  # type: ignore[no-untyped-def]
-    from bot.core import ChatRef
+    from bot.context import ChatRef
 
     return ChatRef("slack", "CBENCH")
 

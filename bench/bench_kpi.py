@@ -23,7 +23,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import OUT, asker, dispatcher_for, ensure_shop, machine, median_ms  # noqa: E402
-from metrics.sample import ShopSpec  # noqa: E402
+from metrics.data.sample import ShopSpec  # noqa: E402
 
 __all__ = ["OUT", "ensure_shop", "machine", "median_ms"]  # older scripts import these from here
 

@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_planning.py [--db bench/out/shop-2000000-730.duckdb] [--runs 5]
 
 Uses the DuckDB demo shop bench_kpi.py builds (2,000,000 orders, 730 days, ~1.24 M customers),
-or builds one with metrics.sample + metrics.load.write_shop. "Today" is the shop's own demo_end,
+or builds one with metrics.data.sample + metrics.data.load.write_shop. "Today" is the shop's own demo_end,
 so the numbers do not drift with the calendar. Baselines in the same run: pandas on the same
 order rows already in memory (per-customer RFM aggregates; daily GMV for plan/pace).
 """
@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import OUT, asker, machine, median_ms  # noqa: E402
 from bot.app import build_dispatcher  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.store import Store  # noqa: E402
-from metrics.load import demo_end, write_shop  # noqa: E402
-from metrics.sample import ShopSpec, generate  # noqa: E402
-from metrics.warehouse import Warehouse  # noqa: E402
+from bot.state.store import Store  # noqa: E402
+from metrics.data.load import demo_end, write_shop  # noqa: E402
+from metrics.data.sample import ShopSpec, generate  # noqa: E402
+from metrics.data.warehouse import Warehouse  # noqa: E402
 
 
 def main() -> None:

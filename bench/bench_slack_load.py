@@ -92,11 +92,11 @@ def serve(args: argparse.Namespace) -> None:
     """The bot: dispatcher over the demo shop, Slack adapter in HTTP mode; prints READY <url>."""
     import logging
 
-    from bot.adapters.slack import SlackAdapter, SlackConfig
+    from bot.adapters.slack.adapter import SlackAdapter, SlackConfig
     from bot.app import build_dispatcher
     from bot.config import Settings
-    from bot.store import Store
-    from metrics.warehouse import Warehouse
+    from bot.state.store import Store
+    from metrics.data.warehouse import Warehouse
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -270,8 +270,8 @@ async def wait_answers(fake: TimedSlack, rids: list[str], timeout: float) -> Non
 def ensure_shop(orders: int, days: int) -> str:
     from sqlalchemy import create_engine
 
-    from metrics.load import demo_end, write_shop
-    from metrics.sample import ShopSpec, generate
+    from metrics.data.load import demo_end, write_shop
+    from metrics.data.sample import ShopSpec, generate
 
     OUT.mkdir(exist_ok=True)
     path = OUT / f"shop-slack-{orders}-{days}.duckdb"

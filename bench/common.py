@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the bot is imported where it is used: a worker that only runs SQL starts in a blink
-    from bot.core import Dispatcher
-    from metrics.sample import Shop, ShopSpec
+    from bot.dispatch import Dispatcher
+    from metrics.data.sample import Shop, ShopSpec
 
 OUT = Path(__file__).parent / "out"  # git-ignored: built shops and CSV files
 
@@ -40,8 +40,8 @@ def ensure_shop(url: str, path: Path, spec: ShopSpec) -> Shop | None:
     """Build the demo shop at `url` unless the file is there and ends on spec.end; the Shop if built."""
     from sqlalchemy import create_engine
 
-    from metrics.load import demo_end, write_shop
-    from metrics.sample import generate
+    from metrics.data.load import demo_end, write_shop
+    from metrics.data.sample import generate
 
     engine = create_engine(url)
     if demo_end(engine) == spec.end and path.exists():
@@ -58,8 +58,8 @@ def dispatcher_for(url: str, now: datetime, state_dir: Path | None = None) -> Di
     (an in-memory SQLite state is one database per connection)."""
     from bot.app import build_dispatcher
     from bot.config import Settings
-    from bot.store import Store
-    from metrics.warehouse import Warehouse
+    from bot.state.store import Store
+    from metrics.data.warehouse import Warehouse
 
     settings = Settings.model_validate({"warehouse": {"url": url}})
     wh = Warehouse.from_url(settings.warehouse_url(), settings.mapping())
@@ -69,7 +69,7 @@ def dispatcher_for(url: str, now: datetime, state_dir: Path | None = None) -> Di
 
 def asker(dispatcher: Dispatcher, cmd: str) -> Callable[[], object]:
     """A function that sends `cmd` as a console chat message and returns the Reply (an error reply raises)."""
-    from bot.core import CONSOLE, Incoming
+    from bot.context import CONSOLE, Incoming
 
     def run() -> object:
         reply = asyncio.run(dispatcher.dispatch(Incoming(cmd, CONSOLE, "console:local")))

@@ -8,7 +8,7 @@ DuckDB file; then, in one run, it times
 
 * the KPI commands `kpi`, `trend`, `top`, `movers`, `retention`, `segments`, sent through the
   dispatcher exactly as chat messages (query, pandas, chart), a digest build
-  (handlers.digest.build_digest) and the daily anomaly scan (metrics.anomaly_scan.scan);
+  (handlers.digest.build_digest) and the daily anomaly scan (metrics.anomaly.scan.scan);
   median of `--runs` after one warm-up;
 * baselines for the same questions, measured in the same run: the plain hand-written SQL aggregate
   on the same engine, the same SQL on the rollup tables (where rollups can answer at all), and
@@ -66,11 +66,11 @@ COMMANDS: list[tuple[str, str]] = [
     ("retention", "retention by month"),
     ("segments", "segments"),
 ]
-# answers kept while the data is unchanged (metrics/cache.py) and computed ahead by the warm-up job
+# answers kept while the data is unchanged (metrics/data/cache.py) and computed ahead by the warm-up job
 KEPT = ("retention", "segments")
 ITEMS: list[tuple[str, str]] = COMMANDS + [
     ("digest", "digest build (handlers.digest.build_digest, daily)"),
-    ("scan", "daily anomaly scan (metrics.anomaly_scan.scan)"),
+    ("scan", "daily anomaly scan (metrics.anomaly.scan.scan)"),
 ]
 KPI_TARGET_MS = 200.0  # issue 9, at 5,000,000 orders, median
 INGEST_TARGET = 300_000.0  # rows/s, first import into the embedded default
@@ -105,8 +105,8 @@ def prepare(out: Path, size: int, days: int, seed: int, engines: Sequence[str], 
     """The shop of this size in every engine asked for, built unless cached (same spec, same end day)."""
     from sqlalchemy import create_engine
 
-    from metrics.load import demo_end, write_shop
-    from metrics.sample import ShopSpec, generate
+    from metrics.data.load import demo_end, write_shop
+    from metrics.data.sample import ShopSpec, generate
 
     out.mkdir(parents=True, exist_ok=True)
     base = _base(out, size, days, seed)
@@ -222,7 +222,7 @@ class Dates:
 
     @property
     def scan_start(self) -> date:
-        from metrics.anomaly_scan import lookback_days
+        from metrics.anomaly.scan import lookback_days
 
         return self.y - timedelta(days=lookback_days())
 
@@ -502,9 +502,9 @@ def _now(today: date) -> datetime:
 
 def _opsbot_units(url: str, today: date) -> tuple[dict[str, Callable[[], object]], Any]:
     from bench.common import asker, dispatcher_for
-    from bot.core import ChatRef
+    from bot.context import ChatRef
     from handlers.digest import DigestSpec, build_digest
-    from metrics.anomaly_scan import scan
+    from metrics.anomaly.scan import scan
 
     now = _now(today)
     dispatcher = dispatcher_for(url, now)
@@ -591,7 +591,7 @@ def _pandas_units(path: Path, today: date) -> dict[str, Callable[[], object]]:
 
 def _ingest_once(settings: Any, shop_csv: Path, rollup_db: Path | None) -> float:
     """Seconds for one `opsbot ingest` of the file (and, for the rollup design, the rollup refresh)."""
-    from metrics.ingest import IngestOptions, ingest_files
+    from metrics.data.ingest import IngestOptions, ingest_files
 
     t0 = time.perf_counter()
     report = ingest_files(settings, "orders", [shop_csv], progress=False, options=IngestOptions())

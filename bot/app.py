@@ -10,12 +10,13 @@ from datetime import date, datetime
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-import bot.planning_store  # noqa: F401  (its tables must exist before any Store is built)
+import bot.state.planning  # noqa: F401  (its tables must exist before any Store is built)
 from bot.config import Settings
-from bot.core import Dispatcher, Services
-from bot.shared import StateAnswers
-from bot.source_watch import SourceWatch
-from bot.store import Store
+from bot.context import Services
+from bot.delivery.source_watch import SourceWatch
+from bot.dispatch import Dispatcher
+from bot.state.shared import StateAnswers
+from bot.state.store import Store
 from handlers import alerts as alert_handlers
 from handlers import analysis as analysis_handlers
 from handlers import cohorts as cohort_handlers
@@ -24,10 +25,10 @@ from handlers import help as help_handlers
 from handlers import kpi as kpi_handlers
 from handlers import planning as planning_handlers
 from handlers import prefs as prefs_handlers
-from metrics.load import demo_end, write_shop
+from metrics.data.load import demo_end, write_shop
+from metrics.data.sample import ShopSpec, generate
+from metrics.data.warehouse import QueryGate, Warehouse
 from metrics.periods import now_in
-from metrics.sample import ShopSpec, generate
-from metrics.warehouse import QueryGate, Warehouse
 
 log = logging.getLogger(__name__)
 

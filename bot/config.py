@@ -18,8 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 
 from bot.errors import ConfigError
-from metrics.schema import DEFAULT_STATUSES, LOGICAL_TABLES, ColumnMap, Mapping, TableMap, validate_select
-from metrics.warehouse import DUCKDB_MEMORY_LIMIT
+from metrics.data.schema import (
+    DEFAULT_STATUSES,
+    LOGICAL_TABLES,
+    ColumnMap,
+    Mapping,
+    TableMap,
+    validate_select,
+)
+from metrics.data.warehouse import DUCKDB_MEMORY_LIMIT
 
 
 class _Section(BaseModel):

@@ -19,7 +19,7 @@ and the user sees only that id, never the exception text (it may hold SQL or
 credentials).
 
 User-facing errors carry a message key and parameters rather than text, so the
-core can say them in the chat's language (`bot/messages.py`).
+core can say them in the chat's language (`bot/text/messages.py`).
 """
 
 from __future__ import annotations

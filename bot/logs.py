@@ -1,10 +1,10 @@
 """Logging for every `opsbot` command: human text or JSON lines, with secrets redacted.
 
 `setup_logging(settings.log)` installs one handler on the root logger. Its format is
-`[log] format`: "text" (`2026-11-25 10:30:00,123 WARNING bot.core: ...`) or "json", one
+`[log] format`: "text" (`2026-11-25 10:30:00,123 WARNING bot.dispatch: ...`) or "json", one
 object per line:
 
-    {"ts": "2026-11-25T02:30:00.123Z", "level": "ERROR", "logger": "bot.core",
+    {"ts": "2026-11-25T02:30:00.123Z", "level": "ERROR", "logger": "bot.dispatch",
      "message": "incident 1a2b3c4d: command 'kpi' from slack:U1 failed", "incident": "1a2b3c4d",
      "exc_info": "Traceback (most recent call last): ..."}
 

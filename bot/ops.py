@@ -45,7 +45,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from bot.core import Services
+from bot.context import Services
 
 __all__ = ["CHECK_TIMEOUT", "OUTBOX_STATUSES", "OpsMetrics", "OpsServer", "readiness_checks", "select_one"]
 

@@ -12,11 +12,12 @@ from sqlalchemy import select, text
 
 from bot.adapters.base import Adapter
 from bot.config import Settings
-from bot.core import ChatRef, Dispatcher
+from bot.context import ChatRef
+from bot.delivery.outbox import Deliverer, Outbox
+from bot.delivery.scheduler import Scheduler
+from bot.dispatch import Dispatcher
 from bot.ops import OpsMetrics, OpsServer, readiness_checks
-from bot.outbox import Deliverer, Outbox
-from bot.scheduler import Scheduler
-from bot.store import Store, Subscription
+from bot.state.store import Store, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,11 @@ def build_adapters(settings: Settings, dispatcher: Dispatcher) -> list[Adapter]:
     """The adapters whose credentials are in the environment."""
     adapters: list[Adapter] = []
     if os.environ.get("SLACK_BOT_TOKEN"):
-        from bot.adapters.slack import slack_from_env
+        from bot.adapters.slack.adapter import slack_from_env
 
         adapters.append(slack_from_env(settings, dispatcher))
     if os.environ.get("TELEGRAM_BOT_TOKEN"):
-        from bot.adapters.telegram import telegram_from_env
+        from bot.adapters.telegram.adapter import telegram_from_env
 
         adapters.append(telegram_from_env(settings, dispatcher))
     return adapters

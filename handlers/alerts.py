@@ -12,16 +12,18 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import select, update
 
-from bot.alerts import AlertBook, Finding, Outcome, severity_at_least
-from bot.core import Args, Context, Router
+from bot.context import Args, Context
 from bot.errors import UsageError
-from bot.i18n import fmt_percent, fmt_value
-from bot.messages import dimension_label, metric_label
 from bot.reply import Action, Reply
-from bot.store import Alert, AlertRule, Subscription, utcnow
+from bot.router import Router
+from bot.state.alerts import AlertBook, Finding, Outcome, severity_at_least
+from bot.state.keys import rule_key
+from bot.state.store import Alert, AlertRule, Subscription, utcnow
+from bot.text.i18n import fmt_percent, fmt_value
+from bot.text.messages import dimension_label, metric_label
 from handlers.common import by_scope, parse_dimension, parse_id, parse_metric, seen_from
-from metrics.anomaly_intraday import expected_so_far
-from metrics.anomaly_scan import ScanResult, scan
+from metrics.anomaly.intraday import expected_so_far
+from metrics.anomaly.scan import ScanResult, scan
 from metrics.kpis import CATALOG, KpiQuery, evaluate
 from metrics.periods import Period
 
@@ -257,7 +259,7 @@ def _chats_with_open(ctx: Context, suffix: str) -> set[str]:
 
 def _detector_series(result: ScanResult) -> set[str]:
     # totals of every scanned KPI, plus the slices that were scanned (not skipped for low volume)
-    from metrics.anomaly_scan import SCAN_KPIS
+    from metrics.anomaly.scan import SCAN_KPIS
 
     return set(SCAN_KPIS) if not result.no_data else set()
 
@@ -417,12 +419,6 @@ def _parse_rule(ctx: Context, tokens: list[str]) -> AlertRule:
             raise UsageError("rule_split", metric=kpi.name, dimension=by)
     return AlertRule(chat=str(ctx.incoming.chat), kpi=kpi.name, op=op, threshold=threshold, by=by,
                      created_by=ctx.incoming.user)
-
-
-def rule_key(rule: AlertRule) -> str:
-    # thresholds as parsed from the same text are the same float; 12 digits absorbs 5% vs 0.05
-    canonical = f"{rule.chat}|{rule.kpi}|{rule.op}|{rule.threshold:.12g}|{rule.by or ''}"
-    return "rule:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
 def _describe_rule(ctx: Context, rule: AlertRule) -> str:

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from datetime import date
 from functools import partial
 
-from bot.core import Args, Context, Router
+from bot.context import Args, Context
 from bot.errors import UsageError
-from bot.i18n import fmt_change_pct, fmt_percent, fmt_value
-from bot.messages import dimension_label, metric_label
 from bot.reply import Chart, Field, Reply, Table
+from bot.router import Router
+from bot.text.i18n import fmt_change_pct, fmt_percent, fmt_value
+from bot.text.messages import dimension_label, metric_label
 from handlers.common import check_filter_values, parse_common, parse_dimension, parse_metric
 from handlers.coverage import (
     compare_lines,
@@ -24,13 +25,13 @@ from handlers.kpi import period_text
 from metrics import charts
 from metrics.breakdown import DRIVERS, Contribution, drivers, movers, movers_rest, top, top_rest
 from metrics.coverage import Judgement
+from metrics.data.warehouse import measure_table
 from metrics.errors import UnknownDimension
 from metrics.funnel import STAGES, STEPS, funnel
 from metrics.kpis import CATALOG, Kpi, json_number, rows_shown
 from metrics.lagging import LAGGING, refund_window
 from metrics.periods import Comparison, Period, parse_period, previous_period
 from metrics.trend import OTHER, TOTAL_LINE, buckets, trend
-from metrics.warehouse import measure_table
 
 router = Router()
 

@@ -9,9 +9,10 @@ from functools import partial
 import pandas as pd
 from babel.numbers import format_currency, format_percent
 
-from bot.core import Args, Context, Router
-from bot.i18n import fmt_count, fmt_money, fmt_ratio, locale_of
+from bot.context import Args, Context
 from bot.reply import Chart, Field, Reply, Table
+from bot.router import Router
+from bot.text.i18n import fmt_count, fmt_money, fmt_ratio, locale_of
 from handlers.coverage import na_lines, no_data_lines, not_recorded, partial_lines
 from metrics import cohorts as co
 from metrics.charts import MAX_LINES, heatmap, line_chart

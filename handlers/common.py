@@ -7,14 +7,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.core import ChatRef, Context, Incoming
-from bot.messages import t
+from bot.context import ChatRef, Context, Incoming
 from bot.suggest import closest
+from bot.text.messages import t
 from bot.tokens import QUOTES
+from metrics.data.warehouse import Filter, Warehouse
 from metrics.errors import BadFilter, BadPeriod, UnknownDimension, UnknownMetric
 from metrics.kpis import CATALOG, Kpi, lookup_metric, metric_names
 from metrics.periods import Comparison, Period, extract_period
-from metrics.warehouse import Filter, Warehouse
 
 BY_WORDS = ("by", "按")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bot.core import Context
-from bot.messages import dimension_label
+from bot.context import Context
 from bot.reply import Reply
+from bot.text.messages import dimension_label
 from metrics.coverage import Gap, Judgement, KpiCoverage, Partial, judge_measures
 from metrics.periods import Period
 

@@ -16,13 +16,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.alerts import AlertBook
-from bot.core import Args, Context, Router
+from bot.context import Args, Context
 from bot.errors import UsageError
-from bot.i18n import fmt_change_pct, fmt_value
-from bot.messages import dimension_label, metric_label
 from bot.reply import Chart, Reply, Table
-from bot.store import OutboxItem, Subscription
+from bot.router import Router
+from bot.state.alerts import AlertBook
+from bot.state.keys import subscription_key
+from bot.state.store import OutboxItem, Subscription
+from bot.text.i18n import fmt_change_pct, fmt_value
+from bot.text.messages import dimension_label, metric_label
 from handlers.common import parse_dimension, parse_id, parse_metric
 from handlers.coverage import kpi_lines
 from handlers.kpi import add_week_comparison, joined_list, judge_lagging, period_text, render_kpi, week_ago
@@ -333,14 +335,6 @@ async def subscribe(ctx: Context, args: Args) -> Reply:
     text += [ctx.t("subscription_similar", id=o.id, at=o.at) for o in similar]
     data["similar"] = [o.id for o in similar]
     return Reply(text=text, data=data)
-
-
-def subscription_key(sub: Subscription) -> str:
-    """What makes two subscriptions the same delivery: the chat, the schedule and the digest's
-    content (metrics in any order)."""
-    canonical = json.dumps([sub.chat, sub.kind or "digest", sub.cadence, sub.weekday, sub.at, sub.timezone,
-                            sorted(sub.metrics or []), sub.by, sub.wait_until])
-    return "subscription:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
 def same_digest(a: Subscription, b: Subscription) -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bot.core import Args, Context, Router
-from bot.messages import MESSAGES, dimension_label
+from bot.context import Args, Context
 from bot.reply import Reply, Table
+from bot.router import Router
+from bot.text.messages import MESSAGES, dimension_label
 from handlers.common import did_you_mean, metric_choices
 from metrics.errors import InputError
 from metrics.kpis import CATALOG

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.core import Args, Context, Router
-from bot.i18n import fmt_change_pct, fmt_change_points, fmt_value
-from bot.messages import dimension_label, metric_label
+from bot.context import Args, Context
 from bot.reply import Field, Reply, Table
+from bot.router import Router
+from bot.text.i18n import fmt_change_pct, fmt_change_points, fmt_value
+from bot.text.messages import dimension_label, metric_label
 from handlers.common import check_filter_values, parse_common, parse_metric
 from handlers.coverage import compare_lines, kpi_lines
 from metrics.coverage import KpiCoverage, apply_to_kpis

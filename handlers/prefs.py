@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.core import Args, Context, Router
+from bot.context import Args, Context
 from bot.errors import UsageError
-from bot.messages import LANGUAGES, dimension_label, t
 from bot.reply import Reply, Table
-from bot.store import AuditEntry
+from bot.router import Router
+from bot.state.store import AuditEntry
+from bot.text.messages import LANGUAGES, dimension_label, t
 
 router = Router()
 

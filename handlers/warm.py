@@ -1,12 +1,12 @@
 """Keeps the slow answers ready: segments, retention and LTV read every customer's whole history
 (seconds at millions of orders), so a scheduled job asks them ahead of the people who will, for
 every row-level scope in use, exactly as the commands do. The answers then come from the cache
-(metrics/cache.py) in milliseconds.
+(metrics/data/cache.py) in milliseconds.
 """
 
 from __future__ import annotations
 
-from bot.core import Context
+from bot.context import Context
 from handlers.cohorts import parse_ltv, parse_retention
 from handlers.common import by_scope
 from metrics import cohorts as co

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from metrics.data.warehouse import TOTAL, Filter, Warehouse
 from metrics.kpis import ADDITIVE, CATALOG, Kpi, kpi_value, rest_parts
 from metrics.periods import Period
-from metrics.warehouse import TOTAL, Filter, Warehouse
 
 
 @dataclass

@@ -34,10 +34,10 @@ from typing import Any, Literal
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from metrics.dialects import bucket_date, month_bucket, unindexed, utc_to_local, week_bucket
+from metrics.data.dialects import bucket_date, month_bucket, unindexed, utc_to_local, week_bucket
+from metrics.data.warehouse import Warehouse
 from metrics.errors import InputError
 from metrics.periods import Period
-from metrics.warehouse import Warehouse
 
 Grain = Literal["month", "week"]
 GRAINS: tuple[Grain, ...] = ("month", "week")
@@ -53,7 +53,7 @@ MAX_LTV_MONTHS = 24
 LTV_CAC_AGE = 3
 
 
-# ---- errors (each carries a message key of bot/messages.py) -------------------------------------
+# ---- errors (each carries a message key of bot/text/messages.py) -------------------------------------
 
 
 class CohortInputError(InputError):

@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from metrics.data.warehouse import Warehouse, measure_table
 from metrics.kpis import KpiResult
 from metrics.periods import Period
-from metrics.warehouse import Warehouse, measure_table
 
 # the order tables are judged and reported in
 TABLES = ("orders", "traffic", "marketing_spend")

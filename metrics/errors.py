@@ -6,7 +6,7 @@ from __future__ import annotations
 class InputError(ValueError):
     """Bad user input found while building a query; shown to the user as is.
 
-    `key` names a message in bot/messages.py, `params` fill it in, so the
+    `key` names a message in bot/text/messages.py, `params` fill it in, so the
     message is translated where it is shown, not here."""
 
     def __init__(self, key: str, **params: object) -> None:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from metrics.data.warehouse import TOTAL, Filter, Warehouse
 from metrics.periods import Period
-from metrics.warehouse import TOTAL, Filter, Warehouse
 
 STEPS = ("sessions", "product_views", "add_to_cart", "orders", "repeat_buyers")
 STAGES = {"sessions": "awareness", "product_views": "interest", "add_to_cart": "interest",

@@ -14,9 +14,9 @@ from typing import Literal
 
 import pandas as pd
 
+from metrics.data.warehouse import TOTAL, Filter, Warehouse
 from metrics.errors import UnknownMetric
 from metrics.periods import Comparison, Period
-from metrics.warehouse import TOTAL, Filter, Warehouse
 
 Unit = Literal["money", "count", "percent", "ratio"]
 

@@ -20,9 +20,9 @@ from typing import Literal
 
 import numpy as np
 
+from metrics.data.warehouse import Warehouse
 from metrics.kpis import KpiResult
 from metrics.periods import Period
-from metrics.warehouse import Warehouse
 
 LAGGING = ("refund_rate",)  # KPIs whose recent days still rise; "refunded" is their lagging measure
 MATURE_AGES = (60, 120)  # order days this many days before the last one are taken as final

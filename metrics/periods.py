@@ -500,7 +500,7 @@ def extract_period(tokens: list[str], now: datetime) -> tuple[Period | None, Com
     rest = [token for _, token in sorted(kept)]
 
     if len({spec for _, spec in comparisons}) > 1:
-        # bot/messages.py has no message for this case yet; "can't read the comparison" fits it.
+        # bot/text/messages.py has no message for this case yet; "can't read the comparison" fits it.
         raise BadPeriod("bad_compare", text=comparisons[1][0])
     period = chosen.period if chosen is not None else None
     if not comparisons:

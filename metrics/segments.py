@@ -7,7 +7,7 @@ of orders and the GMV before it; it classifies each customer at every snapshot a
 the counts per combination of the four segments (at most 7⁴ rows). Movement between months and
 the "high-value customers turning dormant faster than usual" check come from those few rows, so
 no per-customer row ever reaches Python, except in an export, which asks for exactly one
-segment's customers. The answer is kept while the data is unchanged (metrics/cache.py).
+segment's customers. The answer is kept while the data is unchanged (metrics/data/cache.py).
 
 Rules (`SegmentRules` holds the numbers). Segments "as of" a day D count the orders through D, and
 "the last 90 days" are the 90 days ending with D (D - 89 .. D); recency = the days from the last
@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import and_, case, false, func, or_, select
 
-from metrics.dialects import quantiles
-from metrics.warehouse import Warehouse
+from metrics.data.dialects import quantiles
+from metrics.data.warehouse import Warehouse
 
 __all__ = ["SEGMENTS", "SegmentRules", "SegmentReport", "export_csv", "rule_days", "segment_report"]
 

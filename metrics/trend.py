@@ -9,9 +9,9 @@ from typing import Literal
 
 import pandas as pd
 
+from metrics.data.warehouse import Filter, Warehouse
 from metrics.kpis import Kpi
 from metrics.periods import Period
-from metrics.warehouse import Filter, Warehouse
 
 Grain = Literal["day", "week", "month"]
 TOP_LINES = 5

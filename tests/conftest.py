@@ -12,12 +12,12 @@ from sqlalchemy import create_engine, inspect, text
 
 from bot.app import build_dispatcher
 from bot.config import Settings
-from bot.core import Dispatcher
-from bot.migrate import VERSION_TABLE
-from bot.store import Base, Store
-from metrics.load import write_shop
-from metrics.sample import Shop, ShopSpec, generate
-from metrics.warehouse import Warehouse
+from bot.dispatch import Dispatcher
+from bot.state.migrate import VERSION_TABLE
+from bot.state.store import Base, Store
+from metrics.data.load import write_shop
+from metrics.data.sample import Shop, ShopSpec, generate
+from metrics.data.warehouse import Warehouse
 from tests.fakes.chat import Chat
 from tests.fakes.network import guard
 
@@ -126,7 +126,7 @@ SHARED_TABLES = ("seen_events", "button_tokens", "rate_windows", "kept_answers")
 @pytest.fixture(autouse=True)
 def _fresh_shared_state(request: pytest.FixtureRequest) -> None:
     """Dispatchers built without `store` share the session's state database, and with it what
-    instances share (bot/shared.py): forget seen event ids, rate windows, button tokens and kept
+    instances share (bot/state/shared.py): forget seen event ids, rate windows, button tokens and kept
     answers before each test, so one test's Slack event id or rate limit is not the next one's."""
     if "demo_settings" not in request.fixturenames:
         return

@@ -20,12 +20,12 @@ ROOT = Path(__file__).parents[1]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 # what an installation reads from the package at run time, besides the code
 DATA_FILES = (
-    "bot/adapters/slack_manifest.yaml",
-    "bot/migrations/env.py",
-    "bot/migrations/script.py.mako",
-    "bot/migrations/versions/0001_baseline.py",
-    "metrics/fonts/NotoSansCJKsc-opsbot-subset.otf",
-    "metrics/fonts/LICENSE-OFL.txt",
+    "bot/adapters/slack/manifest.yaml",
+    "bot/state/migrations/env.py",
+    "bot/state/migrations/script.py.mako",
+    "bot/state/migrations/versions/0001_baseline.py",
+    "metrics/charts/fonts/NotoSansCJKsc-opsbot-subset.otf",
+    "metrics/charts/fonts/LICENSE-OFL.txt",
     "opsbot/__main__.py",
 )
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.core import ChatRef
+from bot.context import ChatRef
 from bot.reply import Reply
 
 

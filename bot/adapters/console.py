@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.adapters.base import Progress, Sent
-from bot.core import CONSOLE, ChatRef, Dispatcher, Incoming
+from bot.context import CONSOLE, ChatRef, Incoming
+from bot.dispatch import Dispatcher
 from bot.reply import Reply
 
 PROMPT = "opsbot> "

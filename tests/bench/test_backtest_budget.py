@@ -8,8 +8,8 @@ import pytest
 
 from bench.backtest_budget import PERIOD_DAYS, run_case
 from bench.backtest_planning import build_bot
-from metrics import sample
-from metrics.sample import ShopSpec
+from metrics.data import sample
+from metrics.data.sample import ShopSpec
 
 SPEC = ShopSpec(end=date(2026, 12, 1), days=300, orders=60_000, seed=2)
 

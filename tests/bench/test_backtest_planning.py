@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bench import backtest_planning as bt
-from metrics.sample import ShopSpec
+from metrics.data.sample import ShopSpec
 
 SPEC = ShopSpec(end=date(2027, 1, 1), days=460, orders=60_000, seed=21)
 

@@ -11,13 +11,14 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.adapters.slack import SlackAdapter, slack_from_env
+from bot.adapters.slack.adapter import SlackAdapter, slack_from_env
 from bot.app import build_dispatcher
 from bot.config import Settings, SlackSection
-from bot.core import ChatRef, Dispatcher, Incoming
+from bot.context import ChatRef, Incoming
+from bot.dispatch import Dispatcher
 from bot.reply import Reply
-from bot.store import AuditEntry, Store
-from metrics.warehouse import Warehouse
+from bot.state.store import AuditEntry, Store
+from metrics.data.warehouse import Warehouse
 from tests.conftest import Clock
 from tests.fakes.slack_api import TEAM_ID, FakeSlack, fake_slack, sign, slash_command  # noqa: F401
 

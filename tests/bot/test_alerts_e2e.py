@@ -12,16 +12,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.adapters.slack import SlackAdapter, slack_from_env
+from bot.adapters.slack.adapter import SlackAdapter, slack_from_env
 from bot.app import build_dispatcher
 from bot.config import Settings, SlackSection
-from bot.core import Dispatcher
-from bot.outbox import Deliverer, Outbox
-from bot.scheduler import Runtime, install, run_alert_scan
-from bot.store import Alert, Store, Subscription
-from metrics.sample import Shop
-from metrics.warehouse import Warehouse
-from tests.bot.adapters.test_slack import FORM, SECRET, post
+from bot.delivery.outbox import Deliverer, Outbox
+from bot.delivery.scheduler import Runtime, install, run_alert_scan
+from bot.dispatch import Dispatcher
+from bot.state.store import Alert, Store, Subscription
+from metrics.data.sample import Shop
+from metrics.data.warehouse import Warehouse
+from tests.bot.adapters.slack.test_adapter import FORM, SECRET, post
 from tests.conftest import Clock
 from tests.fakes.slack_api import FakeSlack, block_actions_form, fake_slack  # noqa: F401
 from tests.fakes.telegram_api import fake_telegram  # noqa: F401
@@ -95,7 +95,7 @@ async def test_telegram_alert_snoozed_from_its_inline_button(
     demo_settings: Settings, demo_warehouse: Warehouse, clock: Clock, store: Store, demo_shop: Shop,
     fake_telegram,  # noqa: F811
 ) -> None:
-    from tests.bot.adapters.test_telegram import GROUP, OTHER_USER, make_adapter
+    from tests.bot.adapters.telegram.test_adapter import GROUP, OTHER_USER, make_adapter
 
     settings = demo_settings.model_copy(update={"access": demo_settings.access.model_copy(update={
         "chats": (f"telegram:{GROUP}",), "users": (), "admins": ()})})

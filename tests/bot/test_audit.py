@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot import scheduler as sched
 from bot.adapters.base import DeliveryError
-from bot.core import ChatRef, Dispatcher
-from bot.outbox import Deliverer, Outbox
+from bot.context import ChatRef
+from bot.delivery import scheduler as sched
+from bot.delivery.outbox import Deliverer, Outbox
+from bot.dispatch import Dispatcher
 from bot.reply import Reply
-from bot.store import AuditEntry, Store
+from bot.state.store import AuditEntry, Store
 from tests.fakes.recording import RecordingAdapter
 
 

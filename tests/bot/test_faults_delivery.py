@@ -27,15 +27,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from bot.adapters.base import Adapter
-from bot.adapters.slack import SlackAdapter
-from bot.adapters.telegram import RetryPolicy, TelegramAdapter
+from bot.adapters.slack.adapter import SlackAdapter
+from bot.adapters.telegram.adapter import RetryPolicy, TelegramAdapter
 from bot.config import Settings, SlackSection, load_settings
-from bot.core import ChatRef, Dispatcher
-from bot.outbox import MAX_ATTEMPTS, Deliverer, Outbox
+from bot.context import ChatRef
+from bot.delivery.outbox import MAX_ATTEMPTS, Deliverer, Outbox
+from bot.delivery.scheduler import run_subscription, trigger_for
+from bot.dispatch import Dispatcher
 from bot.reply import Field, Reply
 from bot.run import build_adapters, sync_config_subscriptions
-from bot.scheduler import run_subscription, trigger_for
-from bot.store import OutboxItem, Store, Subscription
+from bot.state.store import OutboxItem, Store, Subscription
 from tests.fakes.slack_api import FakeSlack, fake_slack  # noqa: F401
 from tests.fakes.telegram_api import FakeTelegram, fake_telegram  # noqa: F401
 
@@ -267,7 +268,7 @@ async def test_sigkill_in_the_middle_of_a_digest_fan_out_posts_every_digest_once
 
     The kill point is deterministic: every send not finished is waiting for Slack to answer its
     chat.postMessage (see below). A kill after Slack posted a message but before its id was
-    written is the one duplicate bot/outbox.py owns up to; this test does not aim at it.
+    written is the one duplicate bot/delivery/outbox.py owns up to; this test does not aim at it.
     """
     if backend != "embedded":
         pytest.skip("about the process, not the database")

@@ -21,13 +21,14 @@ from sqlalchemy import create_engine, func, select
 
 from bot.app import build_dispatcher
 from bot.config import Settings
-from bot.core import ChatRef, Dispatcher, Incoming
-from bot.outbox import Deliverer, Outbox
+from bot.context import ChatRef, Incoming
+from bot.delivery.outbox import Deliverer, Outbox
+from bot.dispatch import Dispatcher
 from bot.reply import Reply
 from bot.run import _watch_source
-from bot.store import AuditEntry, OutboxItem, Subscription
-from metrics.load import write_shop
-from metrics.sample import Shop
+from bot.state.store import AuditEntry, OutboxItem, Subscription
+from metrics.data.load import write_shop
+from metrics.data.sample import Shop
 from tests.conftest import DEMO_SPEC, NOW, Clock
 from tests.fakes.recording import RecordingAdapter
 
@@ -153,7 +154,7 @@ async def test_the_warehouse_goes_away_and_comes_back(bot: Dispatcher, pg_server
 
 async def test_a_digest_due_while_the_warehouse_is_down_is_retried_not_skipped(
         bot: Dispatcher, pg_server: PgServer) -> None:
-    from bot import scheduler as sched
+    from bot.delivery import scheduler as sched
 
     with bot.services.store.session() as s, s.begin():
         s.add(Subscription(chat="slack:COPS", cadence="daily", weekday=None, at="09:00", timezone="Asia/Shanghai",

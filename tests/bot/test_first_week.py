@@ -24,17 +24,17 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.adapters.console import ConsoleAdapter
-from bot.adapters.slack import slack_from_env
+from bot.adapters.slack.adapter import slack_from_env
 from bot.app import build_dispatcher
 from bot.config import Settings, SlackSection
-from bot.core import Dispatcher
-from bot.outbox import Deliverer, Outbox
-from bot.planning_store import Campaign
-from bot.scheduler import Runtime, install, run_alert_scan, run_subscription
-from bot.store import AlertRule, Store, Subscription
-from metrics.sample import Shop
-from metrics.warehouse import Warehouse
-from tests.bot.adapters.test_slack import FORM, SECRET, post
+from bot.delivery.outbox import Deliverer, Outbox
+from bot.delivery.scheduler import Runtime, install, run_alert_scan, run_subscription
+from bot.dispatch import Dispatcher
+from bot.state.planning import Campaign
+from bot.state.store import AlertRule, Store, Subscription
+from metrics.data.sample import Shop
+from metrics.data.warehouse import Warehouse
+from tests.bot.adapters.slack.test_adapter import FORM, SECRET, post
 from tests.conftest import Clock
 from tests.fakes.chat import Chat
 from tests.fakes.slack_api import FakeSlack, fake_slack, slash_command_form  # noqa: F401
@@ -230,7 +230,7 @@ GROUP, LEAD = -1001, 42
 async def telegram_team(demo_settings: Settings, demo_warehouse: Warehouse, clock: Clock, store: Store,
                         fake_telegram: FakeTelegram  # noqa: F811
                         ) -> AsyncIterator[tuple[Dispatcher, Team]]:
-    from tests.bot.adapters.test_telegram import make_adapter
+    from tests.bot.adapters.telegram.test_adapter import make_adapter
 
     settings = team_settings(demo_settings, f"telegram:{GROUP}", f"telegram:{LEAD}")
     dispatcher = build_dispatcher(settings, demo_warehouse, clock=clock, store=store)

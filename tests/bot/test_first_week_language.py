@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from bot.core import Dispatcher
-from bot.language import chinese_vocabulary, question_language
+from bot.dispatch import Dispatcher
+from bot.text.language import chinese_vocabulary, question_language
 from metrics.kpis import metric_names
 from tests.fakes.chat import Chat
 

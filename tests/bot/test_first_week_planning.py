@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from bot.adapters.console import ConsoleAdapter
 from bot.cli import main
-from bot.core import Dispatcher
+from bot.dispatch import Dispatcher
 from tests.fakes.chat import Chat
 
 SAVED = re.compile(r"\[file saved: (?P<path>.+?), (?P<size>[0-9,]+) bytes\]")

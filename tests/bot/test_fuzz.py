@@ -24,17 +24,19 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.adapters import slack_render, telegram_render
+from bot.adapters.slack import render as slack_render
+from bot.adapters.telegram import render as telegram_render
 from bot.app import ROUTERS
 from bot.config import Settings
-from bot.core import CONSOLE, ChatRef, Dispatcher, Incoming, outcome_kind
-from bot.i18n import fmt_count, fmt_money, fmt_percent
+from bot.context import CONSOLE, ChatRef, Incoming
+from bot.dispatch import Dispatcher, outcome_kind
 from bot.reply import Reply
+from bot.text.i18n import fmt_count, fmt_money, fmt_percent
 from handlers.planning import parse_amount
+from metrics.data.sample import CATEGORIES, CHANNELS, REGIONS
 from metrics.errors import BadPeriod
 from metrics.kpis import CATALOG
 from metrics.periods import MAX_DAY, MIN_DAY, extract_period, parse_period
-from metrics.sample import CATEGORIES, CHANNELS, REGIONS
 from tests.conftest import NOW
 
 LIMIT = Settings().bot.max_command_length
@@ -223,7 +225,7 @@ async def test_any_text_gets_a_reply(dispatcher: Dispatcher, text: str) -> None:
 @given(text=commands())
 @example(text="kpi gmv yesterday")
 # regressions found by this fuzz (each was an incident before its fix)
-@example(text="目标 set 销售额 300万 下季度")  # Reply.data held numpy's bool_: not JSON (handlers/planning.py)
+@example(text="目标 set 销售额 300万 下季度")  # Reply.data held numpy's bool_: not JSON (handlers/planning/__init__.py)
 @example(text="ack 9223372036854775808")  # an id past SQLite's INTEGER: OverflowError (handlers/common.parse_id)
 @example(text="snooze 999999999999999999999999999999")
 @example(text="ack ²")  # "²".isdigit() is True, int("²") raises ValueError

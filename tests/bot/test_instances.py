@@ -18,12 +18,12 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import create_engine, select, text
 
-from bot.core import ChatRef
-from bot.migrate import VERSION_TABLE
-from bot.outbox import Outbox
+from bot.context import ChatRef
+from bot.delivery.outbox import Outbox
+from bot.delivery.scheduler import run_subscription, trigger_for
 from bot.reply import Reply
-from bot.scheduler import run_subscription, trigger_for
-from bot.store import Base, Lease, Store, Subscription
+from bot.state.migrate import VERSION_TABLE
+from bot.state.store import Base, Lease, Store, Subscription
 from tests.conftest import PG_URL, pg_scratch_url
 from tests.fakes.slack_api import FakeSlack, fake_slack  # noqa: F401
 

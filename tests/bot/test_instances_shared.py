@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select, update
 
-from bot.store import KeptAnswer, Lease, Store
+from bot.state.store import KeptAnswer, Lease, Store
 from tests.conftest import empty_pg_url, free_port
 from tests.fakes.slack_api import (
     BOT_USER_ID,

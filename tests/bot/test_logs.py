@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.config import LogSection
-from bot.core import CONSOLE, Args, Context, Dispatcher, Incoming, Router
+from bot.context import CONSOLE, Args, Context, Incoming
+from bot.dispatch import Dispatcher
 from bot.logs import redact, setup_logging
 from bot.reply import Reply
+from bot.router import Router
 
 SLACK_TOKEN = "xoxb-4242424242-1717171717-FakeTokenForTheTestsOnly"
 # no pattern knows this shape: only "it is the value of a secret variable" can catch it

@@ -16,12 +16,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.adapters.base import DeliveryError
-from bot.core import ChatRef, Dispatcher, Incoming
+from bot.context import ChatRef, Incoming
+from bot.delivery.outbox import Deliverer, Outbox
+from bot.delivery.scheduler import Scheduler
+from bot.dispatch import Dispatcher
 from bot.ops import OpsMetrics, OpsServer, readiness_checks, select_one
-from bot.outbox import Deliverer, Outbox
 from bot.reply import Reply
-from bot.scheduler import Scheduler
-from metrics.warehouse import Warehouse
+from metrics.data.warehouse import Warehouse
 from tests.fakes.recording import RecordingAdapter
 
 

@@ -20,13 +20,14 @@ from sqlalchemy import create_engine
 
 from bot.app import build_dispatcher
 from bot.config import Settings
-from bot.core import ChatRef, Dispatcher, Incoming
+from bot.context import ChatRef, Incoming
+from bot.dispatch import Dispatcher
 from bot.reply import Reply
-from bot.store import Store
+from bot.state.store import Store
 from handlers.digest import DigestSpec, build_digest
-from metrics.load import write_shop
-from metrics.sample import Shop
-from metrics.warehouse import Warehouse
+from metrics.data.load import write_shop
+from metrics.data.sample import Shop
+from metrics.data.warehouse import Warehouse
 from tests.conftest import DEMO_SPEC, NOW, Clock, pg_scratch_url, rounded
 
 SCOPED = "slack:CSOCIAL"
@@ -124,8 +125,8 @@ async def test_an_unscoped_chat_still_sees_the_whole_shop(scoped_bot: Dispatcher
 
 async def test_the_scheduled_digest_is_built_per_scope(scoped_bot: Dispatcher, reference_bot: Dispatcher,
                                                         tmp_path: Path) -> None:
-    from bot import scheduler as sched
-    from bot.outbox import Deliverer, Outbox
+    from bot.delivery import scheduler as sched
+    from bot.delivery.outbox import Deliverer, Outbox
 
     spec = DigestSpec(cadence="daily", metrics=(), by="channel")
     outbox = Outbox(scoped_bot.services.store)

@@ -16,15 +16,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.adapters.telegram import TelegramAdapter
+from bot.adapters.telegram.adapter import TelegramAdapter
 from bot.app import build_dispatcher
 from bot.config import Settings
-from bot.core import Args, ChatRef, Context, Router
-from bot.outbox import Outbox
+from bot.context import Args, ChatRef, Context
+from bot.delivery.outbox import Outbox
 from bot.reply import Reply
+from bot.router import Router
 from bot.run import DRAIN_SECONDS
-from bot.store import Store
-from metrics.warehouse import Warehouse
+from bot.state.store import Store
+from metrics.data.warehouse import Warehouse
 from tests.conftest import free_port
 from tests.fakes.slack_api import FakeSlack, fake_slack, slash_command  # noqa: F401
 from tests.fakes.telegram_api import FakeTelegram, fake_telegram  # noqa: F401
@@ -39,7 +40,7 @@ import sys
 
 import bot.app
 from bot.cli import main
-from bot.core import Router
+from bot.router import Router
 from bot.reply import Reply
 
 slow = Router()

@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from bot.core import CONSOLE, ChatRef, Dispatcher, Incoming
+from bot.context import CONSOLE, ChatRef, Incoming
+from bot.dispatch import Dispatcher
 from bot.reply import Reply
 
 

@@ -4,7 +4,7 @@ are about the outbox, not a platform (platform faults are tested against the fak
 from __future__ import annotations
 
 from bot.adapters.base import DeliveryError, Progress, Sent
-from bot.core import ChatRef
+from bot.context import ChatRef
 from bot.reply import Reply
 
 

@@ -408,7 +408,7 @@ def slash_command(
         "is_enterprise_install": "false",
         "response_url": response_url,
         # Slack gives every invocation its own trigger_id, so no two real commands have one body
-        # (the replay guard refuses a second use of a signed body: bot/shared.py ReplayGuard)
+        # (the replay guard refuses a second use of a signed body: bot/state/shared.py ReplayGuard)
         "trigger_id": trigger_id(),
     }
 

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import pytest
 
-from bot.alerts import AlertBook, Finding, in_quiet_hours
 from bot.config import AlertsSection
-from bot.store import Store
-from metrics.sample import Shop
+from bot.state.alerts import AlertBook, Finding, in_quiet_hours
+from bot.state.store import Store
+from metrics.data.sample import Shop
 from tests.fakes.chat import Chat
 
 # the demo shop's labels: 2026-10-13 orders and sessions of channel=direct drop by 60%;
@@ -113,7 +113,7 @@ def test_quiet_hours_window(window: str | None, at: str, quiet: bool) -> None:
 async def test_rules_from_chat(chat: Chat, demo_shop: Shop, dispatcher) -> None:
     from sqlalchemy import select
 
-    from bot.store import AlertRule
+    from bot.state.store import AlertRule
     from handlers.alerts import rule_findings
 
     added = await chat.send("alert add orders < 100000 daily by channel")
@@ -175,8 +175,8 @@ async def test_intraday_collapse_is_reported_the_same_day(dispatcher, demo_shop:
     """The demo's conversion collapse halves orders all day: by 15:00 the scan says so."""
     from zoneinfo import ZoneInfo
 
-    from bot.core import ChatRef
-    from bot.store import Subscription
+    from bot.context import ChatRef
+    from bot.state.store import Subscription
     from handlers.alerts import intraday_scan
 
     with dispatcher.services.store.session() as s, s.begin():
@@ -201,7 +201,7 @@ async def test_intraday_collapse_is_reported_the_same_day(dispatcher, demo_shop:
 
 
 async def test_campaign_days_are_expected_peaks(chat: Chat, dispatcher) -> None:
-    from bot.core import ChatRef
+    from bot.context import ChatRef
     from handlers.alerts import promotion_days
 
     ctx = dispatcher.context_for(ChatRef("console", "test"))
@@ -213,7 +213,7 @@ async def test_campaign_days_are_expected_peaks(chat: Chat, dispatcher) -> None:
 
 
 def test_segment_shifts_become_alerts(dispatcher, monkeypatch) -> None:
-    from bot.core import ChatRef
+    from bot.context import ChatRef
     from handlers import alerts as alerts_mod
     from metrics import segments
 
@@ -334,7 +334,7 @@ async def test_the_daily_scan_defers_a_rule_alert_to_the_end_of_quiet_hours(disp
     there for good, so a rule never reached a chat. Now they go out at 08:00."""
     from zoneinfo import ZoneInfo
 
-    from bot.core import ChatRef
+    from bot.context import ChatRef
     from handlers.alerts import scan_day
 
     high, _, threshold = rule_days(demo_shop)

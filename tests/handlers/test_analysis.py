@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from metrics.sample import Shop
+from metrics.data.sample import Shop
 from tests.conftest import TODAY
 from tests.fakes.chat import Chat
 

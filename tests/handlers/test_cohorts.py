@@ -15,8 +15,8 @@ from bot.app import build_dispatcher
 from bot.config import Settings
 from bot.reply import Reply
 from metrics import cohorts as co
-from metrics.sample import Shop
-from metrics.warehouse import Warehouse
+from metrics.data.sample import Shop
+from metrics.data.warehouse import Warehouse
 from tests.conftest import NOW, TODAY, Clock
 from tests.fakes.chat import Chat
 from tests.metrics.test_cohorts import GMV, SPEND_BY_MONTH, TRIANGLE, build_shop, expected_cells

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from handlers.digest import month_to_date
-from metrics.sample import Shop
+from metrics.data.sample import Shop
 from tests.conftest import TODAY
 from tests.fakes.chat import Chat
 from tests.handlers.test_kpi import expected
@@ -121,8 +121,8 @@ async def test_bad_subscription_input(chat: Chat, command: str, expect: str) -> 
 
 
 async def test_deliveries_lists_what_was_pushed(chat: Chat, dispatcher) -> None:
-    from bot.core import ChatRef
-    from bot.outbox import Outbox
+    from bot.context import ChatRef
+    from bot.delivery.outbox import Outbox
     from bot.reply import Reply
 
     outbox = Outbox(dispatcher.services.store)

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from metrics.sample import Shop
-from metrics.warehouse import Warehouse
+from metrics.data.sample import Shop
+from metrics.data.warehouse import Warehouse
 from tests.conftest import TODAY
 from tests.fakes.chat import Chat
 

@@ -15,11 +15,11 @@ from sqlalchemy import create_engine
 
 from bot.app import build_dispatcher
 from bot.config import Settings
-from bot.store import Store
+from bot.state.store import Store
+from metrics.data.load import write_shop
+from metrics.data.sample import Shop
+from metrics.data.warehouse import Warehouse
 from metrics.lagging import measure_window, refund_window
-from metrics.load import write_shop
-from metrics.sample import Shop
-from metrics.warehouse import Warehouse
 from tests.conftest import DEMO_SPEC, TODAY, Clock
 from tests.fakes.chat import Chat
 

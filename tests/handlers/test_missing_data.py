@@ -19,8 +19,8 @@ from sqlalchemy import create_engine, text
 from bot.app import build_dispatcher
 from bot.config import Settings
 from bot.reply import Reply
-from bot.store import Store
-from metrics.warehouse import Warehouse
+from bot.state.store import Store
+from metrics.data.warehouse import Warehouse
 from tests.conftest import Clock
 from tests.fakes.chat import Chat
 from tests.metrics import small_shop

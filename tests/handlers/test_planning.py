@@ -11,13 +11,13 @@ import pytest
 
 from bot.app import build_dispatcher
 from bot.config import AccessSection, Settings
-from bot.core import ChatRef
-from bot.messages import MESSAGES
-from bot.messages_planning import PLANNING_MESSAGES
-from bot.store import Store
+from bot.context import ChatRef
+from bot.state.store import Store
+from bot.text.messages import MESSAGES
+from bot.text.planning import PLANNING_MESSAGES
 from handlers import planning
-from metrics.sample import Shop
-from metrics.warehouse import Warehouse
+from metrics.data.sample import Shop
+from metrics.data.warehouse import Warehouse
 from tests.conftest import NOW, TODAY, Clock
 from tests.fakes.chat import Chat
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from handlers.planning import SEGMENT_WORDS
-from metrics.sample import Shop
+from metrics.data.sample import Shop
 from metrics.segments import SEGMENTS
 from tests.conftest import TODAY
 from tests.fakes.chat import Chat
@@ -172,10 +172,10 @@ async def test_campaign_report_shows_the_window_spend_and_how_its_cost_is_derive
 
 
 async def test_plan_states_the_holiday_weights_it_read_and_from_when(dispatcher) -> None:  # type: ignore[no-untyped-def]
-    from bot.core import CONSOLE
+    from bot.context import CONSOLE
     from handlers.planning import holiday_lines
-    from metrics.planning import fit_profile
-    from tests.metrics.test_planning import CNY_EFFECT, cny_history
+    from metrics.planning.goals import fit_profile
+    from tests.metrics.planning.test_goals import CNY_EFFECT, cny_history
 
     ctx = dispatcher.context_for(CONSOLE)
     profile = fit_profile(cny_history(date(2025, 3, 1), date(2026, 11, 30))).as_json()

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from bot.adapters import slack_render, telegram_render
+from bot.adapters.slack import render as slack_render
+from bot.adapters.telegram import render as telegram_render
 from bot.reply import Reply
 from tests.fakes.chat import Chat
 from tests.fakes.telegram_api import html_problems, visible
@@ -107,7 +108,7 @@ async def test_an_empty_or_overlong_name_is_refused_clearly(chat: Chat, typed: s
 
 
 def test_the_digest_line_exists_in_both_languages() -> None:
-    from bot.messages import MESSAGES
+    from bot.text.messages import MESSAGES
 
     assert set(MESSAGES["digest_campaigns"]) == {"en", "zh"}
     json.dumps(MESSAGES["digest_campaigns"])

@@ -14,7 +14,7 @@ import pytest
 import handlers.analysis as analysis
 import handlers.digest as digest
 import handlers.kpi as kpi_handler
-from metrics.sample import Shop
+from metrics.data.sample import Shop
 from tests.conftest import TODAY
 from tests.fakes.chat import Chat
 

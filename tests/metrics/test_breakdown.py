@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from metrics.breakdown import contributions, drivers, movers, shapley_product, top
+from metrics.data.schema import Mapping
+from metrics.data.warehouse import Warehouse
 from metrics.kpis import CATALOG
 from metrics.periods import Period
-from metrics.schema import Mapping
-from metrics.warehouse import Warehouse
 from tests.metrics import small_shop
 
 NOV1 = Period(date(2026, 11, 1), date(2026, 11, 2), "2026-11-01")

@@ -46,11 +46,11 @@ from sqlalchemy import table as sa_table
 from sqlalchemy.sql import column
 
 from metrics import cohorts as co
-from metrics.dialects import Timestamp, utc_offset_segments, utc_to_local
+from metrics.data.dialects import Timestamp, utc_offset_segments, utc_to_local
+from metrics.data.sample import Shop
+from metrics.data.schema import Mapping
+from metrics.data.warehouse import Warehouse, build_tables
 from metrics.periods import parse_period
-from metrics.sample import Shop
-from metrics.schema import Mapping
-from metrics.warehouse import Warehouse, build_tables
 from tests.conftest import NOW, TODAY, pg_scratch_url
 from tests.metrics import small_shop
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from metrics.data.schema import Mapping
+from metrics.data.warehouse import Filter, Warehouse
 from metrics.kpis import CATALOG, KpiQuery, evaluate
 from metrics.periods import Comparison, Period
-from metrics.schema import Mapping
-from metrics.warehouse import Filter, Warehouse
 from tests.metrics import small_shop
 
 NOV_1_3 = Period(date(2026, 11, 1), date(2026, 11, 4), "2026-11-01..2026-11-03")

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine
 
-from metrics.load import write_shop
-from metrics.sample import Shop, ShopSpec
-from metrics.schema import Mapping
+from metrics.data.load import write_shop
+from metrics.data.sample import Shop, ShopSpec
+from metrics.data.schema import Mapping
+from metrics.data.warehouse import Warehouse
 from metrics.segments import SEGMENTS, detect_shifts, export_csv, segment_report
-from metrics.warehouse import Warehouse
 
 AS_OF = date(2026, 11, 25)  # orders before this day count
 # customer: [(ordered_at, amount, status)], and the segment as of AS_OF / a month earlier (2026-10-26)

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from metrics.data.schema import Mapping
+from metrics.data.warehouse import Warehouse
 from metrics.funnel import funnel
 from metrics.kpis import CATALOG
 from metrics.periods import Period
-from metrics.schema import Mapping
 from metrics.trend import buckets, trend
-from metrics.warehouse import Warehouse
 from tests.metrics import small_shop
 
 NOV = Period(date(2026, 11, 1), date(2026, 11, 4), "2026-11-01..2026-11-03")

@@ -19,12 +19,12 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from bot.adapters.slack import SlackAdapter, SlackConfig, malformed, signature_ok
-from bot.adapters.telegram import RetryPolicy, TelegramAdapter
+from bot.adapters.slack.adapter import SlackAdapter, SlackConfig, malformed, signature_ok
+from bot.adapters.telegram.adapter import RetryPolicy, TelegramAdapter
 from bot.app import build_dispatcher
 from bot.config import Settings, SlackSection, TelegramSection
-from bot.core import Dispatcher
-from metrics.warehouse import Warehouse
+from bot.dispatch import Dispatcher
+from metrics.data.warehouse import Warehouse
 from tests.conftest import Clock
 from tests.fakes.slack_api import (
     FakeSlack,

@@ -1,4 +1,4 @@
-"""Make the state-database fixtures of tests/bot/test_upgrade.py with the code *before* migrations.
+"""Make the state-database fixtures of tests/bot/state/test_upgrade.py with the code *before* migrations.
 
 The fixtures stand for an installation made from main before issue 16 (commit 35d8e8e), so this
 script must run against that code, not the current one:
@@ -35,14 +35,14 @@ from sqlalchemy import create_engine, select
 from bot.adapters.base import Sent
 from bot.app import build_dispatcher
 from bot.config import Settings
-from bot.core import ChatRef
-from bot.outbox import Deliverer, Outbox
+from bot.context import ChatRef
+from bot.delivery.outbox import Deliverer, Outbox
+from bot.delivery.scheduler import Runtime, Scheduler, install, run_alert_scan, run_subscription, trigger_for
 from bot.reply import Reply
-from bot.scheduler import Runtime, Scheduler, install, run_alert_scan, run_subscription, trigger_for
-from bot.store import Store, Subscription
-from metrics.load import write_shop
-from metrics.sample import generate
-from metrics.warehouse import Warehouse
+from bot.state.store import Store, Subscription
+from metrics.data.load import write_shop
+from metrics.data.sample import generate
+from metrics.data.warehouse import Warehouse
 from tests.conftest import DEMO_SPEC, NOW, Clock
 from tests.fakes.chat import Chat
 

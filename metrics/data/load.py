@@ -1,0 +1,115 @@
+"""Writing a shop into a warehouse database: the demo shop and (later) imports."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Column, Engine, Index, MetaData, String, Table, insert, select
+
+from metrics.data.dialects import SQLITE_TIMESTAMP
+from metrics.data.sample import Shop, ShopSpec
+from metrics.data.schema import READ_INDEXES, Mapping
+from metrics.data.warehouse import build_tables
+
+META_TABLE = "opsbot_meta"
+_CHUNK = 100_000
+
+
+def _meta(metadata: MetaData) -> Table:
+    return Table(META_TABLE, metadata, Column("key", String, primary_key=True), Column("value", String))
+
+
+def _records(frame: pd.DataFrame, table: Table, engine: Engine) -> list[dict[str, Any]]:
+    frame = frame.copy()
+    for col in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[col]):
+            if col == "day":
+                frame[col] = frame[col].dt.date
+            elif engine.dialect.name == "sqlite":
+                # text in the one format metrics.data.dialects.Timestamp compares against
+                frame[col] = frame[col].dt.strftime(SQLITE_TIMESTAMP)
+            else:
+                frame[col] = frame[col].dt.to_pydatetime()
+    return frame.to_dict("records")
+
+
+def _fast_sqlite_insert(engine: Engine, table: Table, frame: pd.DataFrame) -> None:
+    cols = [table.c[c].name for c in frame.columns]
+    sql = f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))})'
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        for lo in range(0, len(frame), _CHUNK):
+            chunk = frame.iloc[lo : lo + _CHUNK]
+            records = _records(chunk, table, engine)
+            cur.executemany(sql, [tuple(r.values()) for r in records])
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def _duckdb_insert(engine: Engine, table: Table, frame: pd.DataFrame) -> None:
+    """DuckDB reads a registered DataFrame directly: no per-row Python at all."""
+    frame = frame.rename(columns={c: table.c[c].name for c in frame.columns})
+    raw = engine.raw_connection()
+    try:
+        duck = raw.driver_connection
+        duck.register("opsbot_frame", frame)
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        duck.execute(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM opsbot_frame')
+        duck.unregister("opsbot_frame")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def write_shop(engine: Engine, shop: Shop, spec: ShopSpec, mapping: Mapping | None = None) -> None:
+    """Replace the warehouse's tables with the shop's rows (demo and tests only)."""
+    mapping = mapping or Mapping.default()
+    metadata = MetaData()
+    tables = build_tables(mapping, metadata)
+    labels = Table("anomaly_labels", metadata, *(Column(c, String) for c in shop.labels.columns))
+    promotions = Table("promotions", metadata, *(Column(c, String) for c in shop.promotions.columns))
+    meta = _meta(metadata)
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    frames = {"orders": shop.orders, "traffic": shop.traffic, "marketing_spend": shop.marketing_spend}
+    for logical, frame in frames.items():
+        table = tables[logical]
+        frame = frame[[c for c in table.c.keys() if c in frame.columns]]
+        if engine.dialect.name == "sqlite":
+            _fast_sqlite_insert(engine, table, frame)
+        elif engine.dialect.name == "duckdb":
+            _duckdb_insert(engine, table, frame)
+        else:
+            with engine.begin() as conn:
+                for lo in range(0, len(frame), _CHUNK):
+                    conn.execute(insert(table), _records(frame.iloc[lo : lo + _CHUNK], table, engine))
+    # indexes after the rows: building them once is far cheaper than maintaining them per insert;
+    # DuckDB prunes with its own zone maps and only slows down with explicit indexes
+    if engine.dialect.name != "duckdb":
+        for logical, indexes in READ_INDEXES.items():
+            for name, cols in indexes:
+                Index(name, *[tables[logical].c[c] for c in cols]).create(engine)
+    with engine.begin() as conn:
+        for table, frame in ((labels, shop.labels), (promotions, shop.promotions)):
+            if len(frame):
+                conn.execute(insert(table), frame.astype(object).where(frame.notna(), None).astype(str).to_dict("records"))
+        conn.execute(insert(meta), [
+            {"key": "demo_end", "value": spec.end.isoformat()},
+            {"key": "demo_spec", "value": json.dumps({"days": spec.days, "orders": spec.orders, "seed": spec.seed})},
+        ])
+
+
+def demo_end(engine: Engine) -> date | None:
+    """The `end` the demo warehouse was built for, or None if it is not a demo warehouse."""
+    meta = _meta(MetaData())
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(select(meta.c.value).where(meta.c.key == "demo_end")).scalar()
+    except Exception:  # no such table: not built yet
+        return None
+    return date.fromisoformat(value) if value else None
