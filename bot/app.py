@@ -23,8 +23,11 @@ from handlers import cohorts as cohort_handlers
 from handlers import digest as digest_handlers
 from handlers import help as help_handlers
 from handlers import kpi as kpi_handlers
-from handlers import planning as planning_handlers
 from handlers import prefs as prefs_handlers
+from handlers.planning import budget as budget_handlers
+from handlers.planning import campaigns as campaign_handlers
+from handlers.planning import goals as goal_handlers
+from handlers.planning import segments as segment_handlers
 from metrics.data.load import demo_end, write_shop
 from metrics.data.sample import ShopSpec, generate
 from metrics.data.warehouse import QueryGate, Warehouse
@@ -39,7 +42,10 @@ ROUTERS = (
     cohort_handlers.router,
     digest_handlers.router,
     alert_handlers.router,
-    planning_handlers.router,
+    goal_handlers.router,
+    budget_handlers.router,
+    segment_handlers.router,
+    campaign_handlers.router,
     prefs_handlers.router,
 )
 

@@ -266,7 +266,7 @@ def _detector_series(result: ScanResult) -> set[str]:
 
 def promotion_days(ctx: Context) -> set[date]:
     """Expected peaks: the promotions table and the campaign calendar (`campaign add`)."""
-    from handlers.planning import promo_days
+    from handlers.planning.history import promo_days
 
     return set(promo_days(ctx))
 

@@ -28,7 +28,8 @@ from bot.text.messages import dimension_label, metric_label
 from handlers.common import parse_dimension, parse_id, parse_metric
 from handlers.coverage import kpi_lines
 from handlers.kpi import add_week_comparison, joined_list, judge_lagging, period_text, render_kpi, week_ago
-from handlers.planning import load_campaigns, pace_report
+from handlers.planning.campaigns import load_campaigns
+from handlers.planning.goals import pace_report
 from metrics import charts
 from metrics.breakdown import movers, movers_rest
 from metrics.coverage import apply_to_kpis

@@ -1,4 +1,4 @@
-"""User-visible strings of the planning commands (handlers/planning/__init__.py), in English and Chinese.
+"""User-visible strings of the planning commands (handlers/planning/), in English and Chinese.
 
 Merged into bot.text.messages.MESSAGES (`MESSAGES.update(PLANNING_MESSAGES)`); no key here exists there.
 """

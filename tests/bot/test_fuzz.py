@@ -32,7 +32,7 @@ from bot.context import CONSOLE, ChatRef, Incoming
 from bot.dispatch import Dispatcher, outcome_kind
 from bot.reply import Reply
 from bot.text.i18n import fmt_count, fmt_money, fmt_percent
-from handlers.planning import parse_amount
+from handlers.planning.basics import parse_amount
 from metrics.data.sample import CATEGORIES, CHANNELS, REGIONS
 from metrics.errors import BadPeriod
 from metrics.kpis import CATALOG
@@ -225,7 +225,7 @@ async def test_any_text_gets_a_reply(dispatcher: Dispatcher, text: str) -> None:
 @given(text=commands())
 @example(text="kpi gmv yesterday")
 # regressions found by this fuzz (each was an incident before its fix)
-@example(text="目标 set 销售额 300万 下季度")  # Reply.data held numpy's bool_: not JSON (handlers/planning/__init__.py)
+@example(text="目标 set 销售额 300万 下季度")  # Reply.data held numpy's bool_: not JSON (handlers/planning/goals.py)
 @example(text="ack 9223372036854775808")  # an id past SQLite's INTEGER: OverflowError (handlers/common.parse_id)
 @example(text="snooze 999999999999999999999999999999")
 @example(text="ack ²")  # "²".isdigit() is True, int("²") raises ValueError

@@ -15,7 +15,7 @@ from bot.context import ChatRef
 from bot.state.store import Store
 from bot.text.messages import MESSAGES
 from bot.text.planning import PLANNING_MESSAGES
-from handlers import planning
+from handlers.planning import basics, budget, campaigns, goals, segments
 from metrics.data.sample import Shop
 from metrics.data.warehouse import Warehouse
 from tests.conftest import NOW, TODAY, Clock
@@ -31,8 +31,9 @@ def test_messages_have_both_languages() -> None:
     for key, entry in PLANNING_MESSAGES.items():
         assert entry.get("en") and entry.get("zh"), key
         assert MESSAGES[key] is entry  # merged into the one catalogue
-    for command in planning.router.commands:
-        assert command.summary_key in PLANNING_MESSAGES
+    for module in (goals, budget, segments, campaigns):
+        for command in module.router.commands:
+            assert command.summary_key in PLANNING_MESSAGES
 
 
 async def test_goal_set_plan_and_pace(chat: Chat, demo_shop: Shop) -> None:
@@ -75,7 +76,7 @@ async def test_pace_against_pandas(chat: Chat, demo_shop: Shop) -> None:
     assert p["low"] <= p["projected"] <= p["high"]
     assert p["verdict"] in ("on_track", "at_risk", "off_track")
     assert pace.fields and pace.charts
-    lines = await planning.pace_lines(chat.dispatcher.context_for(chat.chat), None)
+    lines = await goals.pace_lines(chat.dispatcher.context_for(chat.chat), None)
     assert len(lines) == 1 and "GMV" in lines[0]
 
 
@@ -154,7 +155,7 @@ async def test_budget_split_and_adopt(chat: Chat) -> None:
 def _channel_history(shop: Shop) -> pd.DataFrame:
     """Daily spend per channel over the 180 days the budget reads, from the generated frames."""
     spend = shop.marketing_spend
-    return spend[spend["day"] >= pd.Timestamp(TODAY - timedelta(days=planning.BUDGET_HISTORY_DAYS))]
+    return spend[spend["day"] >= pd.Timestamp(TODAY - timedelta(days=budget.BUDGET_HISTORY_DAYS))]
 
 
 async def test_budget_constraints_never_promise_more_and_caps_hold(chat: Chat, demo_shop: Shop) -> None:
@@ -164,12 +165,12 @@ async def test_budget_constraints_never_promise_more_and_caps_hold(chat: Chat, d
     assert not free.error and not bound.error, bound.plain_text()
     assert bound.data["best"]["total_incremental"] <= free.data["best"]["total_incremental"] + 1e-6
     history = _channel_history(demo_shop)
-    recent = history[history["day"] >= pd.Timestamp(TODAY - timedelta(days=planning.RECENT_DAYS))]
+    recent = history[history["day"] >= pd.Timestamp(TODAY - timedelta(days=basics.RECENT_DAYS))]
     for reply in (free, bound):
         for c in reply.data["channels"]:
             days = history[history["channel"] == c["channel"]]["spend"]
             high = float(np.quantile(days[days > 0], 0.95)) * 31
-            cap = (min(recent[recent["channel"] == c["channel"]]["spend"].sum() / planning.RECENT_DAYS * 31, high)
+            cap = (min(recent[recent["channel"] == c["channel"]]["spend"].sum() / basics.RECENT_DAYS * 31, high)
                    if c["weak_fit"] else high)
             # no channel is credited beyond what its own history shows (the 95th-percentile day, or for a
             # weak fit its current spend); a min share may force spend past it, and then the excess earns nothing

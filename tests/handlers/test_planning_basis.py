@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from handlers.planning import SEGMENT_WORDS
+from handlers.planning.segments import SEGMENT_WORDS
 from metrics.data.sample import Shop
 from metrics.segments import SEGMENTS
 from tests.conftest import TODAY
@@ -173,7 +173,7 @@ async def test_campaign_report_shows_the_window_spend_and_how_its_cost_is_derive
 
 async def test_plan_states_the_holiday_weights_it_read_and_from_when(dispatcher) -> None:  # type: ignore[no-untyped-def]
     from bot.context import CONSOLE
-    from handlers.planning import holiday_lines
+    from handlers.planning.goals import holiday_lines
     from metrics.planning.goals import fit_profile
     from tests.metrics.planning.test_goals import CNY_EFFECT, cny_history
 

@@ -1,7 +1,7 @@
 """Build the Chinese chart font shipped with opsbot: a Noto Sans CJK SC subset (SIL OFL 1.1).
 
 Charts need a CJK font; most servers and every fresh container have none, so opsbot ships
-this subset and metrics/charts/__init__.py falls back to it when no system CJK font is installed.
+this subset and metrics/charts/style.py falls back to it when no system CJK font is installed.
 The full font is 16+ MB per weight; the subset keeps what opsbot draws (< 2 MB):
 
 - every wide (CJK) character in the repository's own text: bot/, handlers/, metrics/, docs/,
@@ -10,7 +10,7 @@ The full font is 16+ MB per weight; the subset keeps what opsbot draws (< 2 MB):
   names — renders too), and GB2312's rows of symbols and full-width forms;
 - CJK punctuation (U+3000-U+303F), full-width forms (U+FF00-U+FFEF) and printable ASCII.
 
-Characters outside it are boxed and logged once by metrics/charts/__init__.py.
+Characters outside it are boxed and logged once by metrics/charts/style.py.
 
 Run from the repository root (Debian/Ubuntu: ``apt-get install fonts-noto-cjk``)::
 

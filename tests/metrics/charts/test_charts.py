@@ -23,6 +23,13 @@ from matplotlib import font_manager
 from matplotlib.font_manager import FontProperties
 
 from metrics import charts
+from metrics.charts.canvas import _no_data
+from metrics.charts.dates import _buckets, _to_datetimes
+from metrics.charts.funnel import _step_rates
+from metrics.charts.heatmaps import _heat_range
+from metrics.charts.labels import _compact, _shorten, _width, _wrap
+from metrics.charts.style import _PROBE, _charmap, _detect_cjk_family, _Fonts, _fonts
+from metrics.charts.waterfall import _waterfall_bars
 
 WIDTH, HEIGHT = 1200, 675
 TITLE = "GMV 销售额"
@@ -53,7 +60,7 @@ def assert_chart(data: bytes) -> np.ndarray:
 @functools.cache
 def no_data_png(title: str) -> bytes:
     # Rendering is deterministic, so "shows the no-data note" is "equals the no-data image".
-    return charts._no_data(title)
+    return _no_data(title)
 
 
 @pytest.fixture
@@ -110,7 +117,7 @@ def test_line_chart_refuses_more_lines_than_a_reader_can_tell_apart() -> None:
     ids=["weekly", "monthly periods", "tz-aware keeps the local day", "dates with a gap"],
 )
 def test_line_chart_index_kinds(index: object, first: str) -> None:
-    days = charts._to_datetimes(pd.Index(index))
+    days = _to_datetimes(pd.Index(index))
     assert days.tz is None
     assert days.min() == pd.Timestamp(first)
 
@@ -118,7 +125,7 @@ def test_line_chart_index_kinds(index: object, first: str) -> None:
 def test_highlights_mark_the_bucket_holding_the_day() -> None:
     weeks = pd.date_range("2026-11-02", periods=3, freq="W-MON")  # Nov 2, 9, 16
     days = [pd.Timestamp(d) for d in ("2026-11-11", "2026-11-22", "2026-11-23", "2026-11-01")]
-    found = charts._buckets(weeks, pd.Timedelta(days=7), days)
+    found = _buckets(weeks, pd.Timedelta(days=7), days)
     assert list(found) == [pd.Timestamp("2026-11-09"), pd.Timestamp("2026-11-16")]
 
 
@@ -164,7 +171,7 @@ def test_dollar_signs_are_text_not_mathtext(no_warnings: None) -> None:
     labels = [r"$\bad$ promo", "$5 off", "x"]
     png = charts.bar_chart(labels, [1.0, 2.0, 3.0], "Promo $ vs $$", value_format=lambda v: f"${v:.1f}M")
     assert_chart(png)
-    assert charts._fonts().clean("$1M-$2M") == r"\$1M-\$2M"
+    assert _fonts().clean("$1M-$2M") == r"\$1M-\$2M"
 
 
 @pytest.mark.parametrize(
@@ -201,7 +208,7 @@ def test_waterfall_crossing_zero_and_missing_step(no_warnings: None) -> None:
 
 
 def test_waterfall_ends_where_the_steps_lead() -> None:
-    bars = charts._waterfall_bars("start", 100.0, [("a", 30.0), ("b", -50.0), ("c", float("nan"))], "end")
+    bars = _waterfall_bars("start", 100.0, [("a", 30.0), ("b", -50.0), ("c", float("nan"))], "end")
     assert [b.label for b in bars] == ["start", "a", "b", "c", "end"]
     assert bars[-1].height == pytest.approx(80.0)
     assert (bars[2].bottom, bars[2].height) == (130.0, -50.0)  # falls from the running level
@@ -235,8 +242,8 @@ def test_heatmap_values_beyond_one(no_warnings: None) -> None:
 
 
 def test_heatmap_colour_scale_ignores_the_constant_first_age() -> None:
-    assert charts._heat_range(cohort_triangle(4, 4).to_numpy()) == (0.0, pytest.approx(0.3))
-    assert charts._heat_range(np.array([[0.2, 0.5]])) == (0.0, 0.5)
+    assert _heat_range(cohort_triangle(4, 4).to_numpy()) == (0.0, pytest.approx(0.3))
+    assert _heat_range(np.array([[0.2, 0.5]])) == (0.0, 0.5)
 
 
 # -- funnel -------------------------------------------------------------------------------------
@@ -251,7 +258,7 @@ def test_funnel_chart(no_warnings: None) -> None:
 def test_funnel_with_an_empty_step(no_warnings: None) -> None:
     steps = [("sessions", 0.0), ("views", 0.0), ("orders", 3.0), ("repeat", float("nan"))]
     assert_chart(charts.funnel_chart(steps, "funnel"))
-    assert charts._step_rates(np.array([0.0, 0.0, 3.0, 1.5])) == [None, None, 0.5]
+    assert _step_rates(np.array([0.0, 0.0, 3.0, 1.5])) == [None, None, 0.5]
 
 
 # -- empty, all-NaN, single point -----------------------------------------------------------------
@@ -280,8 +287,9 @@ def test_nothing_to_plot_gives_the_no_data_image(
     render: Callable[[], bytes], monkeypatch: pytest.MonkeyPatch, no_warnings: None
 ) -> None:
     # Each chart must take the no-data path (rendering that image once is enough, see below).
-    monkeypatch.setattr(charts, "_no_data_figure", lambda title, subtitle="": f"no data: {title}")
-    monkeypatch.setattr(charts, "_png", lambda fig: fig)
+    for family in ("lines", "bars", "waterfall", "heatmaps", "funnel"):
+        monkeypatch.setattr(f"metrics.charts.{family}._no_data_figure", lambda title, subtitle="": f"no data: {title}")
+    monkeypatch.setattr("metrics.charts.canvas._png", lambda fig: fig)
     assert render() == "no data: " + TITLE  # type: ignore[comparison-overlap]
 
 
@@ -316,12 +324,12 @@ def test_cjk_font_is_found_and_in_use(no_warnings: None) -> None:
         pytest.skip(NO_CJK_REASON)
     family = charts.font_in_use()
     assert family != charts.LATIN_FAMILY
-    assert family in charts._fonts().families
+    assert family in _fonts().families
     # The family's actual font file has every glyph the tests draw.
     path = font_manager.findfont(FontProperties(family=family), fallback_to_default=False)
     charmap = font_manager.get_font(path).get_charmap()
     assert all(ord(ch) in charmap for ch in CHINESE)
-    assert charts._fonts().clean(CHINESE) == CHINESE  # nothing boxed
+    assert _fonts().clean(CHINESE) == CHINESE  # nothing boxed
 
 
 def test_chinese_labels_render_without_missing_glyphs(no_warnings: None) -> None:
@@ -337,16 +345,16 @@ def test_chinese_labels_render_without_missing_glyphs(no_warnings: None) -> None
         charts.funnel_chart([("访客", 100.0), ("加购", 20.0), ("下单", 5.0)], "转化漏斗"),
     ):
         assert_chart(png)
-    assert charts._fonts().clean("双11 🔥") == "双11 □"
+    assert _fonts().clean("双11 🔥") == "双11 □"
 
 
 def test_without_a_cjk_font_text_is_boxed_and_logged_once(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, no_warnings: None
 ) -> None:
-    monkeypatch.setattr(charts, "_FONTS", charts._Fonts.build(None))
+    monkeypatch.setattr("metrics.charts.style._FONTS", _Fonts.build(None))
     assert charts.font_in_use() == charts.LATIN_FAMILY
     assert not charts.has_cjk_font()
-    assert charts._fonts().clean("销售额 GMV") == "□□□ GMV"
+    assert _fonts().clean("销售额 GMV") == "□□□ GMV"
     with caplog.at_level(logging.WARNING, logger="metrics.charts"):
         assert_chart(charts.bar_chart(["华东", "North"], [2.0, 1.0], "销售额排行"))
         assert_chart(charts.line_chart(pd.DataFrame(), "空"))
@@ -357,14 +365,14 @@ def test_without_a_cjk_font_text_is_boxed_and_logged_once(
 
 def test_detection_finds_nothing_when_no_cjk_font_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     # What a machine without the font package looks like to the detector.
-    probe = {ord(ch) for ch in charts._PROBE}
+    probe = {ord(ch) for ch in _PROBE}
     latin_only = [
         entry for entry in font_manager.fontManager.ttflist
-        if not probe <= charts._charmap(entry.name)
+        if not probe <= _charmap(entry.name)
     ]
     monkeypatch.setattr(font_manager.fontManager, "ttflist", latin_only)
-    monkeypatch.setattr(charts, "CJK_FILES", ())
-    assert charts._detect_cjk_family() is None
+    monkeypatch.setattr("metrics.charts.style.CJK_FILES", ())
+    assert _detect_cjk_family() is None
 
 
 # -- rendering properties -----------------------------------------------------------------------
@@ -392,13 +400,13 @@ def test_charts_render_in_worker_threads_deterministically() -> None:
      (0.1234, "0.123"), (NAN, "n/a")],
 )
 def test_default_number_format(value: float, text: str) -> None:
-    assert charts._compact(value) == text
+    assert _compact(value) == text
 
 
 def test_labels_are_cut_and_wrapped_by_display_width() -> None:
     # A Chinese character takes the room of two Latin ones.
-    assert charts._shorten("Electronics") == "Electronics"
-    cut = charts._shorten("按渠道销售额趋势" * 3)
-    assert cut.endswith("…") and charts._width(cut) <= charts.MAX_LABEL_CHARS
-    assert charts._wrap("conversion effect", 12) == "conversion\neffect"
-    assert all(charts._width(line) <= 12 for line in charts._wrap("访客数效应（流量变化）", 12).split("\n"))
+    assert _shorten("Electronics") == "Electronics"
+    cut = _shorten("按渠道销售额趋势" * 3)
+    assert cut.endswith("…") and _width(cut) <= charts.MAX_LABEL_CHARS
+    assert _wrap("conversion effect", 12) == "conversion\neffect"
+    assert all(_width(line) <= 12 for line in _wrap("访客数效应（流量变化）", 12).split("\n"))

@@ -19,6 +19,7 @@ import pytest
 from matplotlib import font_manager
 
 from metrics import charts
+from metrics.charts.style import _Fonts, _register_shipped_font
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -39,7 +40,8 @@ HIDDEN_FONTS = textwrap.dedent(
     assert not system, system
 
     from metrics import charts
-    charts.CJK_FILES = ()  # the Debian font paths charts registers directly are system fonts too
+    from metrics.charts import style
+    style.CJK_FILES = ()  # the Debian font paths charts registers directly are system fonts too
 
     records = []
     class Keep(logging.Handler):
@@ -63,9 +65,9 @@ HIDDEN_FONTS = textwrap.dedent(
         ]
         logged_before_rare = list(records)
         # 龘 is in no GB2312 level-1 set: outside the subset, boxed and logged once.
-        rare = [charts._fonts().clean("龘记 旗舰店") for _ in range(3)]
+        rare = [style._fonts().clean("龘记 旗舰店") for _ in range(3)]
         pngs.append(charts.bar_chart(["龘记", "龘记二号"], [2.0, 1.0], "龘记 销售额"))
-    fonts = charts._fonts()
+    fonts = style._fonts()
     print(json.dumps({
         "family": charts.font_in_use(),
         "families": list(fonts.families),
@@ -156,9 +158,9 @@ def test_the_shipped_font_is_package_data_with_its_licence() -> None:
 
 @pytest.mark.parametrize("system", ["WenQuanYi Zen Hei", None])
 def test_the_shipped_font_backs_up_a_system_font(system: str | None) -> None:
-    shipped = charts._register_shipped_font()
+    shipped = _register_shipped_font()
     assert shipped == charts.SHIPPED_FAMILY
-    fonts = charts._Fonts.build(system, shipped)
+    fonts = _Fonts.build(system, shipped)
     assert fonts.families[0] == charts.LATIN_FAMILY
     assert fonts.families[-1] == charts.SHIPPED_FAMILY
     assert fonts.cjk == (system or charts.SHIPPED_FAMILY)

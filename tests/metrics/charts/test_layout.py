@@ -32,6 +32,9 @@ from matplotlib.transforms import Bbox
 
 from bot.text.i18n import fmt_value
 from metrics import charts
+from metrics.charts.canvas import _png
+from metrics.charts.labels import _uniform_decimals
+from metrics.charts.style import _fonts
 from tests.fakes.chat import Chat
 
 NO_CJK_REASON = "no CJK font installed on this machine (apt-get install fonts-wqy-zenhei)"
@@ -409,7 +412,7 @@ def test_value_axis_labels_share_one_number_format(kind: str, variant: str) -> N
          "scaled: never padded", "negative"],
 )
 def test_uniform_decimals(values: list[float], labels: list[str], expected: list[str]) -> None:
-    assert charts._uniform_decimals(values, labels) == expected
+    assert _uniform_decimals(values, labels) == expected
 
 
 def test_monthly_points_are_labelled_as_months() -> None:
@@ -468,7 +471,7 @@ def test_a_chinese_title_is_drawn_in_one_weight() -> None:
         pytest.skip(NO_CJK_REASON)
     fig = charts.line_chart.figure(frame(Case("zh", "typical"), 1, 10), "销售额驱动拆解 · 2026-12-02")
     (title,) = [t for t in fig.texts if t.get_text().startswith("销售额")]
-    assert title.get_fontweight() in ("bold", 700) if charts._fonts().cjk_bold else title.get_fontweight() in (
+    assert title.get_fontweight() in ("bold", 700) if _fonts().cjk_bold else title.get_fontweight() in (
         "normal", 400)
 
 
@@ -489,13 +492,13 @@ def test_lines_with_few_points_get_markers() -> None:
 def figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
     """The figures charts render as PNG from here on, in order."""
     seen: list[Figure] = []
-    render = charts._png
+    render = _png
 
     def keep(fig: Figure) -> bytes:
         seen.append(fig)
         return render(fig)
 
-    monkeypatch.setattr(charts, "_png", keep)
+    monkeypatch.setattr("metrics.charts.canvas._png", keep)
     return seen
 
 
