@@ -1,9 +1,35 @@
-"""`opsbot detect`'s output: flagged points as an aligned text table or as JSON."""
+"""`opsbot detect`: the command, and its output (flagged points as an aligned text table or as JSON)."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
+
+import click
+
+from bot.cli.common import EXIT_BAD_INPUT, EXIT_OK, start_logging
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the flagged points as JSON.")
+@click.option(
+    "--sensitivity", type=click.Choice(["low", "medium", "high"]), default="medium", show_default=True,
+    help="How big a deviation must be to be flagged (high flags more).",
+)
+def detect(file: str, as_json: bool, sensitivity: str) -> None:
+    """Flag anomalies in a timestamp,value CSV of any regular grain (5-minute, hourly, daily)."""
+    from metrics.anomaly.series import SeriesError, detect_csv
+
+    start_logging(None, False)
+    try:
+        results = detect_csv(file, sensitivity)  # type: ignore[arg-type]
+    except SeriesError as exc:
+        click.echo(f"opsbot: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(render_detect(results, as_json))
+    sys.exit(EXIT_OK)
 
 
 def render_detect(results: Sequence[dict[str, object]], as_json: bool = False) -> str:

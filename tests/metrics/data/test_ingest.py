@@ -320,7 +320,7 @@ def test_duplicate_keys_across_batches_are_found(tmp_path: Path, engine_kind: st
 
 @pytest.mark.parametrize("ids", ["integers", "leading zeros", "text"])
 def test_duplicate_finder_matches_a_plain_dict(ids: str) -> None:
-    from metrics.data.ingest import _SeenKeys
+    from metrics.data.ingest.duplicates import _SeenKeys
 
     rng = np.random.default_rng(len(ids))
     for _ in range(20):
