@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import OUT, ensure_shop, machine  # noqa: E402
-from bot.adapters.slack.adapter import SlackAdapter, SlackConfig  # noqa: E402
+from bot.adapters.slack.adapter import SlackAdapter  # noqa: E402
+from bot.adapters.slack.config import SlackConfig  # noqa: E402
 from bot.app import build_dispatcher  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.delivery.outbox import Deliverer, Outbox  # noqa: E402

@@ -92,7 +92,8 @@ def serve(args: argparse.Namespace) -> None:
     """The bot: dispatcher over the demo shop, Slack adapter in HTTP mode; prints READY <url>."""
     import logging
 
-    from bot.adapters.slack.adapter import SlackAdapter, SlackConfig
+    from bot.adapters.slack.adapter import SlackAdapter
+    from bot.adapters.slack.config import SlackConfig
     from bot.app import build_dispatcher
     from bot.config import Settings
     from bot.state.store import Store

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.adapters.slack.adapter import SlackAdapter, slack_from_env
-from bot.adapters.telegram.adapter import RetryPolicy, TelegramAdapter
+from bot.adapters.telegram.adapter import TelegramAdapter
+from bot.adapters.telegram.retries import RetryPolicy
 from bot.app import build_dispatcher
 from bot.config import Settings, SlackSection
 from bot.context import ChatRef, Incoming

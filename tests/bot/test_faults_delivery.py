@@ -28,7 +28,8 @@ from sqlalchemy import select
 
 from bot.adapters.base import Adapter
 from bot.adapters.slack.adapter import SlackAdapter
-from bot.adapters.telegram.adapter import RetryPolicy, TelegramAdapter
+from bot.adapters.telegram.adapter import TelegramAdapter
+from bot.adapters.telegram.retries import RetryPolicy
 from bot.config import Settings, SlackSection, load_settings
 from bot.context import ChatRef
 from bot.delivery.outbox import MAX_ATTEMPTS, Deliverer, Outbox

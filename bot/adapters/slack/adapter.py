@@ -16,28 +16,27 @@ answer goes back through the command's `response_url` (which works even in
 channels the bot has not joined) and falls back to `chat.postMessage`.
 
 Outbound pushes (`send`, `edit`) use an `AsyncWebClient` whose retry handlers
-honour 429 `Retry-After` and back off on 5xx, timeouts and dropped connections;
-an error no retry can fix (channel gone, bot removed, token revoked) raises
-`DeliveryError(permanent=True)`.
+(`retries`) honour 429 `Retry-After` and back off on 5xx, timeouts and dropped
+connections; an error no retry can fix (channel gone, bot removed, token revoked)
+raises `DeliveryError(permanent=True)` (`errors`).
 
-Environment: SLACK_BOT_TOKEN, SLACK_APP_TOKEN (Socket Mode), SLACK_SIGNING_SECRET
-(HTTP mode) and SLACK_API_URL (a replacement for https://slack.com/api/, for
-tests and proxies). Tokens are never logged.
+In HTTP mode every request is checked before Bolt reads it (`requests`: content
+type, signature, shape, replay key).
+
+Environment (`config`): SLACK_BOT_TOKEN, SLACK_APP_TOKEN (Socket Mode),
+SLACK_SIGNING_SECRET (HTTP mode) and SLACK_API_URL (a replacement for
+https://slack.com/api/, for tests and proxies). Tokens are never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
-import os
 import re
-import time
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -45,52 +44,33 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-from slack_sdk.http_retry.jitter import Jitter
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.adapters.base import DeliveryError, Progress, Sent
+from bot.adapters.base import Progress, Sent
+from bot.adapters.slack.config import SlackConfig, config_from_env, normalize_api_url
+from bot.adapters.slack.errors import (
+    CHANNEL_ERRORS,
+    REFUSED_TOKEN_ERRORS,
+    SEND_ERRORS,
+    delivery_error,
+    error_code,
+)
+from bot.adapters.slack.inbound import clean_text, is_direct, team_of
 from bot.adapters.slack.render import ACTION_ID_PREFIX, SlackMessage, escape, plain_message, render
-from bot.config import Settings, SlackSection
+from bot.adapters.slack.requests import SLACK_CONTENT_TYPES, malformed, signature_ok, signed_request
+from bot.adapters.slack.retries import retry_handlers
+from bot.config import Settings
 from bot.context import ChatRef, Incoming
 from bot.dispatch import Dispatcher
 from bot.errors import ConfigError
 from bot.reply import Chart, Reply
-from bot.state.shared import SeenEvents, SignedRequest
+from bot.state.shared import SeenEvents
 from bot.text.messages import t
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://slack.com/api/"
-
-# The adapter's own few user-visible strings. They belong in bot/text/messages.py (keys prefixed
-# `slack_`); they live here until the lead moves them, so this module adds no keys there.
-
-
-
-
-# Errors whose retry can succeed; any other `ok: false` error is a property of the request
-# (channel gone, bot removed, token revoked, invalid blocks) and retrying it forever helps nobody.
-TRANSIENT_ERRORS = frozenset(
-    {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
-CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found"})
-# what a Web API call raises once its retries are spent: Slack's answer, or no answer at all
-_SEND_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
-REFUSED_TOKEN_ERRORS = frozenset(
-    {"invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked", "token_expired", "account_inactive"}
-)
 # seconds the language lookup (a state-database read) may take before the default language is used
 LANGUAGE_BUDGET = 0.5
 
@@ -98,255 +78,11 @@ LANGUAGE_BUDGET = 0.5
 # ---- configuration ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SlackConfig:
-    """Everything the adapter needs; secrets are kept out of repr so they never reach a log."""
-
-    bot_token: str = field(repr=False)
-    mode: Literal["socket", "http"] = "socket"
-    app_token: str | None = field(default=None, repr=False)
-    signing_secret: str | None = field(default=None, repr=False)
-    command: str = "/ops"
-    host: str = "127.0.0.1"
-    port: int = 3000
-    path: str = "/slack/events"
-    # HTTP mode's listen backlog. aiohttp's default (128) overflows when a team's burst of slash
-    # commands arrives at once: the kernel drops the connections beyond it and Slack's client
-    # retries them 1, 3 and 7 s later, past the 3-second ack limit (bench/README.md, issue 10).
-    backlog: int = 1024
-    api_url: str = DEFAULT_API_URL
-    max_retries: int = 3
-    # first wait of the 5xx/connection backoff (doubles per attempt); 429s wait what Retry-After says
-    retry_backoff: float = 0.5
-    timeout: int = 30
-    ping_interval: float = 10
-    connect_timeout: float = 30
-    # how long stop() lets replies in flight finish
-    drain_timeout: float = 30
-    # answers worked on at once; the rest wait their turn (parked, at no cost). The queries run
-    # in a small pool anyway, and a thousand answers interleaving on the event loop would delay
-    # the acks of the commands still arriving past Slack's 3 seconds (bench/README.md, issue 10).
-    answer_concurrency: int = 32
-    # HTTP mode: how long an answer may wait for the requests still arriving to be acknowledged
-    # first (0: answers start at once); see _answer
-    ack_first_wait: float = 2.0
-
-
-def normalize_api_url(url: str) -> str:
-    """SLACK_API_URL as a base for urljoin: without a trailing slash the last path part is dropped."""
-    url = url.strip()
-    if not re.match(r"^https?://[^/]+", url):
-        raise ConfigError(f"SLACK_API_URL must be an http(s) URL such as {DEFAULT_API_URL}, got {url!r}")
-    return url if url.endswith("/") else url + "/"
-
-
 def slack_from_env(
     settings: Settings, dispatcher: Dispatcher, environ: Mapping[str, str] | None = None
 ) -> SlackAdapter:
     """The adapter configured by `[slack]` and the SLACK_* environment variables."""
-    env = os.environ if environ is None else environ
-    section = settings.slack or SlackSection()
-
-    def need(name: str, why: str) -> str:
-        value = env.get(name, "").strip()
-        if not value:
-            raise ConfigError(f"{name} is not set: {why}")
-        return value
-
-    bot_token = need("SLACK_BOT_TOKEN", "the bot token (xoxb-…) from the Slack app's OAuth & Permissions page")
-    app_token = signing_secret = None
-    if section.mode == "socket":
-        app_token = need(
-            "SLACK_APP_TOKEN",
-            'Socket Mode (the default [slack] mode) needs an app-level token (xapp-…) with connections:write; '
-            'or set [slack] mode = "http" and SLACK_SIGNING_SECRET',
-        )
-        if not app_token.startswith("xapp-"):
-            raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
-    else:
-        signing_secret = need(
-            "SLACK_SIGNING_SECRET", "HTTP mode verifies every request with the app's signing secret (Basic Information)"
-        )
-    if not section.command.startswith("/") or " " in section.command:
-        raise ConfigError(f"[slack] command must be a slash command such as '/ops', got {section.command!r}")
-    if not section.path.startswith("/"):
-        raise ConfigError(f"[slack] path must start with '/', got {section.path!r}")
-    api_url = normalize_api_url(env.get("SLACK_API_URL") or DEFAULT_API_URL)
-    config = SlackConfig(
-        bot_token=bot_token,
-        mode=section.mode,
-        app_token=app_token,
-        signing_secret=signing_secret,
-        command=section.command,
-        host=section.host,
-        port=section.port,
-        path=section.path,
-        api_url=api_url,
-    )
-    return SlackAdapter(dispatcher, config)
-
-
-# ---- retries ------------------------------------------------------------------------------
-
-
-class _ProportionalJitter(Jitter):
-    """Up to +50 % of the interval: spreads a fan-out's retries without adding a fixed second."""
-
-    def recalculate(self, duration: float) -> float:
-        import random
-
-        return duration * (1 + random.random() / 2)
-
-
-class _ServerErrorRetryHandler(AsyncServerErrorRetryHandler):
-    """slack_sdk retries only 500 and 503; a proxy's 502 and 504 are just as transient."""
-
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return response is not None and response.status_code in (500, 502, 503, 504)
-
-
-def retry_handlers(max_retries: int, backoff: float) -> list[AsyncRetryHandler]:
-    """429 (Retry-After), 5xx and connection/timeouts; the SDK's default covers connection errors only."""
-    interval = BackoffRetryIntervalCalculator(backoff_factor=backoff, jitter=_ProportionalJitter())
-    return [
-        AsyncConnectionErrorRetryHandler(
-            max_retry_count=max_retries,
-            interval_calculator=interval,
-            error_types=[
-                aiohttp.ServerConnectionError,  # includes ServerDisconnectedError and ServerTimeoutError
-                aiohttp.ClientOSError,  # connection reset by peer
-                TimeoutError,  # the client's total timeout
-            ],
-        ),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
-        _ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
-    ]
-
-
-def _error_code(exc: SlackApiError) -> str | None:
-    data = exc.response.data
-    return data.get("error") if isinstance(data, dict) else None
-
-
-def delivery_error(exc: Exception) -> DeliveryError:
-    """A send failure as the outbox understands it: permanent means no retry can help."""
-    if isinstance(exc, SlackApiError):
-        code = _error_code(exc)
-        status = exc.response.status_code
-        transient = status == 429 or status >= 500 or code is None or code in TRANSIENT_ERRORS
-        return DeliveryError(code or f"http_{status}", permanent=not transient)
-    return DeliveryError(type(exc).__name__, permanent=False)
-
-
-# ---- inbound helpers ------------------------------------------------------------------------
-
-_LEADING_MENTIONS = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s:,]*)+")
-
-
-def clean_text(text: str, bot_user_id: str | None = None) -> str:
-    """Message text as typed: without the leading @mentions (and the bot's own anywhere), unescaped.
-
-    Slack escapes &, < and > in message text; the command grammar wants them back (`where a<>b`).
-    """
-    text = _LEADING_MENTIONS.sub("", text)
-    if bot_user_id:
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", "", text)
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return " ".join(text.split())
-
-
-# What Slack POSTs: slash commands and interactivity as forms, the Events API as JSON.
-SLACK_CONTENT_TYPES = frozenset({"application/x-www-form-urlencoded", "application/json"})
-# Slack's replay window for signed requests (PITFALLS 2.4)
-SIGNATURE_MAX_AGE = 300
-
-
-def signature_ok(secret: str, body: bytes, timestamp: str | None, signature: str | None,
-                 now: float | None = None) -> bool:
-    """Slack's v0 signature over the raw bytes, checked before anything parses them.
-
-    slack_sdk's verifier raises on a timestamp that is not a number and on a body that is not
-    UTF-8; here anything but a fresh, matching signature is simply False.
-    """
-    if not secret or not timestamp or not signature or not (timestamp.isascii() and timestamp.isdigit()):
-        return False
-    if len(timestamp) > 12:  # seconds since 1970 have 10 digits; a longer number overflows float
-        return False
-    if abs((time.time() if now is None else now) - int(timestamp)) > SIGNATURE_MAX_AGE:
-        return False
-    base = b"v0:" + timestamp.encode() + b":" + body
-    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
-
-
-def malformed(body: object) -> str | None:
-    """Why Bolt would trip over a payload (it takes Slack's shapes for granted), or None.
-
-    Bolt's matchers index `event["type"]` and `actions[0]["action_id"]` unguarded: a payload
-    without them would become a 500 and an error log instead of a plain refusal.
-    """
-    if not isinstance(body, dict):
-        return "not a JSON object"
-    kind = body.get("type")
-    if kind == "event_callback":
-        event = body.get("event")
-        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            return "an event_callback without an event type"
-    elif kind == "block_actions":
-        actions = body.get("actions")
-        if not isinstance(actions, list) or not actions or not all(
-            isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions
-        ):
-            return "block_actions without actions"
-    return None
-
-
-def signed_request(raw: bytes, timestamp: str, body: dict[str, Any]) -> SignedRequest | None:
-    """A slash command or an interactive payload (a button click) as the replay guard sees it, or
-    None for the Events API, whose deliveries are taken once by their event_id (`_first_time`),
-    which also covers Slack's own retries: they are signed anew, with a fresh timestamp.
-
-    The key is the digest of what the signature covers (timestamp and raw body), so a captured
-    request replayed byte for byte has the same key, while two real commands never do (each has
-    its own trigger_id and timestamp).
-    """
-    key = "slack:req:" + hashlib.sha256(b"v0:" + timestamp.encode() + b":" + raw).hexdigest()
-    until = int(timestamp) + SIGNATURE_MAX_AGE  # signature_ok refuses it after that anyway
-    if body.get("command"):
-        return SignedRequest("slack", "command", key, until, chat=f"slack:{body.get('channel_id', '')}",
-                             user=f"slack:{body.get('user_id', '')}",
-                             text=f"{body.get('command')} {body.get('text') or ''}".strip())
-    if body.get("type") in (None, "event_callback", "url_verification", "app_rate_limited"):
-        return None
-    # interactivity: block_actions, and whatever else Slack posts with a payload (views, shortcuts)
-    user = body.get("user") if isinstance(body.get("user"), dict) else {}
-    channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
-    container = body.get("container") if isinstance(body.get("container"), dict) else {}
-    actions = body.get("actions") if isinstance(body.get("actions"), list) else []
-    value = actions[0].get("value") if actions and isinstance(actions[0], dict) else None
-    return SignedRequest("slack", "action", key, until,
-                         chat=f"slack:{channel.get('id') or container.get('channel_id') or ''}",
-                         user=f"slack:{user.get('id', '')}", text=str(value or body.get("type")))
-
-
-def is_direct(channel: str) -> bool:
-    """A Slack DM with the bot: its conversation id starts with D (a group DM's does not)."""
-    return channel.startswith("D")
-
-
-def team_of(body: dict[str, Any]) -> str | None:
-    """The workspace a request came from: `team_id` in commands and events, `team.id` in actions."""
-    team = body.get("team_id")
-    if not team and isinstance(body.get("team"), dict):
-        team = body["team"].get("id")
-    return str(team) if team else None
+    return SlackAdapter(dispatcher, config_from_env(settings, environ))
 
 
 @dataclass(frozen=True)
@@ -443,7 +179,7 @@ class SlackAdapter:
         try:
             identity = await self.client.auth_test()
         except SlackApiError as exc:
-            code = _error_code(exc)
+            code = error_code(exc)
             if code in REFUSED_TOKEN_ERRORS:
                 raise ConfigError(
                     f"Slack refused SLACK_BOT_TOKEN ({code}): use the Bot User OAuth Token (xoxb-…) of the "
@@ -525,7 +261,7 @@ class SlackAdapter:
         try:
             opened = await self.client.apps_connections_open(app_token=app_token)
         except SlackApiError as exc:
-            code = _error_code(exc)
+            code = error_code(exc)
             if code in REFUSED_TOKEN_ERRORS:
                 raise ConfigError(
                     f"Slack refused SLACK_APP_TOKEN ({code}): use the app-level token (xapp-…) with the "
@@ -703,7 +439,7 @@ class SlackAdapter:
             reply = await self.dispatcher.dispatch(incoming)
             try:
                 await self._deliver(target, reply, await self._lang(incoming))
-            except _SEND_ERRORS as exc:
+            except SEND_ERRORS as exc:
                 log.error("slack: could not answer %s in %s: %s", incoming.user, incoming.chat,
                           delivery_error(exc).reason)
             except Exception:
@@ -718,7 +454,7 @@ class SlackAdapter:
             # pushes have no sender; the dispatcher decides a chat's language the same way for everyone
             lang = await self._lang(Incoming(text="", chat=chat, user=""))
             stamps = await self._deliver(_Target(chat), reply, lang, progress)
-        except _SEND_ERRORS as exc:
+        except SEND_ERRORS as exc:
             err = delivery_error(exc)
             log.error("slack: delivery to %s failed (%s, %s)", chat, err.reason,
                       "permanent" if err.permanent else "transient")
@@ -745,7 +481,7 @@ class SlackAdapter:
                     result.append(await self._post(chat, message))
             for ts in stamps[len(result):]:
                 await self.client.chat_delete(channel=chat.id, ts=ts)
-        except _SEND_ERRORS as exc:
+        except SEND_ERRORS as exc:
             err = delivery_error(exc)
             log.error("slack: editing %s in %s failed (%s)", sent.message_id, chat, err.reason)
             raise err from exc
@@ -774,7 +510,7 @@ class SlackAdapter:
             except SlackApiError as exc:
                 # a button under a message the bot could not post itself (slash command in a channel
                 # it never joined): only response_url reaches that channel
-                if _error_code(exc) in CHANNEL_ERRORS and target.response_url and not target.prefer_response_url:
+                if error_code(exc) in CHANNEL_ERRORS and target.response_url and not target.prefer_response_url:
                     if await self._respond(target, message, ephemeral):
                         await progress.landed()
                         continue
@@ -841,8 +577,8 @@ class SlackAdapter:
             )
             return
         except SlackApiError as exc:
-            code = _error_code(exc) or f"http_{exc.response.status_code}"
-        except _SEND_ERRORS as exc:
+            code = error_code(exc) or f"http_{exc.response.status_code}"
+        except SEND_ERRORS as exc:
             code = type(exc).__name__
         log.warning("slack: chart %r not attached in %s: %s", chart.title, target.chat, code)
         if code in CHANNEL_ERRORS:
@@ -860,5 +596,5 @@ class SlackAdapter:
             if target.response_url and target.user and await self._respond(target, message, ephemeral=True):
                 return
             await self._post(target.chat, message)
-        except _SEND_ERRORS as exc:
+        except SEND_ERRORS as exc:
             log.warning("slack: notice to %s failed: %s", target.chat, delivery_error(exc).reason)

@@ -27,24 +27,21 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.adapters.slack.limits import (
+    MAX_BLOCKS,
+    MAX_BUTTON_TEXT,
+    MAX_BUTTON_VALUE,
+    MAX_BUTTONS,
+    MAX_CONTEXT_TEXT,
+    MAX_FALLBACK,
+    MAX_FIELD_TEXT,
+    MAX_FIELDS,
+    MAX_HEADER,
+    MAX_MESSAGE_CHARS,
+    MAX_SECTION_TEXT,
+)
 from bot.reply import Action, Field, Reply, Table, display_width, field_line, render_table_text
 
-# Slack's documented limits (docs.slack.dev/reference/block-kit/blocks).
-MAX_BLOCKS = 50
-MAX_SECTION_TEXT = 3000
-MAX_FIELD_TEXT = 2000
-MAX_FIELDS = 10
-MAX_HEADER = 150
-MAX_CONTEXT_TEXT = 3000
-MAX_BUTTONS = 25
-MAX_BUTTON_TEXT = 75
-MAX_BUTTON_VALUE = 2000
-# Not documented as a number: Slack answers msg_blocks_too_long at roughly 13k characters of blocks
-# (bolt-js#2509), so a message is closed well before that.
-MAX_MESSAGE_CHARS = 12_000
-# The top-level `text` is only the notification/accessibility fallback; Slack truncates it at 40k and
-# recommends short ones.
-MAX_FALLBACK = 3000
 # A code block wider than this wraps on laptops and is unreadable on phones: split into column groups.
 TABLE_MAX_WIDTH = 100
 TABLE_MAX_CELL = 60

@@ -13,30 +13,29 @@ The Application runs inside the shared event loop (`initialize()`, `start()`,
 loop. Webhook mode runs its own small aiohttp server instead of PTB's
 tornado-based one, so the secret token check is ours and visible.
 
-Rendering (Reply → HTML chunks, photos, keyboard) lives in telegram_render.py.
+Beside it: `render` (Reply → HTML chunks, photos, keyboard), `inbound` (what a
+message says: chat, sender, command), `retries` (the send policy, flood waits, the
+plain-text resend), `webhook` (the secret token and update checks, the replay key),
+`polling` (getUpdates without the updates PTB cannot read) and `limits`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dtm
 import hmac
 import html
-import json
 import logging
 import os
 import random
 import re
 import secrets
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from telegram import BotCommand, Chat, InputFile, Message, ReplyParameters, Update
-from telegram.constants import ChatAction, ChatMemberStatus, MessageEntityType, ParseMode
+from telegram import BotCommand, InputFile, Message, ReplyParameters, Update
+from telegram.constants import ChatAction, ChatMemberStatus, ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -56,97 +55,40 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from bot.adapters.base import DeliveryError, Progress, Sent
+from bot.adapters.telegram.inbound import (
+    ADDRESSED,
+    PLATFORM,
+    addressed_text,
+    chat_ref,
+    command_text,
+    is_private,
+    language_of,
+    user_of,
+)
+from bot.adapters.telegram.limits import MAX_COMMAND_DESCRIPTION
+from bot.adapters.telegram.polling import SkipUnreadableUpdates
 from bot.adapters.telegram.render import CallbackStore, adapter_text, render
+from bot.adapters.telegram.retries import RetryPolicy, as_plain, retry_after_seconds
+from bot.adapters.telegram.webhook import SECRET_HEADER, SECRET_RE, signed_update, update_data
 from bot.config import Settings, TelegramSection
 from bot.context import ChatRef, Incoming
 from bot.dispatch import Dispatcher
 from bot.errors import ConfigError
 from bot.reply import Reply
-from bot.state.shared import ButtonTokens, SignedRequest
+from bot.state.shared import ButtonTokens
 from bot.text.messages import MESSAGES, t
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
-# seconds this process remembers a webhook update_id by itself (the state database, for days)
-UPDATE_MEMORY = 3600.0
 DEFAULT_API_URL = "https://api.telegram.org"
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-# Telegram's rule for secret_token (setWebhook): 1-256 characters from A-Z a-z 0-9 _ -
-_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # Telegram's rule for bot command words (CommandHandler enforces the same)
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 CONCURRENT_UPDATES = 8  # one slow report must not hold up everyone else's commands
 
 ChatEvent = Callable[[ChatRef, ChatRef | None], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard `send` tries before giving the caller a DeliveryError (the outbox retries later)."""
-
-    attempts: int = 5
-    backoff: float = 1.0  # first wait after a network error; doubles each time, with jitter
-    max_backoff: float = 30.0
-    # Telegram can ask for a long pause after a burst; waiting longer than this inside one send
-    # would stall the caller, so we give up (not permanently) and let the outbox try again.
-    max_flood_wait: float = 120.0
-
-
-def _seconds(value: int | float | dtm.timedelta) -> float:
-    """RetryAfter.retry_after is an int in v22, a timedelta with PTB_TIMEDELTA=1 (the future default)."""
-    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
-
-
-def chat_ref(chat_id: int, thread_id: int | None = None) -> ChatRef:
-    return ChatRef(PLATFORM, str(chat_id), str(thread_id) if thread_id is not None else None)
-
-
-def _plain(markup: str) -> str:
-    """HTML → plain text, the fallback if Telegram ever refuses our markup."""
-    return html.unescape(re.sub(r"</?[a-z]+>", "", markup))
-
-
-class _SkipUnreadableUpdates(HTTPXRequest):
-    """getUpdates through PTB's own HTTPXRequest, minus the updates PTB cannot read.
-
-    PTB parses a getUpdates batch in one go. One update it cannot read (a required field
-    missing, or a Bot API version other than the one this PTB expects) fails the whole batch
-    before its offset is confirmed, so the poller fetches the same batch again, forever, and
-    the bot falls silent. Here each such update is cut down to its update_id: confirmed with
-    the rest of the batch, logged, and otherwise ignored.
-    """
-
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        status, payload = await super().do_request(*args, **kwargs)
-        if status != 200:
-            return status, payload
-        try:
-            data = json.loads(payload)
-        except ValueError:
-            return status, payload  # PTB reports an unreadable answer itself
-        updates = data.get("result") if isinstance(data, dict) else None
-        if not isinstance(updates, list):
-            return status, payload
-        kept: list[Any] = []
-        for raw in updates:
-            try:
-                if Update.de_json(copy.deepcopy(raw), None) is None:
-                    raise ValueError("empty update")
-                kept.append(raw)
-            except Exception as exc:
-                update_id = raw.get("update_id") if isinstance(raw, dict) else None
-                log.warning("telegram: skipping update %s that cannot be read (%s: %s)",
-                            update_id, type(exc).__name__, str(exc)[:200])
-                if isinstance(update_id, int):
-                    kept.append({"update_id": update_id})
-        if len(kept) == len(updates) and all(a is b for a, b in zip(kept, updates, strict=True)):
-            return status, payload
-        return status, json.dumps({**data, "result": kept}).encode()
 
 
 class TelegramAdapter:
@@ -186,7 +128,7 @@ class TelegramAdapter:
             if not self.section.webhook_url:
                 raise ConfigError("[telegram] mode = \"webhook\" needs webhook_url (the public HTTPS URL)")
             secret = webhook_secret or secrets.token_urlsafe(32)
-            if not _SECRET_RE.match(secret):
+            if not SECRET_RE.match(secret):
                 raise ConfigError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
             self.webhook_secret: str | None = secret
         else:
@@ -215,7 +157,7 @@ class TelegramAdapter:
             builder = builder.updater(None)
         else:
             # PTB's default for getUpdates (one connection, HTTP/1.1), tolerant of unreadable updates
-            builder = builder.get_updates_request(_SkipUnreadableUpdates(connection_pool_size=1))
+            builder = builder.get_updates_request(SkipUnreadableUpdates(connection_pool_size=1))
         self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self._add_handlers()
 
@@ -296,7 +238,7 @@ class TelegramAdapter:
     @staticmethod
     def _summary(key: str, usage: str, language: str) -> str:
         text = t(language, key) if key in MESSAGES else usage
-        return (text or usage)[:256]  # Telegram: 1-256 characters
+        return (text or usage)[:MAX_COMMAND_DESCRIPTION]
 
     def _on_poll_error(self, exc: TelegramError) -> None:
         # PTB retries polling by itself; this only keeps the log readable (no traceback per retry)
@@ -329,11 +271,8 @@ class TelegramAdapter:
         if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
             log.warning("telegram: webhook call with a wrong secret token from %s", request.remote)
             return web.Response(status=403, text="wrong secret token")
-        try:
-            data = json.loads(await request.read())
-        except ValueError:  # malformed JSON (or not UTF-8): Telegram never sends that
-            return web.Response(status=400, text="not a Telegram update")
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        data = update_data(await request.read())
+        if data is None:
             return web.Response(status=400, text="not a Telegram update")
         try:
             update = Update.de_json(data, self.app.bot)
@@ -345,20 +284,10 @@ class TelegramAdapter:
             return web.Response(status=200)
         # once per update_id, whichever instance it reaches: Telegram redelivers an update it saw
         # no 200 for, and whoever holds the secret token could post a captured one again (issue 23)
-        if not await self.dispatcher.replays.admit(self._signed(update)):
+        if not await self.dispatcher.replays.admit(signed_update(self._bot_id, update)):
             return web.Response(status=200)  # acknowledged, so Telegram stops redelivering it
         await self.app.update_queue.put(update)
         return web.Response(status=200)
-
-    def _signed(self, update: Update) -> SignedRequest:
-        """A webhook update as the replay guard sees it: update ids are the bot's own sequence, so
-        the key names the bot (the token's public part, its user id) for bots sharing a state database."""
-        chat, user = update.effective_chat, update.effective_user
-        message, query = update.effective_message, update.callback_query
-        text = (query.data if query else None) or (message.text if message else None) or ""
-        return SignedRequest(PLATFORM, "update", f"{PLATFORM}:{self._bot_id}:{update.update_id}",
-                             time.time() + UPDATE_MEMORY, chat=f"{PLATFORM}:{chat.id}" if chat else "",
-                             user=f"{PLATFORM}:{user.id}" if user else "", text=text)
 
     # ---- inbound --------------------------------------------------------------------------------
 
@@ -372,7 +301,7 @@ class TelegramAdapter:
         self.app.add_handler(
             MessageHandler(new_messages & filters.TEXT & filters.ChatType.PRIVATE, self._on_text)
         )
-        self.app.add_handler(MessageHandler(new_messages & filters.TEXT & _ADDRESSED, self._on_text))
+        self.app.add_handler(MessageHandler(new_messages & filters.TEXT & ADDRESSED, self._on_text))
         self.app.add_handler(CallbackQueryHandler(self._on_callback))
         self.app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         self.app.add_error_handler(self._on_error)
@@ -381,20 +310,20 @@ class TelegramAdapter:
         message = update.effective_message
         if message is None or message.text is None or not _has_chat(message, update):
             return
-        await self._answer(message, _command_text(message))
+        await self._answer(message, command_text(message))
 
     async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None or message.text is None or not _has_chat(message, update):
             return
-        text = _addressed_text(message)
+        text = addressed_text(message)
         await self._answer(message, text if text is not None else message.text)
 
     async def _answer(self, message: Message, text: str) -> None:
         thread = message.message_thread_id if message.is_topic_message else None
         chat = chat_ref(message.chat.id, thread)
-        incoming = Incoming(text=text, chat=chat, user=_user_id(message), language=_language(message),
-                            direct=_is_private(message.chat))
+        incoming = Incoming(text=text, chat=chat, user=user_of(message), language=language_of(message),
+                            direct=is_private(message.chat))
         try:
             await self.app.bot.send_chat_action(message.chat.id, ChatAction.TYPING, message_thread_id=thread)
         except TelegramError:
@@ -436,7 +365,7 @@ class TelegramAdapter:
         chat = chat_ref(message.chat.id, thread)
         user = query.from_user
         incoming = Incoming(text=command, chat=chat, user=f"{PLATFORM}:{user.id}", language=user.language_code,
-                            direct=_is_private(message.chat))
+                            direct=is_private(message.chat))
         reply = await self.dispatcher.dispatch(incoming)
         await self._reply(chat, reply, None)
 
@@ -620,7 +549,7 @@ class TelegramAdapter:
                 fn = getattr(self.app.bot, method)
                 return await fn(chat_id=int(target.id), **kwargs), target
             except RetryAfter as exc:
-                wait = _seconds(exc.retry_after)
+                wait = retry_after_seconds(exc.retry_after)
                 if attempt >= policy.attempts or flood_waited + wait > policy.max_flood_wait:
                     raise DeliveryError(f"flood control: Telegram asks to wait {wait:.0f} s", permanent=False) from exc
                 log.info("telegram: flood control on %s, waiting %.0f s", target, wait)
@@ -648,7 +577,7 @@ class TelegramAdapter:
                 if "parse entities" in text and kwargs.get("parse_mode"):
                     # a rendering bug must not cost the message: send it once more as plain text
                     log.error("telegram: HTML rejected (%s); resending as plain text", exc.message)
-                    kwargs = _as_plain(kwargs)
+                    kwargs = as_plain(kwargs)
                     continue
                 raise DeliveryError(f"Telegram rejected the message to {target}: {exc.message}",
                                     permanent=True) from exc
@@ -681,74 +610,6 @@ def _thread(chat: ChatRef) -> int | None:
 def _quote(message_id: int | None) -> ReplyParameters | None:
     # allow_sending_without_reply: if the command was deleted meanwhile, still answer
     return ReplyParameters(message_id, allow_sending_without_reply=True) if message_id else None
-
-
-def _as_plain(kwargs: dict[str, Any]) -> dict[str, Any]:
-    out = dict(kwargs, parse_mode=None)
-    for key in ("text", "caption"):
-        if isinstance(out.get(key), str):
-            out[key] = _plain(out[key])
-    return out
-
-
-def _is_private(chat: Chat) -> bool:
-    """A one-to-one chat with the bot: Telegram's chat type, never a guess from the id's sign."""
-    return chat.type == Chat.PRIVATE
-
-
-def _user_id(message: Message) -> str:
-    # An anonymous group admin posts as the group itself (from_user is Telegram's placeholder bot)
-    if message.sender_chat is not None:
-        return f"{PLATFORM}:{message.sender_chat.id}"
-    if message.from_user is not None:
-        return f"{PLATFORM}:{message.from_user.id}"
-    return f"{PLATFORM}:{message.chat.id}"
-
-
-def _language(message: Message) -> str | None:
-    return message.from_user.language_code if message.from_user is not None else None
-
-
-def _command_text(message: Message) -> str:
-    """`/kpi@opsbot gmv yesterday` → `kpi gmv yesterday` (the core reads the command word)."""
-    text = message.text or ""
-    entity = message.entities[0] if message.entities else None
-    if entity is None or entity.type != MessageEntityType.BOT_COMMAND or entity.offset != 0:
-        return text
-    command = message.parse_entity(entity)  # UTF-16 aware, unlike slicing by entity.length
-    word = command[1:].split("@", 1)[0]
-    return word + text[len(command):]
-
-
-def _addressed_text(message: Message) -> str | None:
-    """The command in a message that starts by naming this bot, else None.
-
-    `/anything@opsbot …` (a command the core may not know: it answers "did you
-    mean") and `@opsbot kpi …` (a mention, e.g. with a Chinese command word,
-    which can't be a bot command).
-    """
-    text = message.text or ""
-    entity = message.entities[0] if message.entities else None
-    username = (message.get_bot().username or "").lower()
-    if entity is None or entity.offset != 0 or not username:
-        return None
-    part = message.parse_entity(entity)
-    if entity.type == MessageEntityType.BOT_COMMAND:
-        _, _, target = part.partition("@")
-        return _command_text(message) if target.lower() == username else None
-    if entity.type == MessageEntityType.MENTION and part[1:].lower() == username:
-        return text[len(part):].strip()
-    return None
-
-
-class _Addressed(filters.MessageFilter):
-    """Group messages that start by naming this bot (privacy mode delivers those)."""
-
-    def filter(self, message: Message) -> bool:
-        return _addressed_text(message) is not None
-
-
-_ADDRESSED = _Addressed(name="addressed to this bot")
 
 
 def telegram_from_env(settings: Settings, dispatcher: Dispatcher) -> TelegramAdapter:

@@ -19,14 +19,9 @@ from dataclasses import dataclass, field, replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.adapters.telegram.limits import MAX_CALLBACK_DATA, MAX_CAPTION, MAX_TEXT
 from bot.reply import Action, Field, Reply, render_table_text
 
-# Telegram's limits (telegram.constants.MessageLimit, CallbackQuery data). Telegram counts text after
-# entity parsing; we measure the HTML source in UTF-16 code units, which is never shorter, so a chunk
-# that passes here always passes there.
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
-MAX_CALLBACK_DATA = 64
 BUTTONS_PER_ROW = 2
 
 # The adapter's own user-visible strings (everything else comes from the core, already translated).

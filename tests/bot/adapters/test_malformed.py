@@ -19,8 +19,11 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from bot.adapters.slack.adapter import SlackAdapter, SlackConfig, malformed, signature_ok
-from bot.adapters.telegram.adapter import RetryPolicy, TelegramAdapter
+from bot.adapters.slack.adapter import SlackAdapter
+from bot.adapters.slack.config import SlackConfig
+from bot.adapters.slack.requests import malformed, signature_ok
+from bot.adapters.telegram.adapter import TelegramAdapter
+from bot.adapters.telegram.retries import RetryPolicy
 from bot.app import build_dispatcher
 from bot.config import Settings, SlackSection, TelegramSection
 from bot.dispatch import Dispatcher

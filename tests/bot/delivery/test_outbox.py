@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.adapters.base import DeliveryError
-from bot.adapters.slack.adapter import SlackAdapter, SlackConfig
+from bot.adapters.slack.adapter import SlackAdapter
+from bot.adapters.slack.config import SlackConfig
 from bot.context import ChatRef
 from bot.delivery.outbox import Deliverer, Outbox
 from bot.reply import Chart, Field, Reply

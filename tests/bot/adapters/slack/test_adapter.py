@@ -15,13 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from bot.adapters.base import DeliveryError
-from bot.adapters.slack.adapter import (
-    SlackAdapter,
-    SlackConfig,
-    normalize_api_url,
-    signed_request,
-    slack_from_env,
-)
+from bot.adapters.slack.adapter import SlackAdapter, slack_from_env
+from bot.adapters.slack.config import SlackConfig, normalize_api_url
+from bot.adapters.slack.requests import signed_request
 from bot.app import build_dispatcher
 from bot.config import Settings, SlackSection
 from bot.context import Args, ChatRef, Context

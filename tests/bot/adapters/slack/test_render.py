@@ -6,13 +6,15 @@ import json
 import re
 from typing import Any
 
-from bot.adapters.slack.adapter import clean_text
-from bot.adapters.slack.render import (
+from bot.adapters.slack.inbound import clean_text
+from bot.adapters.slack.limits import (
     MAX_BLOCKS,
     MAX_FIELD_TEXT,
     MAX_HEADER,
     MAX_MESSAGE_CHARS,
     MAX_SECTION_TEXT,
+)
+from bot.adapters.slack.render import (
     TABLE_MAX_WIDTH,
     SlackMessage,
     render,

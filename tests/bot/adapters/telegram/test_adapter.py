@@ -12,7 +12,8 @@ import aiohttp
 import pytest
 
 from bot.adapters.base import DeliveryError, Sent
-from bot.adapters.telegram.adapter import RetryPolicy, TelegramAdapter, telegram_from_env
+from bot.adapters.telegram.adapter import TelegramAdapter, telegram_from_env
+from bot.adapters.telegram.retries import RetryPolicy
 from bot.app import build_dispatcher
 from bot.config import Settings, TelegramSection
 from bot.context import Args, ChatRef, Context

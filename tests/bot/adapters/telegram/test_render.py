@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot.adapters.telegram.limits import MAX_CALLBACK_DATA, MAX_CAPTION, MAX_TEXT
 from bot.adapters.telegram.render import (
-    MAX_CALLBACK_DATA,
-    MAX_CAPTION,
-    MAX_TEXT,
     CallbackStore,
     Line,
     pack,
