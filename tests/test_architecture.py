@@ -4,6 +4,7 @@ including the ones inside functions, of every module in bot/, handlers/ and metr
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,11 @@ def test_the_rules_catch_a_breach(module: str, source: str, rule: str) -> None:
 ])
 def test_the_rules_allow_the_layering(module: str, source: str) -> None:
     assert violations(module, imports(source, module)) == []
+
+
+def test_the_architecture_page_names_only_what_exists() -> None:
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = {p.rstrip("/").split(":")[0] for p in re.findall(r"`((?:bot|handlers|metrics|tests|bench)/[\w/.:]*)`", page)}
+    assert named, "the page names no paths"
+    missing = sorted(p for p in named if "<" not in p and not (ROOT / p).exists())
+    assert not missing, f"docs/architecture.md names paths that do not exist: {missing}"
