@@ -57,10 +57,14 @@ class BotSection(_Section):
         return value.upper()
 
 
+PLATFORMS = ("slack", "telegram", "feishu", "dingtalk", "wecom", "console")
+
+
 def _check_chat_id(value: str) -> str:
     platform, _, ident = value.partition(":")
-    if platform not in ("slack", "telegram", "console") or not ident:
-        raise ValueError(f"{value!r} must look like 'slack:C0123' or 'telegram:-100123'")
+    if platform not in PLATFORMS or not ident:
+        raise ValueError(f"{value!r} must look like 'slack:C0123', 'telegram:-100123', 'feishu:oc_…', "
+                         "'dingtalk:cid…' or 'wecom:<robot>'")
     return value
 
 
@@ -72,6 +76,10 @@ class AccessSection(_Section):
     admins: tuple[str, ...] = ()
     # Slack workspaces (team ids) opsbot answers in; empty: any workspace its token is installed in
     slack_teams: tuple[str, ...] = ()
+    # Feishu/Lark tenants (tenant_key) and DingTalk organisations (corp id) opsbot answers in;
+    # empty: any the app is installed in
+    feishu_tenants: tuple[str, ...] = ()
+    dingtalk_corps: tuple[str, ...] = ()
     # row-level scopes: a chat sees only these dimension values, everywhere (kpi, digests, alerts,
     # exports), e.g. "slack:C0EAST" = { region = ["east"] }
     scopes: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -112,6 +120,11 @@ class AccessSection(_Section):
                     raise ValueError(f"scope of {chat!r}: {dim} must be a value or a non-empty list of values")
                 out[chat][dim] = tuple(values)
         return out
+
+    def tenants_of(self, platform: str) -> tuple[str, ...]:
+        """The workspaces/tenants a platform's messages must come from (empty: any)."""
+        return {"slack": self.slack_teams, "feishu": self.feishu_tenants, "dingtalk": self.dingtalk_corps}.get(
+            platform, ())
 
     def scope_for(self, chat: str) -> dict[str, tuple[str, ...]]:
         """The dimension values a chat is limited to (empty: it sees the whole shop)."""
@@ -326,6 +339,40 @@ class KpisSection(_Section):
     refund_window_days: int | None = Field(default=None, ge=0, le=365)
 
 
+class FeishuSection(_Section):
+    # "ws": the SDK's long connection (no public URL); "http": event callbacks on host:port/path
+    mode: Literal["ws", "http"] = "ws"
+    domain: Literal["feishu", "lark"] = "feishu"  # open.feishu.cn, or open.larksuite.com for Lark
+    host: str = "127.0.0.1"
+    port: int = Field(default=3001, ge=0, le=65535)
+    path: str = "/feishu/events"
+
+
+class DingTalkSection(_Section):
+    # "stream": the SDK's stream mode (no public URL); "http": the outgoing robot's callbacks
+    mode: Literal["stream", "http"] = "stream"
+    host: str = "127.0.0.1"
+    port: int = Field(default=3002, ge=0, le=65535)
+    path: str = "/dingtalk/events"
+
+
+class WeComSection(_Section):
+    # push-only group robots: chat `wecom:<name>` -> the environment variable holding its webhook key
+    # (never the key itself in the file), e.g. { ops = "WECOM_KEY_OPS" }
+    robots: dict[str, str] = {}
+
+    @field_validator("robots")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, env in value.items():
+            if not name or ":" in name:
+                raise ValueError(f"robot name {name!r} must be a plain word (the chat becomes wecom:<name>)")
+            if not env.replace("_", "").isalnum() or not env[0].isalpha():
+                raise ValueError(f"robots.{name} must name an environment variable (e.g. WECOM_KEY_OPS), "
+                                 "not hold the key itself")
+        return value
+
+
 class Settings(_Section):
     bot: BotSection = BotSection()
     kpis: KpisSection = KpisSection()
@@ -338,6 +385,9 @@ class Settings(_Section):
     demo: DemoSection = DemoSection()
     slack: SlackSection | None = None
     telegram: TelegramSection | None = None
+    feishu: FeishuSection | None = None
+    dingtalk: DingTalkSection | None = None
+    wecom: WeComSection | None = None
     digest: tuple[DigestSection, ...] = ()
     alerts: AlertsSection = AlertsSection()
     # where the file was read from (None: defaults); relative paths resolve beside it

@@ -56,7 +56,7 @@ class Incoming:
     chat: ChatRef
     user: str  # `platform:user id`
     language: str | None = None  # a language hint from the platform (Telegram's language_code)
-    team: str | None = None  # the Slack workspace (team id) it came from
+    team: str | None = None  # the workspace or tenant it came from (Slack team, Feishu tenant, DingTalk corp)
     # a one-to-one chat with the bot (Slack DM, Telegram private chat, the console), set by the
     # adapter from the platform's own chat type; unknown counts as a group, the safer reading
     direct: bool = False

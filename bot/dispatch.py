@@ -35,6 +35,9 @@ from metrics.errors import InputError, SourceUnavailable
 from metrics.kpis import metric_names
 
 log = logging.getLogger(__name__)
+# where a message carries no language hint, the platform's own: Feishu, DingTalk and WeCom are
+# where Chinese teams work (an adapter passes "en" for Lark, the international Feishu)
+PLATFORM_LANGUAGE = {"feishu": "zh", "dingtalk": "zh", "wecom": "zh"}
 
 
 class Dispatcher:
@@ -76,8 +79,9 @@ class Dispatcher:
         if incoming.chat.platform == "console":
             return True
         access = self.services.settings.access
-        if incoming.chat.platform == "slack" and access.slack_teams and incoming.team not in access.slack_teams:
-            return False  # another workspace, even for a listed channel id or user
+        tenants = access.tenants_of(incoming.chat.platform)
+        if tenants and incoming.team not in tenants:
+            return False  # another workspace or tenant, even for a listed chat id or user
         return str(incoming.chat) in access.chats or incoming.user in access.users or incoming.user in access.admins
 
     def check_rate(self, incoming: Incoming) -> None:
@@ -126,7 +130,8 @@ class Dispatcher:
             return chosen
         if asked:
             return asked
-        if (incoming.language or "").lower().startswith("zh"):
+        hint = incoming.language or PLATFORM_LANGUAGE.get(incoming.chat.platform)
+        if (hint or "").lower().startswith("zh"):
             return "zh"
         return self.services.settings.bot.language
 

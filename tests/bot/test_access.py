@@ -81,6 +81,23 @@ async def test_other_slack_workspaces_are_refused_even_for_a_listed_channel(make
     assert not (await say(make_bot(chats=("slack:COPS",)), "help", team="TOTHER")).error
 
 
+@pytest.mark.parametrize(("platform", "key", "chat"), [
+    ("feishu", "feishu_tenants", "feishu:oc_ops"),
+    ("dingtalk", "dingtalk_corps", "dingtalk:cidOPS"),
+])
+async def test_feishu_tenants_and_dingtalk_organisations_are_allow_listed_like_slack_workspaces(
+        make_bot: Any, store: Store, platform: str, key: str, chat: str) -> None:
+    bot = make_bot(chats=(chat,), **{key: ("mine",)})
+    user = f"{platform}:u1"
+    assert not (await say(bot, "help", chat=chat, user=user, team="mine")).error
+    for tenant in ("theirs", None):
+        assert (await say(bot, "help", chat=chat, user=user, team=tenant)).data["error"] == "not_allowed"
+    # the list is its platform's own: it does not fence off Slack, and Slack's does not fence it
+    assert not (await say(make_bot(chats=(chat, "slack:COPS"), **{key: ("mine",)}), "help")).error
+    assert not (await say(make_bot(chats=(chat,), slack_teams=(TEAM_ID,)), "help", chat=chat, user=user,
+                          team="anyone")).error
+
+
 async def test_state_changing_commands_need_an_admin(make_bot: Any) -> None:
     bot = make_bot(chats=("slack:COPS",), admins=("slack:UBOSS",))
     refused = await say(bot, "subscribe digest daily 09:00")

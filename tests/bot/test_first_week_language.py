@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import re
 
+from bot.app import build_dispatcher
+from bot.config import Settings
+from bot.context import ChatRef, Incoming
 from bot.dispatch import Dispatcher
+from bot.state.store import Store
 from bot.text.language import chinese_vocabulary, question_language
+from metrics.data.warehouse import Warehouse
 from metrics.kpis import metric_names
+from tests.conftest import Clock
 from tests.fakes.chat import Chat
 
 HAN = re.compile(r"[\u3400-\u9fff]")
@@ -125,3 +131,28 @@ def test_which_words_count(dispatcher: Dispatcher) -> None:
         "kpi gmv 2026-11": None,  # a date
     }
     assert {text: asked(text) for text in cases} == cases
+
+
+async def test_feishu_dingtalk_and_wecom_chats_get_chinese_unless_they_choose(
+        demo_settings: Settings, demo_warehouse: Warehouse, clock: Clock, store: Store) -> None:
+    chats = ("feishu:oc_ops", "dingtalk:cidOPS", "slack:COPS")
+    settings = demo_settings.model_copy(update={"access": demo_settings.access.model_copy(
+        update={"chats": chats, "admins": ("feishu:ou_boss",)})})
+    dispatcher = build_dispatcher(settings, demo_warehouse, clock=clock, store=store)
+    feishu = Chat(dispatcher, ChatRef.parse("feishu:oc_ops"), "feishu:ou_boss")
+    # command words say no language and the platform sends no hint: the platform's language
+    answer = await feishu.send("kpi gmv")
+    assert chinese(answer.title) and not answer.error
+    assert english((await Chat(dispatcher, ChatRef.parse("slack:COPS"), "slack:U1").send("kpi gmv")).title)
+    # a question in English is answered in English there too (the rule of docs/languages.md)
+    assert english((await feishu.send("kpi gmv yesterday")).title)
+    # a pushed digest has no message to read a language from: the platform's, then the chat's choice
+    assert dispatcher.context_for(ChatRef.parse("dingtalk:cidOPS")).lang == "zh"
+    assert dispatcher.context_for(ChatRef.parse("wecom:ops")).lang == "zh"
+    await feishu.send("lang en")
+    assert english((await feishu.send("kpi gmv")).title)
+    assert dispatcher.context_for(ChatRef.parse("feishu:oc_ops")).lang == "en"
+    # an adapter's own hint wins over the platform's (Lark, the international Feishu, says "en")
+    lark = await dispatcher.dispatch(Incoming(text="kpi gmv", chat=ChatRef.parse("dingtalk:cidOPS"),
+                                              user="dingtalk:u1", language="en"))
+    assert english(lark.title)
