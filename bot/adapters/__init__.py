@@ -6,4 +6,4 @@ more than one (`slack/`, `telegram/`: adapter and renderer). `base` holds what e
 shares (the `Adapter` protocol, delivery errors).
 
 May import: the core (`bot.context`, `bot.dispatch`, `bot.reply`, `bot.errors`), `bot.text` and
-its platform's SDK. Never `handlers`, never SQL."""
+its platform's SDK. Never `handlers`, `metrics` or SQL."""
