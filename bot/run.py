@@ -33,6 +33,14 @@ def build_adapters(settings: Settings, dispatcher: Dispatcher) -> list[Adapter]:
         from bot.adapters.telegram.adapter import telegram_from_env
 
         adapters.append(telegram_from_env(settings, dispatcher))
+    if os.environ.get("FEISHU_APP_ID"):
+        from bot.adapters.feishu.adapter import feishu_from_env
+
+        adapters.append(feishu_from_env(settings, dispatcher))
+    if settings.wecom and settings.wecom.robots:
+        from bot.adapters.wecom.adapter import wecom_from_env
+
+        adapters.append(wecom_from_env(settings))
     return adapters
 
 
