@@ -7,12 +7,18 @@ logic, builds no SQL and formats no numbers.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.context import ChatRef
+from bot.errors import ConfigError
 from bot.reply import Reply
+from bot.state.shared import SeenEvents
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,3 +71,23 @@ class Adapter(Protocol):
         """Push a reply (digests, alerts), skipping the parts `progress` says landed before and
         reporting each new one; raises DeliveryError when it cannot be delivered."""
         ...
+
+
+def required_env(env: Mapping[str, str], name: str, why: str) -> str:
+    """A platform credential from the environment; missing, the error says which and where to get it."""
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set: {why}")
+    return value
+
+
+async def first_delivery(seen: SeenEvents, platform: str, event_id: str | None) -> bool:
+    """Whether no instance has taken this platform event yet (one INSERT into the state database).
+    Without an id, or with the state database down, answer: better twice than never."""
+    if not event_id:
+        return True
+    try:
+        return await asyncio.to_thread(seen.first_time, f"{platform}:{event_id}")
+    except Exception:
+        log.warning("%s: could not record event %s as seen", platform, event_id, exc_info=True)
+        return True

@@ -27,7 +27,7 @@ from typing import Any
 
 import lark_oapi as lark
 
-from bot.adapters.base import DeliveryError, Progress, Sent
+from bot.adapters.base import DeliveryError, Progress, Sent, first_delivery
 from bot.adapters.feishu.config import FeishuConfig, config_from_env
 from bot.adapters.feishu.errors import FeishuApiError, delivery_error
 from bot.adapters.feishu.http import CallbackServer
@@ -168,22 +168,13 @@ class FeishuAdapter:
             return
         self._spawn(self._answer(inbound))
 
-    async def _first_time(self, event_id: str) -> bool:
-        if not event_id:
-            return True
-        try:
-            return await asyncio.to_thread(self._seen.first_time, f"feishu:{event_id}")
-        except Exception:  # the state database is down: answer, even if another instance does too
-            log.warning("feishu: could not record event %s as seen", event_id, exc_info=True)
-            return True
-
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, inbound: Inbound) -> None:
-        if not await self._first_time(inbound.event_id):
+        if not await first_delivery(self._seen, "feishu", inbound.event_id):
             log.info("feishu: event %s already taken", inbound.event_id)
             return
         incoming = inbound.incoming

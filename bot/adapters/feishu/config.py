@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.adapters.base import required_env
 from bot.config import FeishuSection, Settings
 from bot.errors import ConfigError
 
@@ -51,10 +52,7 @@ def config_from_env(settings: Settings, environ: Mapping[str, str] | None = None
     section = settings.feishu or FeishuSection()
 
     def need(name: str, why: str) -> str:
-        value = env.get(name, "").strip()
-        if not value:
-            raise ConfigError(f"{name} is not set: {why}")
-        return value
+        return required_env(env, name, why)
 
     app_id = need("FEISHU_APP_ID", "the App ID (cli_…) from the app's Credentials & Basic Info page")
     app_secret = need("FEISHU_APP_SECRET", "the App Secret from the app's Credentials & Basic Info page")

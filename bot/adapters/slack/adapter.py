@@ -48,7 +48,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.adapters.base import Progress, Sent
+from bot.adapters.base import Progress, Sent, first_delivery
 from bot.adapters.slack.config import SlackConfig, config_from_env, normalize_api_url
 from bot.adapters.slack.errors import (
     CHANNEL_ERRORS,
@@ -340,7 +340,7 @@ class SlackAdapter:
             if not event.get("user") or not event.get("channel"):
                 log.info("slack: ignoring an app_mention without user or channel")
                 return
-            if not await self._first_time(body):
+            if not await first_delivery(self._seen, "slack", body.get("event_id")):
                 return
             if str(event.get("channel", "")).startswith("D"):
                 return  # a mention inside a DM also arrives as the DM's message event: answer that one only
@@ -358,7 +358,7 @@ class SlackAdapter:
             if not event.get("user") or not event.get("channel"):
                 log.info("slack: ignoring a direct message without user or channel")
                 return
-            if not await self._first_time(body):
+            if not await first_delivery(self._seen, "slack", body.get("event_id")):
                 return
             chat = ChatRef("slack", event["channel"], thread=event.get("thread_ts"))
             text = clean_text(event.get("text") or "", context.bot_user_id)
@@ -409,17 +409,6 @@ class SlackAdapter:
             return await asyncio.wait_for(asyncio.to_thread(self.dispatcher.language, incoming), LANGUAGE_BUDGET)
         except TimeoutError:
             return self.dispatcher.services.settings.bot.language
-
-    async def _first_time(self, body: dict[str, Any]) -> bool:
-        """Whether no instance has taken this event yet (one INSERT into the state database)."""
-        event_id = body.get("event_id")
-        if not event_id:
-            return True  # nothing to dedupe on; better answer twice than never
-        try:
-            return await asyncio.to_thread(self._seen.first_time, f"slack:{event_id}")
-        except Exception:  # the state database is down: answer, even if another instance does too
-            log.warning("slack: could not record event %s as seen", event_id, exc_info=True)
-            return True
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         # tracked, so stop() can wait for answers in flight and the task is not garbage-collected mid-run

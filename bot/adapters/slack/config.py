@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.adapters.base import required_env
 from bot.config import Settings, SlackSection
 from bot.errors import ConfigError
 
@@ -63,10 +64,7 @@ def config_from_env(settings: Settings, environ: Mapping[str, str] | None = None
     section = settings.slack or SlackSection()
 
     def need(name: str, why: str) -> str:
-        value = env.get(name, "").strip()
-        if not value:
-            raise ConfigError(f"{name} is not set: {why}")
-        return value
+        return required_env(env, name, why)
 
     bot_token = need("SLACK_BOT_TOKEN", "the bot token (xoxb-…) from the Slack app's OAuth & Permissions page")
     app_token = signing_secret = None
