@@ -6,7 +6,7 @@ digest after late data finds no `edit` and leaves the posted digest as it is) an
 
 Each part of a reply (`render`: markdown messages, images, files) is posted in order; the parts a
 `Progress` says landed before are skipped and each new one is reported as it lands, so a retry
-never posts a part twice. WeCom allows 20 messages a minute per robot: `MinuteLimiter` keeps a
+never posts a part twice. WeCom allows 20 messages a minute per robot: `bot.adapters.ratelimit` keeps a
 sliding window per robot and waits (up to `max_wait`) for a slot, or raises a non-permanent
 `DeliveryError` so the outbox tries again later; it never sends the 21st message of a minute and
 never drops one. A 45009 from WeCom (someone else used the key too) closes the robot for a minute.
@@ -22,13 +22,13 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
 from bot.adapters.base import DeliveryError, Progress, Sent
+from bot.adapters.ratelimit import Clock, Limiters, Sleep
 from bot.adapters.wecom.config import Robot, WeComConfig, config_from_env
 from bot.adapters.wecom.errors import THROTTLED, api_error, http_error, transport_error
 from bot.adapters.wecom.limits import MESSAGES_PER_MINUTE, THROTTLE_BACKOFF_SECONDS, WINDOW_SECONDS
@@ -39,51 +39,6 @@ from bot.reply import Reply
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
-
-
-class MinuteLimiter:
-    """At most `limit` sends in any `window` seconds for one robot. `acquire` waits for a free slot
-    when it comes within `max_wait`, else raises a non-permanent DeliveryError (the outbox retries
-    later); the clock and the sleep are injectable so tests need not wait a minute."""
-
-    def __init__(self, robot: str, *, limit: int = MESSAGES_PER_MINUTE, window: float = WINDOW_SECONDS,
-                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
-        self.robot = robot
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self.sleep = sleep
-        self.sent: deque[float] = deque()
-        self.closed_until = 0.0  # after a 45009
-        self._lock = asyncio.Lock()
-
-    def wait_needed(self) -> float:
-        now = self.clock()
-        while self.sent and self.sent[0] <= now - self.window:
-            self.sent.popleft()
-        wait = max(0.0, self.closed_until - now)
-        if len(self.sent) >= self.limit:
-            wait = max(wait, self.sent[-self.limit] + self.window - now)
-        return wait
-
-    async def acquire(self, max_wait: float) -> None:
-        async with self._lock:  # one robot's sends queue here in order
-            waited = 0.0
-            while (wait := self.wait_needed()) > 0:
-                if waited + wait > max_wait:
-                    raise DeliveryError(f"wecom_rate_limit: robot {self.robot} is at 20 messages a minute; "
-                                        f"next slot in {wait:.0f}s", permanent=False)
-                log.info("wecom robot %s: waiting %.1fs for its per-minute limit", self.robot, wait)
-                await self.sleep(wait)
-                waited += wait
-            self.sent.append(self.clock())
-
-    def throttled(self) -> None:
-        self.closed_until = self.clock() + THROTTLE_BACKOFF_SECONDS
-
-
 class WeComAdapter:
     """Push-only: `start`, `stop`, `send`; no `edit`, no receiving."""
 
@@ -91,7 +46,8 @@ class WeComAdapter:
 
     def __init__(self, config: WeComConfig, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self.config = config
-        self.limiters = {name: MinuteLimiter(name, clock=clock, sleep=sleep) for name in config.robots}
+        self.limiters = Limiters(limit=MESSAGES_PER_MINUTE, window=WINDOW_SECONDS, backoff=THROTTLE_BACKOFF_SECONDS,
+                                 reason="wecom_rate_limit", clock=clock, sleep=sleep)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
