@@ -16,6 +16,7 @@ import base64
 import hashlib
 from dataclasses import dataclass, field
 
+from bot.adapters.plaintext import Block, clip, language_of, pack
 from bot.adapters.wecom.limits import (
     IMAGE_MAGIC,
     MAX_FILE_BYTES,
@@ -69,47 +70,9 @@ class File:
 Part = Markdown | Image | File
 
 
-def language_of(reply: Reply) -> str:
-    sample = " ".join([reply.title, *reply.text, *(f.label for f in reply.fields)])
-    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in sample) else "en"
-
-
-def nbytes(text: str) -> int:
-    return len(text.encode("utf-8"))
-
-
 def escape(text: str) -> str:
     """Data never mentions anyone: `<@userid>` is WeCom's mention syntax (a zero-width space breaks it)."""
     return text.replace("<@", "<\u200b@")
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def split_line(line: str, budget: int) -> list[str]:
-    """A line longer than `budget` bytes as pieces that fit, cut between characters (never inside
-    one's UTF-8 bytes), at a space when one is near."""
-    pieces: list[str] = []
-    while nbytes(line) > budget:
-        used, cut = 0, 0
-        for i, ch in enumerate(line):
-            used += nbytes(ch)
-            if used > budget:
-                cut = i
-                break
-        space = line.rfind(" ", 0, cut)
-        cut = space if space > cut // 2 else max(cut, 1)
-        pieces.append(line[:cut].rstrip())
-        line = line[cut:].lstrip()
-    pieces.append(line)
-    return pieces
-
-
-@dataclass
-class _Block:
-    lines: list[str]
-    head: list[str] = field(default_factory=list)  # repeated at the top of a continuation message
 
 
 def field_line(f: Field) -> str:
@@ -122,7 +85,7 @@ def field_line(f: Field) -> str:
     return line
 
 
-def table_block(table: Table, lang: str) -> _Block:
+def table_block(table: Table, lang: str) -> Block:
     ncols = len(table.columns)
     named = any(c.strip() for c in table.columns)
     head: list[str] = []
@@ -132,31 +95,31 @@ def table_block(table: Table, lang: str) -> _Block:
         head.append(f'<font color="comment">{header}</font>')
     rows = [" | ".join(escape(clip(c, MAX_CELL)) for c in row[:ncols]) for row in table.rows]
     cont = f"{title} {NOTES['continued'][lang]}" if title else ""
-    return _Block(lines=[*([title] if title else []), *head, *rows], head=[*([cont] if cont else []), *head])
+    return Block(lines=[*([title] if title else []), *head, *rows], head=[*([cont] if cont else []), *head])
 
 
-def _blocks(reply: Reply, lang: str) -> list[_Block]:
-    blocks: list[_Block] = []
+def _blocks(reply: Reply, lang: str) -> list[Block]:
+    blocks: list[Block] = []
     if reply.title:
         title = f"**{escape(clip(reply.title, MAX_TITLE))}**"
-        blocks.append(_Block([f'<font color="warning">{title}</font>' if reply.error else title]))
+        blocks.append(Block([f'<font color="warning">{title}</font>' if reply.error else title]))
     for paragraph in reply.text:
         if paragraph.strip():
-            blocks.append(_Block([escape(line) for line in paragraph.split("\n")]))
+            blocks.append(Block([escape(line) for line in paragraph.split("\n")]))
     if reply.fields:
-        blocks.append(_Block([field_line(f) for f in reply.fields]))
+        blocks.append(Block([field_line(f) for f in reply.fields]))
     blocks.extend(table_block(t, lang) for t in reply.tables)
     notes = [NOTES["chart_unsent"][lang].format(title=escape(c.title), why=why)
              for c in reply.charts if (why := chart_problem(c.png))]
     notes += [NOTES["file_unsent"][lang].format(name=escape(f.filename), why=why)
               for f in reply.files if (why := file_problem(f.content))]
     if notes:
-        blocks.append(_Block(notes))
+        blocks.append(Block(notes))
     if reply.actions:
         commands = " · ".join(f"`{escape(clip(a.command, 200))}`" for a in reply.actions)
-        blocks.append(_Block([f'<font color="comment">{NOTES["actions"][lang].format(commands=commands)}</font>']))
+        blocks.append(Block([f'<font color="comment">{NOTES["actions"][lang].format(commands=commands)}</font>']))
     if reply.footer:
-        blocks.append(_Block([f'<font color="comment">{escape(clip(reply.footer, 500))}</font>']))
+        blocks.append(Block([f'<font color="comment">{escape(clip(reply.footer, 500))}</font>']))
     return blocks
 
 
@@ -176,34 +139,7 @@ def file_problem(content: bytes) -> str | None:
 
 def markdown_messages(reply: Reply, limit: int = MAX_MARKDOWN_BYTES) -> list[str]:
     """The reply's text as markdown contents of at most `limit` bytes each, in reading order."""
-    lang = language_of(reply)
-    messages: list[str] = []
-    current = ""
-
-    def flush() -> None:
-        nonlocal current
-        if current.strip():
-            messages.append(current)
-        current = ""
-
-    for block in _blocks(reply, lang):
-        head = "\n".join(block.head)
-        # a head that would crowd out the rows is not repeated
-        if nbytes(head) > limit // 4:
-            head = ""
-        first = True
-        for raw in block.lines:
-            for line in split_line(raw, limit - nbytes(head) - 1):
-                sep = "\n\n" if first else "\n"
-                candidate = f"{current}{sep}{line}" if current else line
-                if nbytes(candidate) <= limit:
-                    current = candidate
-                else:
-                    flush()
-                    current = f"{head}\n{line}" if head and not first else line
-                first = False
-    flush()
-    return messages or ["…"]  # WeCom refuses empty content (44004); an empty Reply is a handler bug
+    return pack(_blocks(reply, language_of(reply)), limit) or ["…"]  # WeCom refuses empty content (44004)
 
 
 def render(reply: Reply) -> list[Part]:
