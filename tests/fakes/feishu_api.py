@@ -5,7 +5,16 @@ callbacks.
 
 It runs on a thread and loop of its own: the SDK's calls are blocking `requests` (in our
 adapter's worker threads) and its websocket client lives on a loop of its own too.
-Every call is recorded (`calls`); `fail(path, status, body, times)` scripts failures.
+Every call is recorded (`calls`, each with the status it was answered with); scripting:
+
+    fake.fail("POST /open-apis/im/v1/messages", 429, {"code": 99991400, "msg": "..."}, times=2)
+    fake.fail("POST /open-apis/im/v1/messages", 503, "Service Unavailable", times=5, chat="oc_x")
+    fake.hold("POST /open-apis/im/v1/messages", 120, times=8)    # answered 120 s late
+    fake.cancel_holds("POST /open-apis/im/v1/messages")          # quick again
+    fake.delivered()                                             # messages actually created
+
+A failure scoped to a chat (`chat=`) answers only the message creates for that receive_id, so
+failures can be spread over the chats of a fan-out whatever order the calls come in.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import json
 import os
 import threading
 import time
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +52,15 @@ class Call:
     headers: dict[str, str]
     json: Any = None
     form: dict[str, Any] = field(default_factory=dict)
+    status: int = 0  # the HTTP status answered; 0 while unanswered, 499 when the client hung up first
+    size: int = 0  # bytes of a JSON request body, as sent (a message's card, escaped in its envelope)
+
+    scripted: bool = False  # answered with a scripted failure
+
+    @property
+    def ok(self) -> bool:
+        """Answered 200 and not with a scripted failure: Feishu acted on it (a message exists)."""
+        return self.status == 200 and not self.scripted
 
     @property
     def content(self) -> Any:
@@ -54,6 +73,9 @@ class FakeFeishu:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.failures: dict[str, list[tuple[int, Any]]] = {}
+        self.chat_failures: dict[tuple[str, str], list[tuple[int, Any]]] = {}
+        self._holds: dict[str, deque[float]] = defaultdict(deque)
+        self.held: dict[str, int] = defaultdict(int)  # calls being held right now, by "METHOD path"
         self.acks: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
         self._ws: web.WebSocketResponse | None = None
@@ -73,7 +95,7 @@ class FakeFeishu:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
-        app = web.Application()
+        app = web.Application(middlewares=[self._answered])
         r = app.router
         r.add_post("/open-apis/auth/v3/tenant_access_token/internal", self._token)
         r.add_get("/open-apis/bot/v3/info", self._bot_info)
@@ -104,9 +126,29 @@ class FakeFeishu:
 
     # ---- scripting and reading --------------------------------------------------------------
 
-    def fail(self, path: str, status: int, body: Any, times: int = 1) -> None:
-        """The next `times` calls to `path` (e.g. "POST /open-apis/im/v1/messages") answer this."""
-        self.failures.setdefault(path, []).extend([(status, body)] * times)
+    def fail(self, path: str, status: int, body: Any, times: int = 1, chat: str | None = None) -> None:
+        """The next `times` calls to `path` (e.g. "POST /open-apis/im/v1/messages") answer this;
+        with `chat`, only the message creates whose receive_id is that chat."""
+        if chat is None:
+            self.failures.setdefault(path, []).extend([(status, body)] * times)
+        else:
+            self.chat_failures.setdefault((path, chat), []).extend([(status, body)] * times)
+
+    def hold(self, path: str, seconds: float, *, times: int = 1) -> None:
+        """Answer the next `times` calls to `path` only after `seconds` (a slow Feishu); they are
+        recorded when answered, and counted in `held` meanwhile.
+
+        A held call whose client hangs up (timed out, killed) is never acted on: it is recorded
+        at once with status 499 and never counts as delivered (`delivered()`, `Call.ok`)."""
+        self._holds[path].extend([seconds] * times)
+
+    def cancel_holds(self, path: str) -> None:
+        """Forget the holds scripted for `path` that no call has used yet."""
+        self._holds.pop(path, None)
+
+    def delivered(self) -> list[Call]:
+        """Messages Feishu created or replied, answered 200: what the chats now show."""
+        return [c for c in self.messages() if c.ok]
 
     def calls_to(self, method: str, prefix: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.path.startswith(prefix)]
@@ -146,7 +188,8 @@ class FakeFeishu:
 
     async def _endpoint(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.calls.append(Call("POST", request.path, {}, dict(request.headers), {"AppID": body.get("AppID")}))
+        request["call"] = Call("POST", request.path, {}, dict(request.headers), {"AppID": body.get("AppID")})
+        self.calls.append(request["call"])
         if body.get("AppID") != APP_ID or body.get("AppSecret") != APP_SECRET:
             return web.json_response({"code": 1000040344, "msg": "app id or secret wrong"})
         host = request.host
@@ -174,8 +217,32 @@ class FakeFeishu:
 
     # ---- the OpenAPI ------------------------------------------------------------------------
 
+    @web.middleware
+    async def _answered(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+        """Note on each recorded call the status it was answered with."""
+        response: web.StreamResponse = await handler(request)
+        call = request.get("call")
+        if isinstance(call, Call) and not call.status:
+            call.status = response.status
+        return response
+
+    @staticmethod
+    async def _gone_while_held(request: web.Request, seconds: float) -> bool:
+        """Wait `seconds` before answering; True (at once) if the client hangs up meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            if request.transport is None or request.transport.is_closing():
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            await asyncio.sleep(min(remaining, 0.02))
+
     async def _record(self, request: web.Request) -> tuple[Call, web.Response | None]:
         call = Call(request.method, request.path, dict(request.query), dict(request.headers))
+        request["call"] = call
+        what = f"{request.method} {request.path}"
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             async for part in reader:
@@ -186,11 +253,26 @@ class FakeFeishu:
                     call.form[part.name or ""] = data
         else:
             raw = await request.read()
+            call.size = len(raw)
             call.json = json.loads(raw) if raw else None
+        holds = self._holds.get(what)
+        seconds = holds.popleft() if holds else None  # no await since the check: no other call took it
+        if seconds is not None:
+            self.held[what] += 1
+            try:
+                gone = await self._gone_while_held(request, seconds)
+            finally:
+                self.held[what] -= 1
+            if gone:
+                call.status = 499
+                self.calls.append(call)
+                return call, web.Response(status=499)
         self.calls.append(call)
-        scripted = self.failures.get(f"{request.method} {request.path}")
+        receiver = (call.json or {}).get("receive_id") if isinstance(call.json, dict) else None
+        scripted = self.chat_failures.get((what, str(receiver))) or self.failures.get(what)
         if scripted:
             status, body = scripted.pop(0)
+            call.scripted = True
             headers = {"x-ogw-ratelimit-reset": "0"} if status == 429 else {}
             if isinstance(body, str):
                 return call, web.Response(status=status, text=body, headers=headers)
