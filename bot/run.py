@@ -37,6 +37,10 @@ def build_adapters(settings: Settings, dispatcher: Dispatcher) -> list[Adapter]:
         from bot.adapters.feishu.adapter import feishu_from_env
 
         adapters.append(feishu_from_env(settings, dispatcher))
+    if os.environ.get("DINGTALK_CLIENT_ID"):
+        from bot.adapters.dingtalk.adapter import dingtalk_from_env
+
+        adapters.append(dingtalk_from_env(settings, dispatcher))
     if settings.wecom and settings.wecom.robots:
         from bot.adapters.wecom.adapter import wecom_from_env
 

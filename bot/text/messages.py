@@ -26,6 +26,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "未知命令「{name}」。{suggestion}输入 `help` 查看全部命令。",
     },
     "did_you_mean": {"en": " Did you mean {choice}?", "zh": "您是想输入 {choice} 吗？"},
+    # ---- what an adapter adds where a platform lacks something ---------------------
+    "buttons_as_hint": {"en": "Reply to the robot with: {commands}", "zh": "@机器人发送：{commands}"},
+    "continued": {"en": "(continued)", "zh": "（续）"},
+    "chart_left_out": {"en": "Chart “{title}” could not be sent ({why}).", "zh": "图表“{title}”无法发送（{why}）。"},
+    "file_left_out": {"en": "Export {name} could not be sent ({why}).", "zh": "导出文件 {name} 无法发送（{why}）。"},
     "not_a_command": {
         "en": "I understand commands, not questions in words: start with a command word, e.g. "
         "`kpi gmv last week by channel`, `trend gmv last 30d` or `top category by gmv mtd`. "

@@ -227,6 +227,10 @@ class FakeDingTalk:
         with `body` (a dict as JSON, a string as text)."""
         self._failures[path_key].append(_Failure(status, body, None, times))
 
+    def clear_failures(self) -> None:
+        """Forget every scripted failure no call has used yet."""
+        self._failures.clear()
+
     def fail_for(self, path_key: str, match: Callable[[Call], bool], status: int, body: Any, times: int = 1) -> None:
         """As `fail`, but only for the calls `match(call)` is true of (one group, say); others succeed."""
         self._failures[path_key].append(_Failure(status, body, match, times))
