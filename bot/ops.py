@@ -2,8 +2,9 @@
 
     GET /healthz             liveness: the event loop answers            200 {"status": "ok"}
     GET /readyz              readiness: warehouse and state database      200 {"status": "ok", "checks": {...}}
-    GET /healthz?ready=1       answer `select 1` within CHECK_TIMEOUT     503 {"status": "unavailable",
-                                                                              "failed": ["warehouse"], ...}
+    GET /healthz?ready=1       answer `select 1` within CHECK_TIMEOUT,    503 {"status": "unavailable",
+                               and each connection an adapter holds           "failed": ["warehouse"], ...}
+                               (feishu, dingtalk) is open
     GET /metrics             Prometheus exposition format
 
 A failed check is named, never explained: exception texts can hold hosts, SQL or
@@ -21,6 +22,8 @@ global one, so tests can build as many as they like:
     opsbot_scheduler_job_lag_seconds{job}        histogram: how late a scheduled job started (job kind:
                                                  sub, alerts, wait, refresh)
     opsbot_anomaly_scan_seconds                  histogram: run time of the daily anomaly scan
+    opsbot_adapter_connected{platform}           gauge: 1 while a platform's connection (Feishu's long
+                                                 connection, DingTalk's Stream) is open, else 0
     opsbot_replays_refused_total{platform,kind}  signed requests used a second time and refused (kind:
                                                  command, action, update), issue 23
 
@@ -128,6 +131,10 @@ class OpsMetrics:
         """Count outbox items by status at every scrape (`Outbox.counts`)."""
         self.registry.register(_OutboxGauge(counts))
 
+    def watch_adapters(self, adapters: Iterable[Any]) -> None:
+        """Report, at every scrape, which adapters holding a connection have it open."""
+        self.registry.register(_AdapterGauge([a for a in adapters if hasattr(a, "connected")]))
+
     def exposition(self, accept: str = "") -> tuple[bytes, str]:
         """The metrics as Prometheus (or OpenMetrics, if asked for) text, and its content type."""
         encoder, content_type = choose_encoder(accept)
@@ -140,12 +147,42 @@ def select_one(engine: Engine) -> None:
         conn.execute(text("select 1")).scalar()
 
 
-def readiness_checks(services: Services) -> dict[str, Callable[[], None]]:
-    """What readiness needs: the warehouse and the state database answer `select 1`."""
-    return {
+def readiness_checks(services: Services, adapters: Iterable[Any] = ()) -> dict[str, Callable[[], None]]:
+    """What readiness needs: the warehouse and the state database answer `select 1`, and every
+    adapter that holds a connection (Feishu's long connection, DingTalk's Stream) has it open."""
+    checks: dict[str, Callable[[], None]] = {
         "warehouse": lambda: select_one(services.warehouse.engine),
         "state": lambda: select_one(services.store.engine),
     }
+    for adapter in adapters:
+        if hasattr(adapter, "connected"):
+            checks[adapter.platform] = lambda a=adapter: _connected(a)
+    return checks
+
+
+def _connected(adapter: Any) -> None:
+    if not adapter.connected:
+        raise ConnectionError(f"{adapter.platform}: not connected")
+
+
+class _AdapterGauge(Collector):
+    """`opsbot_adapter_connected{platform}`: 1 while the adapter's connection is open."""
+
+    def __init__(self, adapters: list[Any]) -> None:
+        self._adapters = adapters
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily("opsbot_adapter_connected", "1 while a chat platform's connection is open.",
+                                 labels=["platform"])
+
+    def describe(self) -> Iterable[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterable[Metric]:
+        family = self._family()
+        for adapter in self._adapters:
+            family.add_metric([adapter.platform], 1.0 if adapter.connected else 0.0)
+        return [family]
 
 
 class OpsServer:

@@ -95,7 +95,7 @@ CLOSE_SECONDS = 5.0  # then: how long closing one adapter's connections may take
 
 
 async def start_ops(settings: Settings, dispatcher: Dispatcher, outbox: Outbox, deliverer: Deliverer,
-                    scheduler: Scheduler) -> OpsServer | None:
+                    scheduler: Scheduler, adapters: list[Adapter]) -> OpsServer | None:
     """/healthz, /readyz and /metrics on `[ops]` host:port, with every metric hooked up; None when off.
 
     A port already taken is logged, not fatal: chat users matter more than the scrape.
@@ -109,7 +109,8 @@ async def start_ops(settings: Settings, dispatcher: Dispatcher, outbox: Outbox, 
     scheduler.job_started.append(metrics.observe_job_start)
     scheduler.job_finished.append(metrics.observe_job_end)
     metrics.watch_outbox(outbox.counts)
-    server = OpsServer(metrics, readiness_checks(dispatcher.services), host=settings.ops.host, port=settings.ops.port)
+    metrics.watch_adapters(adapters)
+    server = OpsServer(metrics, readiness_checks(dispatcher.services, adapters), host=settings.ops.host, port=settings.ops.port)
     try:
         await server.start()
     except OSError as exc:
@@ -141,7 +142,7 @@ async def serve(settings: Settings, dispatcher: Dispatcher, adapters: list[Adapt
     _follow_chat_changes(adapters, outbox)
     deliverer = Deliverer(outbox, {a.platform: a for a in adapters})
     scheduler = Scheduler(dispatcher, outbox, deliverer, settings.state_url())
-    ops = await start_ops(settings, dispatcher, outbox, deliverer, scheduler)
+    ops = await start_ops(settings, dispatcher, outbox, deliverer, scheduler, adapters)
     watching = _watch_source(dispatcher, deliverer)
     started: list[Adapter] = []
     scheduling = False

@@ -93,6 +93,11 @@ class FeishuAdapter:
     def url(self) -> str | None:
         return self._http.url if self._http else None
 
+    @property
+    def connected(self) -> bool:
+        """Whether events can reach us (readiness, and the opsbot_adapter_connected gauge)."""
+        return self._http is not None or (self._ws is not None and self._ws.connected)
+
     # ---- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:

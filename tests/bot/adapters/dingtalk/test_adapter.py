@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.adapters.base import DeliveryError, Progress
 from bot.adapters.dingtalk.adapter import DingTalkAdapter, dingtalk_from_env
@@ -25,6 +26,7 @@ from bot.context import Args, ChatRef, Context, Incoming
 from bot.delivery.outbox import Deliverer, Outbox
 from bot.dispatch import Dispatcher
 from bot.errors import ConfigError
+from bot.ops import OpsMetrics, OpsServer, readiness_checks
 from bot.reply import Action, Attachment, Chart, Field, Reply, Table
 from bot.router import Router
 from metrics.data.sample import Shop
@@ -431,3 +433,43 @@ async def test_the_secret_never_reaches_the_logs(
     await adapter.stop()
     assert APP_SECRET not in caplog.text and "leak test ***" in caplog.text
     assert APP_SECRET not in repr(adapter.config)
+
+
+# ---- operations --------------------------------------------------------------------------------
+
+
+async def test_readiness_and_metrics_follow_the_stream_connection(
+    fake_dingtalk: FakeDingTalk, dingtalk_dispatcher: Dispatcher  # noqa: F811
+) -> None:
+    adapter = DingTalkAdapter(dingtalk_dispatcher, config(fake_dingtalk, reconnect_max=30))
+    metrics = OpsMetrics()
+    metrics.watch_adapters([adapter])
+    server = OpsServer(metrics, readiness_checks(dingtalk_dispatcher.services, [adapter]), port=0)
+    await server.start()
+    base = f"http://127.0.0.1:{server.port}"
+
+    async def ready() -> tuple[int, Any, float]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/readyz") as response:
+                status, body = response.status, await response.json()
+            async with session.get(f"{base}/metrics") as response:
+                exposition = await response.text()
+        [gauge] = [s.value for f in text_string_to_metric_families(exposition) for s in f.samples
+                   if s.name == "opsbot_adapter_connected" and s.labels == {"platform": "dingtalk"}]
+        return status, body, gauge
+
+    try:
+        status, body, gauge = await ready()
+        assert (status, body["failed"], gauge) == (503, ["dingtalk"], 0.0)  # not started yet
+        await adapter.start()
+        status, body, gauge = await ready()
+        assert (status, body["checks"]["dingtalk"], gauge) == (200, "ok", 1.0)
+        fake_dingtalk.outage(503)  # the gateway is down: the dropped stream cannot come back
+        fake_dingtalk.drop()
+        await fake_dingtalk.wait_for(lambda: not adapter.connected)
+        status, body, gauge = await ready()
+        assert (status, body["failed"], gauge) == (503, ["dingtalk"], 0.0)
+    finally:
+        fake_dingtalk.outage(None)
+        await adapter.stop()
+        await server.stop()
