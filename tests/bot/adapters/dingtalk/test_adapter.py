@@ -8,8 +8,6 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -18,20 +16,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.adapters.base import DeliveryError, Progress
 from bot.adapters.dingtalk.adapter import DingTalkAdapter, dingtalk_from_env
-from bot.adapters.dingtalk.config import DingTalkConfig
 from bot.adapters.dingtalk.limits import CARD_BUDGET, CARD_TEMPLATE
-from bot.app import build_dispatcher
-from bot.config import DingTalkSection, Settings
-from bot.context import Args, ChatRef, Context, Incoming
+from bot.context import ChatRef, Incoming
 from bot.delivery.outbox import Deliverer, Outbox
 from bot.dispatch import Dispatcher
 from bot.errors import ConfigError
 from bot.ops import OpsMetrics, OpsServer, readiness_checks
-from bot.reply import Action, Attachment, Chart, Field, Reply, Table
-from bot.router import Router
+from bot.reply import Action, Attachment, Field, Reply, Table
 from metrics.data.sample import Shop
-from metrics.data.warehouse import Warehouse
-from tests.conftest import TODAY, Clock
+from tests.bot.adapters.dingtalk.conftest import LONG_TABLE_ROWS, long_table_row
+from tests.bot.adapters.dingtalk.support import PNG, cards, config, env, gmv_yesterday, number
 from tests.fakes.dingtalk_api import (
     APP_KEY,
     APP_SECRET,
@@ -48,78 +42,10 @@ from tests.fakes.dingtalk_api import (
     robot_message,
 )
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
-
-@pytest.fixture
-def dingtalk_dispatcher(demo_settings: Settings, demo_warehouse: Warehouse, clock: Clock) -> Dispatcher:
-    settings = demo_settings.model_copy(update={
-        "access": demo_settings.access.model_copy(update={
-            "chats": ("dingtalk:cidOPS",), "users": ("dingtalk:staff_alice",), "admins": (),
-            "dingtalk_corps": (CORP,)}),
-        "dingtalk": DingTalkSection(mode="stream"),
-    })
-    dispatcher = build_dispatcher(settings, demo_warehouse, clock=clock)
-    router = Router()
-
-    @router.command("chartdemo")
-    async def chartdemo(ctx: Context, args: Args) -> Reply:
-        return Reply(title="GMV trend", fields=[Field("GMV", "¥1", "+1.0%", "up", True)],
-                     charts=[Chart(png=PNG, title="GMV, last 30 days", filename="gmv.png")],
-                     files=[Attachment("export.csv", b"a,b\n1,2\n", "text/csv", "Export")],
-                     actions=[Action("By channel", "kpi gmv by channel")])
-
-    @router.command("longtable")
-    async def longtable(ctx: Context, args: Args) -> Reply:
-        rows = [[f"SKU-{i:04d}", f"¥{i * 7:,}", f"{i % 100}%"] for i in range(600)]
-        return Reply(title="All SKUs", tables=[Table(["SKU", "GMV", "Share"], rows, title="SKUs by GMV")])
-
-    dispatcher.include(router)
-    return dispatcher
-
-
-def env(fake: FakeDingTalk, **extra: str) -> dict[str, str]:
-    return {"DINGTALK_CLIENT_ID": APP_KEY, "DINGTALK_CLIENT_SECRET": APP_SECRET, "DINGTALK_API_URL": fake.url,
-            "DINGTALK_OAPI_URL": fake.url, **extra}
-
-
-def config(fake: FakeDingTalk, **overrides: Any) -> DingTalkConfig:
-    values: dict[str, Any] = {"client_id": APP_KEY, "client_secret": APP_SECRET, "api_url": fake.url,
-                              "oapi_url": fake.url, "retry_backoff": 0.01, "connect_timeout": 10,
-                              "reconnect_max": 0.2}
-    return DingTalkConfig(**{**values, **overrides})
-
-
-@pytest.fixture
-async def stream_adapter(fake_dingtalk: FakeDingTalk,  # noqa: F811
-                         dingtalk_dispatcher: Dispatcher) -> AsyncIterator[DingTalkAdapter]:
-    adapter = dingtalk_from_env(dingtalk_dispatcher.services.settings, dingtalk_dispatcher, env(fake_dingtalk))
-    await adapter.start()
-    yield adapter
-    await adapter.stop()
-
-
-@pytest.fixture
-async def http_adapter(fake_dingtalk: FakeDingTalk,  # noqa: F811
-                       dingtalk_dispatcher: Dispatcher) -> AsyncIterator[DingTalkAdapter]:
-    adapter = DingTalkAdapter(dingtalk_dispatcher, config(fake_dingtalk, mode="http", port=0))
-    await adapter.start()
-    yield adapter
-    await adapter.stop()
-
-
-def gmv_yesterday(shop: Shop) -> float:
-    o = shop.orders
-    day = o.ordered_at.dt.date
-    return float(o[(o.status != "cancelled") & (day == TODAY - timedelta(days=1))].amount.sum())
-
-
-def number(text: str) -> float:
-    return float(re.sub(r"[^\d.]", "", text))
-
-
-def cards(fake: FakeDingTalk) -> list[dict[str, Any]]:  # noqa: F811
-    return [c.card for c in fake.messages() if c.path == CARD_DELIVER]
+def md(cell: str) -> str:
+    """A cell as DingTalk's markdown must carry it: each mark markdown (or a mention) reads escaped."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~@" else ch for ch in cell)
 
 
 # ---- Stream mode ----------------------------------------------------------------------------
@@ -270,7 +196,7 @@ async def test_a_long_table_is_split_in_order_within_the_card_budget(
     assert all(len(c["markdown"].encode()) <= CARD_BUDGET for c in sent)
     assert [c["title"] for c in sent] == [f"All SKUs ({i}/{len(sent)})" for i in range(1, len(sent) + 1)]
     rows = [ln for c in sent for ln in c["markdown"].split("  \n") if ln.startswith("SKU\\-")]
-    assert rows == [f"SKU\\-{i:04d} | ¥{i * 7:,} | {i % 100}%" for i in range(600)]
+    assert rows == [" | ".join(md(c) for c in long_table_row(i)) for i in range(LONG_TABLE_ROWS)]
     assert all("**SKU** | **GMV** | **Share**" in c["markdown"] for c in sent)  # the header on every page
 
 
