@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
@@ -32,10 +33,18 @@ from bot.adapters.feishu.config import FeishuConfig, config_from_env
 from bot.adapters.feishu.errors import FeishuApiError, delivery_error
 from bot.adapters.feishu.http import CallbackServer
 from bot.adapters.feishu.inbound import Inbound, card_action, event_type, message_event
-from bot.adapters.feishu.limits import MAX_FILE_BYTES, MAX_IMAGE_BYTES
+from bot.adapters.feishu.limits import (
+    APP_PER_MINUTE,
+    APP_PER_SECOND,
+    CHAT_PER_SECOND,
+    MAX_FILE_BYTES,
+    MAX_IMAGE_BYTES,
+    THROTTLE_BACKOFF_SECONDS,
+)
 from bot.adapters.feishu.openapi import NETWORK_ERRORS, OpenAPI
 from bot.adapters.feishu.render import render
 from bot.adapters.feishu.ws import LongConnection
+from bot.adapters.ratelimit import Clock, Limiters, MinuteLimiter, Sleep
 from bot.config import Settings
 from bot.context import ChatRef
 from bot.dispatch import Dispatcher
@@ -74,11 +83,17 @@ class FeishuAdapter:
 
     platform = "feishu"
 
-    def __init__(self, dispatcher: Dispatcher, config: FeishuConfig) -> None:
+    def __init__(self, dispatcher: Dispatcher, config: FeishuConfig, *, clock: Clock = time.monotonic,
+                 sleep: Sleep = asyncio.sleep) -> None:
         self.dispatcher = dispatcher
         self.config = config
         self.api = OpenAPI(config)
         self._seen = SeenEvents(dispatcher.services.store)
+        # proactive pacing, so a fan-out stays inside Feishu's limits instead of bouncing off them
+        pace = {"reason": "feishu_rate_limit", "clock": clock, "sleep": sleep}
+        self.chat_pace = Limiters(limit=CHAT_PER_SECOND, window=1.0, backoff=THROTTLE_BACKOFF_SECONDS, **pace)
+        self.app_pace = (MinuteLimiter("feishu app", limit=APP_PER_SECOND, window=1.0, **pace),
+                         MinuteLimiter("feishu app", limit=APP_PER_MINUTE, window=60.0, **pace))
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ws: LongConnection | None = None
@@ -198,6 +213,8 @@ class FeishuAdapter:
         try:
             ids = await self._deliver(chat, reply, progress or Progress())
         except SEND_ERRORS as exc:
+            if isinstance(exc, FeishuApiError) and exc.rate_limited:
+                self.chat_pace[chat.id].throttled()
             err = delivery_error(exc)
             log.error("feishu: delivery to %s failed (%s, %s)", chat, err.reason,
                       "permanent" if err.permanent else "transient")
@@ -240,6 +257,11 @@ class FeishuAdapter:
                 keys.append(None)
         return keys
 
+    async def _pace(self, chat: ChatRef) -> None:
+        """Wait for a slot in the chat's and the app's windows (a long wait is the outbox's to do)."""
+        for limiter in (self.chat_pace[chat.id], *self.app_pace):
+            await limiter.acquire(self.config.max_wait)
+
     async def _deliver(self, chat: ChatRef, reply: Reply, progress: Progress, reply_to: str | None = None) -> list[str]:
         cards = render(reply)
         if progress.done < len(cards):  # cards still to send: their charts are needed (a resumed push
@@ -247,6 +269,7 @@ class FeishuAdapter:
         for part, card in enumerate(cards):
             if part < progress.done:
                 continue
+            await self._pace(chat)
             if reply_to and part == 0:
                 message_id = await self.api.reply(reply_to, "interactive", card)
             else:
@@ -258,6 +281,7 @@ class FeishuAdapter:
             if len(attachment.content) > MAX_FILE_BYTES:
                 raise DeliveryError(f"file {attachment.filename} is over Feishu's 30 MB", permanent=True)
             key = await self.api.upload_file(attachment.filename, attachment.content)
+            await self._pace(chat)
             await self.api.create(chat.id, "file", {"file_key": key})
             await progress.landed()
         return [i for i in progress.ids if i]

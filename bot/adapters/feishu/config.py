@@ -36,6 +36,7 @@ class FeishuConfig:
     retry_backoff: float = 0.5  # first wait of the 5xx/rate-limit back-off, doubled per attempt
     drain_timeout: float = 30
     connect_timeout: float = 15
+    max_wait: float = 30.0  # longest a send waits for a slot in the rate windows before the outbox retries
 
     @property
     def language(self) -> str | None:

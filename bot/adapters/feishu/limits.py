@@ -1,7 +1,8 @@
 """Feishu's documented numbers, with where they are written down.
 
 Sources: open.feishu.cn/document/server-docs/im-v1/message/create ("Send message": request body
-of a card at most 30 KB, text at most 150 KB; 5 QPS per bot per chat, 100 times/minute per app),
+of a card at most 30 KB, text at most 150 KB; the API at most 1000 calls a minute and 50 a second
+per app, and 5 QPS per user or per group, shared by every bot in the group),
 .../im-v1/message-card/patch (card update: 14 days after sending, 5 QPS per message),
 .../im-v1/image/create (images at most 10 MB), .../im-v1/file/create (files at most 30 MB),
 .../common-capabilities/message-card/... "table component" (at most 10 columns, 50 rows per page;
@@ -19,9 +20,12 @@ MAX_TABLE_ROWS = 50  # rows we put in one card's table; longer tables continue i
 MAX_TABLE_COLUMNS = 10
 MAX_BUTTONS = 20  # buttons per card (an action module keeps them in rows)
 MAX_TITLE = 100
-# rate limits: per app 100 messages/min and 5/s; per chat 5 QPS (group: shared by all bots)
-APP_PER_MINUTE = 100
-CHAT_PER_SECOND = 5
+# rate limits: per app 50 calls a second (and 1000 a minute); per chat 5 a second (a group's 5 are
+# shared by all its bots, so we keep to 4)
+APP_PER_SECOND = 50
+APP_PER_MINUTE = 1000
+CHAT_PER_SECOND = 4
+THROTTLE_BACKOFF_SECONDS = 1.0  # after a frequency-limit answer, the chat rests this long
 # the HTTP callback's signature window: Feishu retries within hours, but a timestamp older than
 # this is refused (a replay of a captured request)
 SIGNATURE_MAX_AGE = 3600
