@@ -69,6 +69,9 @@ class Call:
         return json.loads(raw) if isinstance(raw, str) else raw
 
 
+CALL = web.RequestKey("call", Call)  # the recorded call of a request, for the middleware to note its status
+
+
 class FakeFeishu:
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -188,8 +191,8 @@ class FakeFeishu:
 
     async def _endpoint(self, request: web.Request) -> web.Response:
         body = await request.json()
-        request["call"] = Call("POST", request.path, {}, dict(request.headers), {"AppID": body.get("AppID")})
-        self.calls.append(request["call"])
+        request[CALL] = Call("POST", request.path, {}, dict(request.headers), {"AppID": body.get("AppID")})
+        self.calls.append(request[CALL])
         if body.get("AppID") != APP_ID or body.get("AppSecret") != APP_SECRET:
             return web.json_response({"code": 1000040344, "msg": "app id or secret wrong"})
         host = request.host
@@ -221,7 +224,7 @@ class FakeFeishu:
     async def _answered(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
         """Note on each recorded call the status it was answered with."""
         response: web.StreamResponse = await handler(request)
-        call = request.get("call")
+        call = request.get(CALL)
         if isinstance(call, Call) and not call.status:
             call.status = response.status
         return response
@@ -241,7 +244,7 @@ class FakeFeishu:
 
     async def _record(self, request: web.Request) -> tuple[Call, web.Response | None]:
         call = Call(request.method, request.path, dict(request.query), dict(request.headers))
-        request["call"] = call
+        request[CALL] = call
         what = f"{request.method} {request.path}"
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()

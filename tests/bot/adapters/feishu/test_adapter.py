@@ -6,111 +6,48 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
-from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 
 from bot.adapters.base import DeliveryError, Progress
 from bot.adapters.feishu.adapter import FeishuAdapter, feishu_from_env
-from bot.adapters.feishu.config import FeishuConfig
 from bot.adapters.feishu.render import card_text
-from bot.app import build_dispatcher
-from bot.config import FeishuSection, Settings
-from bot.context import Args, ChatRef, Context
+from bot.config import FeishuSection
+from bot.context import ChatRef, Incoming
 from bot.delivery.outbox import Deliverer, Outbox
 from bot.dispatch import Dispatcher
 from bot.errors import ConfigError
-from bot.reply import Action, Attachment, Chart, Field, Reply
-from bot.router import Router
+from bot.reply import Attachment, Reply
+from bot.state.store import AuditEntry
 from metrics.data.sample import Shop
-from metrics.data.warehouse import Warehouse
-from tests.conftest import TODAY, Clock
+from tests.bot.adapters.feishu.support import (
+    ENCRYPT_KEY,
+    MESSAGES,
+    PNG,
+    VERIFY_TOKEN,
+    config,
+    env,
+    gmv_yesterday,
+    number,
+)
 from tests.fakes.feishu_api import (
     APP_ID,
     APP_SECRET,
     TENANT,
     FakeFeishu,
     card_click,
-    fake_feishu,  # noqa: F401
     message_event,
     signed_callback,
 )
-
-ENCRYPT_KEY = "feishu-encrypt-key-value-4567"
-VERIFY_TOKEN = "feishu-verification-token-89ab"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-MESSAGES = "/open-apis/im/v1/messages"
-
-
-@pytest.fixture
-def feishu_dispatcher(demo_settings: Settings, demo_warehouse: Warehouse, clock: Clock) -> Dispatcher:
-    settings = demo_settings.model_copy(update={
-        "access": demo_settings.access.model_copy(update={
-            "chats": ("feishu:oc_ops",), "users": ("feishu:ou_alice",), "admins": (),
-            "feishu_tenants": (TENANT,)}),
-        "feishu": FeishuSection(mode="ws"),
-    })
-    dispatcher = build_dispatcher(settings, demo_warehouse, clock=clock)
-    router = Router()
-
-    @router.command("chartdemo")
-    async def chartdemo(ctx: Context, args: Args) -> Reply:
-        return Reply(title="GMV trend", fields=[Field("GMV", "¥1", "+1.0%", "up", True)],
-                     charts=[Chart(png=PNG, title="GMV, last 30 days", filename="gmv.png")],
-                     files=[Attachment("export.csv", b"a,b\n1,2\n", "text/csv", "Export")],
-                     actions=[Action("By channel", "kpi gmv by channel")])
-
-    dispatcher.include(router)
-    return dispatcher
-
-
-def env(fake: FakeFeishu, **extra: str) -> dict[str, str]:
-    return {"FEISHU_APP_ID": APP_ID, "FEISHU_APP_SECRET": APP_SECRET, "FEISHU_API_URL": fake.url, **extra}
-
-
-def config(fake: FakeFeishu, **overrides: Any) -> FeishuConfig:
-    values: dict[str, Any] = {"app_id": APP_ID, "app_secret": APP_SECRET, "api_url": fake.url,
-                              "retry_backoff": 0.01, "connect_timeout": 10}
-    return FeishuConfig(**{**values, **overrides})
-
-
-@pytest.fixture
-async def ws_adapter(fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher) -> AsyncIterator[FeishuAdapter]:  # noqa: F811
-    # through feishu_from_env, as `opsbot run` builds it
-    adapter = feishu_from_env(feishu_dispatcher.services.settings, feishu_dispatcher, env(fake_feishu))
-    await adapter.start()
-    yield adapter
-    await adapter.stop()
-
-
-@pytest.fixture
-async def http_adapter(fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher) -> AsyncIterator[FeishuAdapter]:  # noqa: F811
-    adapter = FeishuAdapter(feishu_dispatcher, config(fake_feishu, mode="http", port=0, encrypt_key=ENCRYPT_KEY,
-                                                      verification_token=VERIFY_TOKEN))
-    await adapter.start()
-    yield adapter
-    await adapter.stop()
-
-
-def gmv_yesterday(shop: Shop) -> float:
-    o = shop.orders
-    day = o.ordered_at.dt.date
-    return float(o[(o.status != "cancelled") & (day == TODAY - timedelta(days=1))].amount.sum())
-
-
-def number(text: str) -> float:
-    return float(re.sub(r"[^\d.]", "", text))
-
 
 # ---- long connection ------------------------------------------------------------------------
 
 
 async def test_group_mention_over_the_long_connection_gets_a_card_with_the_warehouse_gmv(
-    ws_adapter: FeishuAdapter, fake_feishu: FakeFeishu, demo_shop: Shop  # noqa: F811
+    ws_adapter: FeishuAdapter, fake_feishu: FakeFeishu, demo_shop: Shop
 ) -> None:
     frame = fake_feishu.push(message_event("kpi gmv yesterday"))
     await fake_feishu.wait_for(lambda: frame in fake_feishu.acks)
@@ -129,7 +66,7 @@ async def test_group_mention_over_the_long_connection_gets_a_card_with_the_wareh
 
 
 async def test_a_direct_message_works_and_a_plain_group_message_is_ignored(
-    ws_adapter: FeishuAdapter, fake_feishu: FakeFeishu  # noqa: F811
+    ws_adapter: FeishuAdapter, fake_feishu: FakeFeishu
 ) -> None:
     fake_feishu.push(message_event("kpi gmv yesterday", chat_type="group", mention_bot=False))
     fake_feishu.push(message_event("/ops kpi gmv yesterday", chat_id="oc_dm_alice", chat_type="p2p",
@@ -141,7 +78,7 @@ async def test_a_direct_message_works_and_a_plain_group_message_is_ignored(
 
 
 async def test_an_unlisted_chat_or_tenant_is_refused(
-    ws_adapter: FeishuAdapter, fake_feishu: FakeFeishu  # noqa: F811
+    ws_adapter: FeishuAdapter, fake_feishu: FakeFeishu
 ) -> None:
     fake_feishu.push(message_event("kpi gmv yesterday", chat_id="oc_random", open_id="ou_mallory"))
     fake_feishu.push(message_event("kpi gmv yesterday", tenant="tenant_other"))
@@ -152,18 +89,35 @@ async def test_an_unlisted_chat_or_tenant_is_refused(
 
 
 async def test_a_button_click_runs_the_command_as_the_clicker(
-    ws_adapter: FeishuAdapter, fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher  # noqa: F811
+    ws_adapter: FeishuAdapter, fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher, demo_shop: Shop
 ) -> None:
+    """A click in a chat that is not allow-listed runs the button's command with the clicker's own
+    permission (ou_alice is listed): the answer has the warehouse's GMV, the frame is acked with
+    a card callback's {} answer, and the audit log records ou_alice as who ran the command there."""
+    store = feishu_dispatcher.services.store
+
+    def audited() -> list[tuple[str, str, str]]:
+        with store.session() as s:
+            rows = s.scalars(select(AuditEntry).where(AuditEntry.chat == "feishu:oc_elsewhere")
+                             .order_by(AuditEntry.id)).all()
+            return [(r.user, r.command, r.outcome) for r in rows]
+    before = len(audited())  # the session's state database: entries of an earlier run stay
     frame = fake_feishu.push(card_click("kpi gmv yesterday", open_id="ou_alice", chat_id="oc_elsewhere"))
     [answer] = await fake_feishu.wait_for(fake_feishu.messages)
-    assert "GMV" in card_text(answer.content)  # oc_elsewhere is unlisted: allowed as ou_alice, the clicker
-    assert frame in fake_feishu.acks
-    audit = await asyncio.to_thread(feishu_dispatcher.services.store.recent_audit) if hasattr(
-        feishu_dispatcher.services.store, "recent_audit") else None
-    assert audit is None or any(a.user == "feishu:ou_alice" for a in audit)
+    card = answer.content
+    assert answer.path.endswith("/reply") and card["header"]["template"] == "blue"
+    [fields] = [e["fields"] for e in card["elements"] if e.get("fields")]
+    assert number(fields[0]["text"]["content"].split("\n")[1].split(" ")[0]) == pytest.approx(
+        gmv_yesterday(demo_shop), abs=1)
+    await fake_feishu.wait_for(lambda: frame in fake_feishu.acks)
+    assert fake_feishu.acks[frame]["code"] == 200
+    # written on the dispatcher's audit thread; the answer waits for it at most AUDIT_WAIT
+    await fake_feishu.wait_for(lambda: len(audited()) > before)
+    await asyncio.sleep(0.1)
+    assert audited()[before:] == [("feishu:ou_alice", "kpi gmv yesterday", "ok")]
 
 
-async def test_a_redelivered_event_runs_once(ws_adapter: FeishuAdapter, fake_feishu: FakeFeishu) -> None:  # noqa: F811
+async def test_a_redelivered_event_runs_once(ws_adapter: FeishuAdapter, fake_feishu: FakeFeishu) -> None:
     event = message_event("kpi gmv yesterday", event_id="ev_same")
     fake_feishu.push(event)
     fake_feishu.push(event)
@@ -172,7 +126,7 @@ async def test_a_redelivered_event_runs_once(ws_adapter: FeishuAdapter, fake_fei
     assert len(fake_feishu.messages()) == 1
 
 
-async def test_a_wrong_secret_stops_start(fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher) -> None:  # noqa: F811
+async def test_a_wrong_secret_stops_start(fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher) -> None:
     adapter = FeishuAdapter(feishu_dispatcher, config(fake_feishu, app_secret="wrong"))
     with pytest.raises(ConfigError):
         await adapter.start()
@@ -195,7 +149,7 @@ def test_a_missing_variable_is_named(feishu_dispatcher: Dispatcher) -> None:
 
 
 async def test_a_push_through_the_outbox_lands_with_its_chart_as_an_image(
-    fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher  # noqa: F811
+    fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher
 ) -> None:
     adapter = FeishuAdapter(feishu_dispatcher, config(fake_feishu))
     store = feishu_dispatcher.services.store
@@ -218,12 +172,11 @@ async def test_a_push_through_the_outbox_lands_with_its_chart_as_an_image(
     await adapter.stop()
 
 
-def _incoming(text: str) -> Any:
-    from bot.context import Incoming
+def _incoming(text: str) -> Incoming:
     return Incoming(text=text, chat=ChatRef("feishu", "oc_ops"), user="feishu:ou_alice", team=TENANT)
 
 
-async def test_an_edit_patches_the_same_message(fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher) -> None:  # noqa: F811
+async def test_an_edit_patches_the_same_message(fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher) -> None:
     adapter = FeishuAdapter(feishu_dispatcher, config(fake_feishu))
     sent = await adapter.send(ChatRef("feishu", "oc_ops"), Reply(title="Digest", text=["GMV ¥100"]))
     edited = await adapter.edit(sent, Reply(title="Digest (restated)", text=["GMV ¥120"]))
@@ -234,7 +187,7 @@ async def test_an_edit_patches_the_same_message(fake_feishu: FakeFeishu, feishu_
 
 
 async def test_rate_limit_is_retried_and_a_permanent_error_fails_the_item(
-    fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher  # noqa: F811
+    fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher
 ) -> None:
     adapter = FeishuAdapter(feishu_dispatcher, config(fake_feishu))
     fake_feishu.fail(f"POST {MESSAGES}", 429, {"code": 99991400, "msg": "request trigger frequency limit"}, 2)
@@ -256,7 +209,7 @@ async def test_rate_limit_is_retried_and_a_permanent_error_fails_the_item(
 
 
 async def test_progress_skips_the_parts_already_delivered(
-    fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher  # noqa: F811
+    fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher
 ) -> None:
     adapter = FeishuAdapter(feishu_dispatcher, config(fake_feishu))
     reply = Reply(title="Export", text=["x"], files=[Attachment("a.csv", b"1\n")])
@@ -276,7 +229,7 @@ async def post(adapter: FeishuAdapter, body: bytes, headers: dict[str, str]) -> 
 
 
 async def test_http_accepts_a_signed_encrypted_callback_and_refuses_its_replay(
-    http_adapter: FeishuAdapter, fake_feishu: FakeFeishu  # noqa: F811
+    http_adapter: FeishuAdapter, fake_feishu: FakeFeishu
 ) -> None:
     body, headers = signed_callback(message_event("kpi gmv yesterday", token=VERIFY_TOKEN), ENCRYPT_KEY)
     assert (await post(http_adapter, body, headers))[0] == 200
@@ -299,7 +252,7 @@ async def test_http_answers_url_verification(http_adapter: FeishuAdapter) -> Non
 
 
 async def test_http_refuses_bad_signatures_undecryptable_and_unsigned_bodies(
-    http_adapter: FeishuAdapter, fake_feishu: FakeFeishu, caplog: pytest.LogCaptureFixture  # noqa: F811
+    http_adapter: FeishuAdapter, fake_feishu: FakeFeishu, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     event = message_event("kpi gmv yesterday", token=VERIFY_TOKEN)
@@ -325,7 +278,7 @@ async def test_http_refuses_bad_signatures_undecryptable_and_unsigned_bodies(
 
 
 async def test_secrets_never_reach_the_logs(
-    fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher, caplog: pytest.LogCaptureFixture  # noqa: F811
+    fake_feishu: FakeFeishu, feishu_dispatcher: Dispatcher, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     adapter = feishu_from_env(feishu_dispatcher.services.settings, feishu_dispatcher, env(fake_feishu))
