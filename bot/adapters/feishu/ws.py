@@ -66,7 +66,10 @@ class LongConnection:
     def _run(self) -> None:
         assert self._loop is not None
         asyncio.set_event_loop(self._loop)
-        ws_client.loop = self._loop  # the SDK schedules everything on this module variable
+        # the SDK schedules everything on this module variable; the loop it made at import is put
+        # back when we are done (dropped, it would be collected unclosed: a ResourceWarning)
+        previous = ws_client.loop
+        ws_client.loop = self._loop
         try:
             self.client.start()
         except RuntimeError:
@@ -81,6 +84,8 @@ class LongConnection:
                 if pending:
                     self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.close()
+            if ws_client.loop is self._loop:
+                ws_client.loop = previous
 
     async def stop(self) -> None:
         loop, thread = self._loop, self._thread
