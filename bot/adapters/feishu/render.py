@@ -2,8 +2,10 @@
 patched in place): header title, text, fields with coloured deltas, table components, chart
 images by image_key, buttons whose value carries the command, a note for the footer.
 
-A card's JSON is kept under `limits.CARD_BUDGET`; a long table is split into pieces of at most
-MAX_TABLE_ROWS rows and whatever does not fit continues in another card with the same title.
+A card is kept under `limits.CARD_BUDGET`, measured as it travels (its JSON, escaped once more
+as the message's `content` string: every quote and backslash counts twice); a long table is split
+into pieces of at most MAX_TABLE_ROWS rows, each small enough for a card of its own, and whatever
+does not fit continues in another card with the same title, numbered "(i/n)".
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ from bot.adapters.feishu.limits import CARD_BUDGET, MAX_BUTTONS, MAX_TABLE_COLUM
 from bot.reply import Field, Reply, Table
 
 Card = dict[str, Any]
+CARD_ROOM = 1024  # what a card's header and config take beside one table component
+# characters of a table cell and of a column's name: ten columns of the longest, even all quotes or
+# backslashes (4 bytes each as sent), are one row that fits a card beside its header
+MAX_CELL = 200
+MAX_COLUMN_NAME = 100
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def md_escape(text: str) -> str:
@@ -38,26 +49,39 @@ def field_md(f: Field) -> str:
     return line
 
 
-def table_elements(table: Table) -> list[dict[str, Any]]:
-    """A table as card table components, MAX_TABLE_ROWS rows each (a title line before the first)."""
+def table_elements(table: Table, budget: int = CARD_BUDGET - CARD_ROOM) -> list[dict[str, Any]]:
+    """A table as card table components (a title line before the first): at most MAX_TABLE_ROWS
+    rows each, and fewer where its rows are wide, so that each fits `budget` bytes as sent."""
     columns = table.columns[:MAX_TABLE_COLUMNS]
     align = table.align or ["l"] + ["r"] * (len(columns) - 1)
     out: list[dict[str, Any]] = []
     if table.title:
         out.append(_md(f"**{md_escape(table.title)}**"))
-    rows = table.rows or [[""] * len(columns)]
-    for start in range(0, len(rows), MAX_TABLE_ROWS):
-        out.append({
+
+    def component(rows: list[dict[str, str]]) -> dict[str, Any]:
+        return {
             "tag": "table",
             "page_size": min(MAX_TABLE_ROWS, 10),
             "row_height": "low",
             "header_style": {"bold": True, "background_style": "grey", "lines": 1},
-            "columns": [{"name": f"c{i}", "display_name": name or " ", "data_type": "text",
+            "columns": [{"name": f"c{i}", "display_name": _cut(name or " ", MAX_COLUMN_NAME), "data_type": "text",
                          "horizontal_align": "right" if align[i:i + 1] == ["r"] else "left"}
                         for i, name in enumerate(columns)],
-            "rows": [{f"c{i}": (row[i] if i < len(row) else "") for i in range(len(columns))}
-                     for row in rows[start:start + MAX_TABLE_ROWS]],
-        })
+            "rows": rows,
+        }
+    rows = [{f"c{i}": _cut(row[i] if i < len(row) else "", MAX_CELL) for i in range(len(columns))}
+            for row in table.rows or [[""] * len(columns)]]
+    empty = _size(component([]))
+    piece: list[dict[str, str]] = []
+    used = empty
+    for row in rows:
+        size = _size(row) + 1
+        if piece and (len(piece) >= MAX_TABLE_ROWS or used + size > budget):
+            out.append(component(piece))
+            piece, used = [], empty
+        piece.append(row)
+        used += size
+    out.append(component(piece))
     return out
 
 
@@ -67,7 +91,8 @@ def button(label: str, command: str, style: str | None) -> dict[str, Any]:
 
 
 def _size(element: Any) -> int:
-    return len(json.dumps(element, ensure_ascii=False).encode())
+    """Bytes of `element` as it travels: its JSON inside the message's JSON `content` string."""
+    return len(json.dumps(json.dumps(element, ensure_ascii=False), ensure_ascii=False).encode()) - 2
 
 
 def _card(title: str, elements: list[dict[str, Any]], error: bool) -> Card:
@@ -114,9 +139,13 @@ def render(reply: Reply, image_keys: Sequence[str | None] = ()) -> list[Card]:
     if not cards[-1] and len(cards) == 1:
         cards[-1].append(_md(" "))
     total = len(cards)
-    title = reply.title
-    return [_card(f"{title} ({i}/{total})" if total > 1 and title else title, els, reply.error)
-            for i, els in enumerate(cards, start=1)]
+
+    def title(i: int) -> str:
+        if total == 1 or not reply.title:
+            return reply.title
+        number = f" ({i}/{total})"  # kept whole: a long title gives way to it
+        return reply.title[:MAX_TITLE - len(number)] + number
+    return [_card(title(i), els, reply.error) for i, els in enumerate(cards, start=1)]
 
 
 def card_text(card: Card) -> str:
