@@ -13,7 +13,8 @@ Every call is recorded (`calls`, each with the status it was answered with); scr
     fake.cancel_holds("POST /open-apis/im/v1/messages")          # quick again
     fake.delivered()                                             # messages actually created
 
-A failure scoped to a chat (`chat=`) answers only the message creates for that receive_id, so
+A card message whose request body is over 30 KB is refused as Feishu refuses it (400, code
+230025). A failure scoped to a chat (`chat=`) answers only the message creates for that receive_id, so
 failures can be spread over the chats of a fan-out whatever order the calls come in.
 """
 
@@ -41,6 +42,7 @@ APP_ID = "cli_test_app"
 APP_SECRET = "feishu-app-secret-value-0123"
 TOKEN = "t-fake-tenant-access-token"
 BOT_OPEN_ID = "ou_bot_opsbot"
+MAX_CARD_REQUEST = 30 * 1024  # bytes of a card message's request body Feishu takes (im/v1 message create)
 TENANT = "tenant_ops"
 
 
@@ -305,6 +307,9 @@ class FakeFeishu:
 
     def _message(self, chat_id: str, call: Call) -> web.Response:
         body = call.json or {}
+        if body.get("msg_type") in ("interactive", "post") and call.size > MAX_CARD_REQUEST:
+            # as Feishu does: a card's (or rich text's) request body is at most 30 KB
+            return web.json_response({"code": 230025, "msg": "The message content is too long."}, status=400)
         return self._ok({"message_id": f"om_{next(self._ids)}", "chat_id": chat_id,
                          "msg_type": body.get("msg_type"), "body": {"content": body.get("content")}})
 
@@ -317,8 +322,12 @@ class FakeFeishu:
         return failed or self._message("oc_replied", call)
 
     async def _patch(self, request: web.Request) -> web.Response:
-        _, failed = await self._record(request)
-        return failed or web.json_response({"code": 0, "msg": "success", "data": {}})
+        call, failed = await self._record(request)
+        if failed:
+            return failed
+        if call.size > MAX_CARD_REQUEST:
+            return web.json_response({"code": 230025, "msg": "The message content is too long."}, status=400)
+        return web.json_response({"code": 0, "msg": "success", "data": {}})
 
     async def _image(self, request: web.Request) -> web.Response:
         _, failed = await self._record(request)

@@ -16,17 +16,17 @@ from bot.dispatch import Dispatcher
 from bot.reply import Action, Attachment, Chart, Field, Reply, Table
 from bot.router import Router
 from metrics.data.warehouse import Warehouse
-from tests.bot.adapters.feishu.support import ENCRYPT_KEY, PNG, VERIFY_TOKEN, config, env
+from tests.bot.adapters.feishu.support import (
+    ENCRYPT_KEY,
+    LONG_TABLE_ROWS,
+    PNG,
+    VERIFY_TOKEN,
+    config,
+    env,
+    long_table_row,
+)
 from tests.conftest import Clock
 from tests.fakes.feishu_api import TENANT, FakeFeishu, fake_feishu  # noqa: F401
-
-LONG_TABLE_ROWS = 400
-
-
-def long_table_row(i: int) -> list[str]:
-    """Row i of `longtable`: an SKU line as a ranking would show it (name, GMV, orders, change)."""
-    return [f"SKU-{i:04d} · 无线蓝牙耳机 降噪版 电子产品/音频/耳机 · 旗舰店", f"¥{(i * 7919) % 100_000:,}.{i % 100:02d}",
-            f"{(i * 31) % 5000:,}", f"{'+' if i % 3 else '-'}{i % 97}.{i % 10}%"]
 
 
 @pytest.fixture

@@ -16,6 +16,13 @@ ENCRYPT_KEY = "feishu-encrypt-key-value-4567"
 VERIFY_TOKEN = "feishu-verification-token-89ab"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 MESSAGES = "/open-apis/im/v1/messages"
+LONG_TABLE_ROWS = 400  # rows of the test-only `longtable` command
+
+
+def long_table_row(i: int) -> list[str]:
+    """Row i of `longtable`: an SKU line as a ranking would show it (name, GMV, orders, change)."""
+    return [f"SKU-{i:04d} · 无线蓝牙耳机 降噪版 电子产品/音频/耳机 · 旗舰店", f"¥{(i * 7919) % 100_000:,}.{i % 100:02d}",
+            f"{(i * 31) % 5000:,}", f"{'+' if i % 3 else '-'}{i % 97}.{i % 10}%"]
 
 
 def env(fake: FakeFeishu, **extra: str) -> dict[str, str]:
