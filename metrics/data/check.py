@@ -44,7 +44,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import FromClause
 
-from metrics.data.schema import LOGICAL_TABLES, Mapping
+from metrics.data.schema import CORE_TABLES, LOGICAL_TABLES, Mapping
 from metrics.data.warehouse import build_tables
 
 Severity = Literal["error", "warning", "info"]
@@ -54,6 +54,11 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "orders": ("order_id", "customer_id", "ordered_at", "amount", "status"),
     "traffic": ("day", "channel", "sessions"),
     "marketing_spend": ("day", "channel", "spend"),
+    "order_lines": ("order_id", "sku", "quantity"),
+    "products": ("sku",),
+    "inventory": ("day", "sku", "on_hand"),
+    "shipments": ("order_id", "shipped_at"),
+    "returns": ("order_id", "returned_at"),
 }
 _NEEDED_BY: dict[str, str] = {
     "refunded_amount": "refund_rate", "channel": "breakdowns by channel, cac and roas per channel",
@@ -63,6 +68,11 @@ _NEEDED_BY: dict[str, str] = {
 _TABLE_NEEDED_BY: dict[str, str] = {
     "traffic": "sessions, conversion and the funnel",
     "marketing_spend": "spend, cac and roas",
+    "order_lines": "units, items per order, top/movers by sku and margins",
+    "products": "SKU names, categories, lead times and costs",
+    "inventory": "stock, days of cover and stock-outs",
+    "shipments": "fulfilment: ship and delivery times, on-time rate",
+    "returns": "returns by reason, sku and category",
 }
 _EXAMPLES = 5
 _STATUS_LIMIT = 200  # more distinct statuses than this: the column is probably not a status
@@ -284,7 +294,7 @@ def _check_table(engine: Engine, mapping: Mapping, logical: str, source: FromCla
     if report.rows == 0:
         report.problems.append(Problem("warning", f"{logical} has no rows"))
         return report
-    checks = _ORDERS_CHECKS if logical == "orders" else _DAILY_CHECKS
+    checks = _ORDERS_CHECKS if logical == "orders" else _DAILY_CHECKS if logical in CORE_TABLES else ()
     for check in checks:
         try:
             check(engine, source, found, mapping, report, now)

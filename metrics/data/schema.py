@@ -15,6 +15,23 @@ LOGICAL_TABLES: dict[str, tuple[str, ...]] = {
     ),
     "traffic": ("day", "channel", "sessions", "product_views", "add_to_cart"),
     "marketing_spend": ("day", "channel", "spend"),
+    # products, stock and fulfilment (docs/products.md); every one optional
+    "order_lines": ("order_id", "sku", "quantity", "line_amount", "unit_price", "cost"),
+    "products": ("sku", "name", "category", "cost", "lead_time_days"),
+    "inventory": ("day", "sku", "warehouse", "on_hand", "on_order"),
+    "shipments": ("order_id", "shipped_at", "delivered_at", "carrier", "warehouse"),
+    "returns": ("order_id", "sku", "quantity", "amount", "reason", "returned_at"),
+}
+# the tables of the first wave, which every shop has (the rest are optional)
+CORE_TABLES: tuple[str, ...] = ("orders", "traffic", "marketing_spend")
+PRODUCT_TABLES: tuple[str, ...] = ("order_lines", "products", "inventory", "shipments", "returns")
+# columns a table may lack: order lines need line_amount or unit_price (× quantity), the rest are extras
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "order_lines": ("line_amount", "unit_price", "cost"),
+    "products": ("name", "category", "cost", "lead_time_days"),
+    "inventory": ("warehouse", "on_order"),
+    "shipments": ("delivered_at", "carrier", "warehouse"),
+    "returns": ("sku", "quantity", "amount", "reason"),
 }
 
 # the indexes the read queries need (period scans, first-order lookups), created by the demo
@@ -23,6 +40,11 @@ READ_INDEXES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "orders": (("ix_orders_ordered_at", ("ordered_at",)), ("ix_orders_customer", ("customer_id", "ordered_at"))),
     "traffic": (("ix_traffic_day", ("day",)),),
     "marketing_spend": (("ix_spend_day", ("day",)),),
+    "order_lines": (("ix_lines_order", ("order_id",)), ("ix_lines_sku", ("sku",))),
+    "products": (("ix_products_sku", ("sku",)),),
+    "inventory": (("ix_inventory_day", ("day", "sku")),),
+    "shipments": (("ix_shipments_order", ("order_id",)), ("ix_shipments_shipped", ("shipped_at",))),
+    "returns": (("ix_returns_at", ("returned_at",)),),
 }
 
 DEFAULT_DIMENSIONS: tuple[str, ...] = ("channel", "category", "region")
@@ -73,7 +95,11 @@ class Mapping:
         """Dimensions a logical table can be grouped or filtered by."""
         if table == "orders":
             return self.dimensions
-        return ("channel",)  # traffic and spend are recorded per channel only
+        if table in ("traffic", "marketing_spend"):
+            return ("channel",)  # traffic and spend are recorded per channel only
+        # products and stock: what they are recorded by (order lines hang off their order)
+        return {"products": ("category",), "inventory": ("warehouse",), "shipments": ("carrier", "warehouse"),
+                "returns": ("reason",)}.get(table, ())
 
 
 # Words that make a statement more than a read. A config query is run by opsbot's own

@@ -65,6 +65,7 @@ TRAFFIC_MEASURES = ("sessions", "product_views", "add_to_cart")
 SPEND_MEASURES = ("spend",)
 MEASURES = ORDER_MEASURES + TRAFFIC_MEASURES + SPEND_MEASURES
 TOTAL = "__total__"
+ORDER_CHILDREN = ("order_lines", "shipments", "returns")  # rows that belong to one order
 
 # what each measure reads besides its table's base columns (TABLE_COLUMNS): a measure whose column
 # the database lacks is not recorded (Warehouse.recorded), never zero
@@ -83,6 +84,9 @@ _TYPES: dict[str, Any] = {
     "order_id": BigInteger, "customer_id": BigInteger, "ordered_at": Timestamp, "amount": Double,
     "status": String, "refunded_amount": Double, "day": Date, "sessions": Integer,
     "product_views": Integer, "add_to_cart": Integer, "spend": Double,
+    "sku": String, "quantity": Integer, "line_amount": Double, "unit_price": Double, "cost": Double,
+    "lead_time_days": Integer, "on_hand": Integer, "on_order": Integer, "shipped_at": Timestamp,
+    "delivered_at": Timestamp, "returned_at": Timestamp,
 }
 
 
@@ -247,12 +251,25 @@ class Warehouse:
         return self._scoped[key]
 
     def _restrict(self, logical: str, table: Any) -> Any:
+        """The rows of `logical` a scoped chat may see. Order lines, shipments and returns belong to
+        an order: they are seen when their order is. Products and stock are seen under a category
+        scope (stock through its product's category); under any other scope (a channel team) not at
+        all, since stock is not kept per channel."""
+        if logical in ORDER_CHILDREN:
+            orders = self._plain_tables["orders"]
+            seen = select(orders.c.order_id).where(*self._scope_where(orders, "orders"))
+            return select(table).where(table.c.order_id.in_(seen)).subquery(logical)
+        if logical == "inventory" and set(self.scope) <= {"category"} and "products" in self._plain_tables:
+            products = self._plain_tables["products"]
+            skus = select(products.c.sku).where(*self._scope_where(products, "products"))
+            return select(table).where(table.c.sku.in_(skus)).subquery(logical)
+        return select(table).where(*self._scope_where(table, logical)).subquery(logical)
+
+    def _scope_where(self, table: Any, logical: str) -> list[ColumnElement[bool]]:
         dims = self.mapping.table_dimensions(logical)
         if all(d in dims for d in self.scope):
-            where = [table.c[d].in_(values) for d, values in self.scope.items()]
-        else:
-            where = [false()]
-        return select(table).where(*where).subquery(logical)
+            return [table.c[d].in_(values) for d, values in self.scope.items()]
+        return [false()]
 
     @classmethod
     def from_url(cls, url: str, mapping: Mapping, gate: QueryGate | None = None,
