@@ -157,6 +157,7 @@ class FeishuAdapter:
             self._http = None
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.config.drain_timeout)
+        self.api.close()
 
     # ---- inbound ----------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """The Feishu OpenAPI through lark-oapi's `Client`: send, reply, patch a card, upload images and files.
 
 The SDK's calls are synchronous (its async variants still fetch the tenant token with blocking
-`requests` on the caller's loop), so each call runs in a thread (`asyncio.to_thread`). Transient
+`requests` on the caller's loop), so each call runs in a thread, from a pool of the adapter's own:
+a slow Feishu (each call may block up to the timeout) must never take the threads of the loop's
+default pool, on which the outbox, the state database and the other platforms run. Transient
 failures (rate limits, 5xx, no answer) are retried here with a doubling back-off, honouring the
 gateway's x-ogw-ratelimit-reset; what is left raises `FeishuApiError` or the network's exception.
 """
@@ -9,10 +11,12 @@ gateway's x-ogw-ratelimit-reset; what is left raises `FeishuApiError` or the net
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import io
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import lark_oapi as lark
@@ -36,6 +40,7 @@ from bot.adapters.feishu.errors import FeishuApiError, from_response
 log = logging.getLogger(__name__)
 NETWORK_ERRORS = (requests.RequestException, TimeoutError, ConnectionError)
 MAX_WAIT = 30.0  # never sleep longer than this on one back-off, whatever the gateway says
+API_THREADS = 16  # SDK calls in flight at once (the outbox serves 8 chats at once, answers come beside)
 
 
 class OpenAPI:
@@ -43,12 +48,26 @@ class OpenAPI:
         self.config = config
         self.client = (lark.Client.builder().app_id(config.app_id).app_secret(config.app_secret)
                        .domain(config.api_url).timeout(config.timeout).log_level(lark.LogLevel.WARNING).build())
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _threads(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(API_THREADS, thread_name_prefix="feishu-api")
+        return self._pool
+
+    def close(self) -> None:
+        """Let the pool's threads go once their calls are done (a later call starts a new pool)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     async def _call(self, what: str, fn: Callable[[], Any]) -> Any:
         attempt = 0
         while True:
             try:
-                response = await asyncio.to_thread(fn)
+                # as asyncio.to_thread does, with the caller's context variables
+                response = await asyncio.get_running_loop().run_in_executor(
+                    self._threads(), contextvars.copy_context().run, fn)
                 if response.success():
                     return getattr(response, "data", None)  # a patch answers no data
                 error: Exception = from_response(response)
