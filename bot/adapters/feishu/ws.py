@@ -87,6 +87,15 @@ class LongConnection:
             if ws_client.loop is self._loop:
                 ws_client.loop = previous
 
+    async def _close(self) -> None:
+        """On the SDK's loop: stop its reader, then close the socket. Left running with reconnecting
+        off, the reader re-raises the close (ConnectionClosedOK) in a task nobody awaits: an
+        ERROR "receive message loop exit" and "Task exception was never retrieved" on every stop."""
+        for task in asyncio.all_tasks():
+            if getattr(task.get_coro(), "__qualname__", "") == "Client._receive_message_loop":
+                task.cancel()
+        await self.client._disconnect()
+
     async def stop(self) -> None:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
@@ -94,7 +103,7 @@ class LongConnection:
         self.client._auto_reconnect = False  # a closed socket must not be reopened
         if not loop.is_closed():
             with contextlib.suppress(Exception):
-                closing = asyncio.run_coroutine_threadsafe(self.client._disconnect(), loop)
+                closing = asyncio.run_coroutine_threadsafe(self._close(), loop)
                 await asyncio.wait_for(asyncio.wrap_future(closing), 5)
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(loop.stop)
