@@ -46,3 +46,8 @@ class WarehouseBusy(InputError):
 class WarehouseOutOfMemory(InputError):
     """The embedded engine needed more than `[warehouse] memory_limit` for one question (DuckDB
     spills most work to disk, but not all of it)."""
+
+
+class DataNotMapped(InputError):
+    """A question needs a table (or columns) the warehouse does not have or the mapping does not
+    name: the message says which, and where to map it."""

@@ -51,6 +51,12 @@ CATALOG: dict[str, Kpi] = {
         Kpi("roas", "投入产出比", "gmv", "spend", "ratio", True, ("roi", "投产比")),
         Kpi("refund_rate", "退款率", "refunded", "gmv", "percent", False, ("refunds", "退款")),
         Kpi("repurchase_rate", "复购率", "repeat_buyers", "buyers", "percent", True, ("repurchase", "复购")),
+        # from order lines (docs/products.md)
+        Kpi("units", "销量", "units", None, "count", True, ("units_sold", "qty", "quantity", "件数", "销售件数")),
+        Kpi("items_per_order", "连带率", "units", "line_orders", "ratio", True, ("upt", "ipo", "件单比")),
+        Kpi("asp", "件均价", "line_gmv", "units", "money", True, ("average_selling_price", "unit_price", "均价")),
+        Kpi("gross_margin", "毛利", "margin", None, "money", True, ("margin", "profit", "毛利额")),
+        Kpi("margin_rate", "毛利率", "margin", "costed_gmv", "percent", True, ("gross_margin_rate", "gm")),
     )
 }
 

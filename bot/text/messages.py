@@ -84,6 +84,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "`where` 后面需要条件，例如 `where region=east`。",
     },
     "usage_line": {"en": "Usage: {usage}", "zh": "用法：{usage}"},
+    "table_not_mapped": {
+        "en": "This needs the {table} table, which the warehouse does not have. Map it in "
+        "[warehouse.tables.{table}] (columns {columns}) or import it with `opsbot ingest {table}`; "
+        "`opsbot check` shows what is there.",
+        "zh": "此问题需要 {table} 表，但数据仓库中没有。请在 [warehouse.tables.{table}] 中映射（列：{columns}），"
+        "或用 `opsbot ingest {table}` 导入；`opsbot check` 可查看现有数据。",
+    },
+    "columns_not_mapped": {
+        "en": "The {table} table lacks {columns}. Map them in [warehouse.tables.{table}] columns; "
+        "`opsbot check` shows what is there.",
+        "zh": "{table} 表缺少列：{columns}。请在 [warehouse.tables.{table}] columns 中映射；`opsbot check` 可查看现有数据。",
+    },
     "not_allowed": {
         "en": "This chat is not allowed to use opsbot. Ask an admin to add {chat} to the allow-list.",
         "zh": "此会话无权使用 opsbot。请联系管理员将 {chat} 加入白名单。",
@@ -562,6 +574,11 @@ METRIC_LABELS: dict[str, dict[str, str]] = {
     "roas": {"en": "ROAS", "zh": "投入产出比"},
     "refund_rate": {"en": "Refund rate", "zh": "退款率"},
     "repurchase_rate": {"en": "Repurchase rate", "zh": "复购率"},
+    "units": {"en": "Units", "zh": "销量"},
+    "items_per_order": {"en": "Items per order", "zh": "连带率"},
+    "asp": {"en": "ASP", "zh": "件均价"},
+    "gross_margin": {"en": "Gross margin", "zh": "毛利"},
+    "margin_rate": {"en": "Margin rate", "zh": "毛利率"},
 }
 
 DIMENSION_LABELS: dict[str, dict[str, str]] = {

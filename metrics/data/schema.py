@@ -93,7 +93,7 @@ class Mapping:
 
     def table_dimensions(self, table: str) -> tuple[str, ...]:
         """Dimensions a logical table can be grouped or filtered by."""
-        if table == "orders":
+        if table in ("orders", "order_lines"):  # a line is split and filtered by its order
             return self.dimensions
         if table in ("traffic", "marketing_spend"):
             return ("channel",)  # traffic and spend are recorded per channel only

@@ -63,7 +63,10 @@ from metrics.errors import (
 ORDER_MEASURES = ("gmv", "orders", "buyers", "refunded", "repeat_buyers", "new_customers")
 TRAFFIC_MEASURES = ("sessions", "product_views", "add_to_cart")
 SPEND_MEASURES = ("spend",)
-MEASURES = ORDER_MEASURES + TRAFFIC_MEASURES + SPEND_MEASURES
+# from order lines, by their order's time and dimensions (docs/products.md): units sold, what the
+# lines were sold for, the orders they belong to, and the margin over the lines whose cost is known
+LINE_MEASURES = ("units", "line_gmv", "line_orders", "margin", "costed_gmv")
+MEASURES = ORDER_MEASURES + TRAFFIC_MEASURES + SPEND_MEASURES + LINE_MEASURES
 TOTAL = "__total__"
 ORDER_CHILDREN = ("order_lines", "shipments", "returns")  # rows that belong to one order
 
@@ -74,9 +77,16 @@ MEASURE_COLUMNS: dict[str, tuple[str, ...]] = {
     "repeat_buyers": ("customer_id",), "new_customers": ("customer_id", "order_id"),
     "sessions": ("sessions",), "product_views": ("product_views",), "add_to_cart": ("add_to_cart",),
     "spend": ("spend",),
+    "units": ("quantity",), "line_gmv": (), "line_orders": (), "margin": (), "costed_gmv": (),
 }
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "orders": ("ordered_at", "status"), "traffic": ("day",), "marketing_spend": ("day",),
+    "order_lines": ("order_id", "sku", "quantity"),
+}
+# the column a table's days are read from (order lines: their orders')
+COVERAGE_COLUMNS: dict[str, str] = {
+    "orders": "ordered_at", "traffic": "day", "marketing_spend": "day", "inventory": "day",
+    "shipments": "shipped_at", "returns": "returned_at",
 }
 
 # money as 8-byte doubles: SQLAlchemy's Float is DuckDB's 4-byte FLOAT (139.12 → 139.1199951)
@@ -165,6 +175,8 @@ def measure_table(measure: str) -> str:
         return "orders"
     if measure in TRAFFIC_MEASURES:
         return "traffic"
+    if measure in LINE_MEASURES:
+        return "order_lines"
     return "marketing_spend"
 
 
@@ -402,7 +414,17 @@ class Warehouse:
         missing = gaps[table]
         if missing is None:
             return None
-        return tuple(c for c in TABLE_COLUMNS[table] + MEASURE_COLUMNS[measure] if c in missing)
+        lacking = tuple(c for c in TABLE_COLUMNS[table] + MEASURE_COLUMNS[measure] if c in missing)
+        if table == "order_lines" and {"line_amount", "unit_price"} <= set(missing):
+            lacking += ("line_amount",)  # or unit_price: a line's amount is one of them
+        if measure in ("margin", "costed_gmv") and "cost" in missing and self._product_costs_missing(gaps):
+            lacking += ("cost",)  # neither the line's nor the product's cost
+        return lacking
+
+    @staticmethod
+    def _product_costs_missing(gaps: dict[str, tuple[str, ...] | None]) -> bool:
+        products = gaps.get("products", ())
+        return products is None or "cost" in products
 
     def recorded(self, measure: str) -> bool:
         """Whether the database holds the table and columns `measure` is computed from."""
@@ -416,7 +438,9 @@ class Warehouse:
 
     def _coverage(self, logical: str) -> tuple[date | None, date | None]:
         gaps = self.schema_gaps().get(logical, ())
-        date_column = TABLE_COLUMNS[logical][0]
+        if logical == "order_lines":  # lines have their order's days
+            return (None, None) if gaps is None else self._coverage("orders")
+        date_column = COVERAGE_COLUMNS[logical]
         if gaps is None or date_column in gaps:
             return None, None
         column = self.tables[logical].c[date_column]
@@ -488,6 +512,9 @@ class Warehouse:
             if "spend" in wanted:
                 q = self._daily_query("marketing_spend", ["spend"], start, end, by, filters)
                 frames.append(self._read(conn, q, by))
+            lines = [m for m in wanted if m in LINE_MEASURES]
+            if lines:
+                frames.append(self._read(conn, self._lines_query(lines, start, end, by, filters), by))
         if not frames:
             return pd.DataFrame(index=pd.Index([], name=by or "key"))
         out = pd.concat(frames, axis=1)
@@ -553,6 +580,15 @@ class Warehouse:
             clauses.append(col.not_in(f.values) if f.negate else col.in_(f.values))
         return clauses
 
+    def orders_where(self, start: datetime, end: datetime, filters: Sequence[Filter] = ()) -> list[Any]:
+        """The clauses that pick the period's orders that count (not cancelled), filters applied:
+        for the tables that hang off an order (order lines, shipments, returns)."""
+        return self._orders_where(self.tables["orders"], start, end, filters)
+
+    def ts_bounds(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        """Naive local bounds in the stored timestamps' convention (for any timestamp column)."""
+        return self._ts_bounds(start, end)
+
     def _orders_where(self, orders: Table, start: datetime, end: datetime, filters: Sequence[Filter]) -> list[Any]:
         lo, hi = self._ts_bounds(start, end)
         return [
@@ -578,6 +614,62 @@ class Warehouse:
             "refunded": func.coalesce(func.sum(o.c.refunded_amount), 0.0).label("refunded"),
         }
         q = self._grouped([exprs[m] for m in measures], o, by).where(*self._orders_where(o, start, end, filters))
+        return q.group_by(o.c[by]) if by else q
+
+    # ---- order lines ------------------------------------------------------------------
+
+    def line_amount(self) -> Any:
+        """What a line was sold for: line_amount, or unit_price × quantity where only the price is mapped."""
+        lines = self.tables["order_lines"]
+        missing = set(self.schema_gaps().get("order_lines") or ())
+        price = lines.c.unit_price * lines.c.quantity if "unit_price" not in missing else None
+        if "line_amount" in missing:
+            return price
+        return func.coalesce(lines.c.line_amount, price) if price is not None else lines.c.line_amount
+
+    def line_cost(self, products: Any | None) -> Any | None:
+        """A line's total cost: the line's own, else the product's unit cost × quantity (`products`
+        joined); None when no cost is recorded at all."""
+        lines = self.tables["order_lines"]
+        gaps = self.schema_gaps()
+        own = lines.c.cost if "cost" not in (gaps.get("order_lines") or ()) else None
+        unit = None
+        if products is not None and "products" in self.tables and gaps.get("products", ()) is not None \
+                and "cost" not in (gaps.get("products") or ()):
+            unit = products.c.cost * lines.c.quantity
+        if own is not None and unit is not None:
+            return func.coalesce(own, unit)
+        return own if own is not None else unit
+
+    def lines_joined(self) -> tuple[Any, Any | None]:
+        """order_lines joined to their orders (and to products, when that table is there)."""
+        lines, o = self.tables["order_lines"], self.tables["orders"]
+        joined = lines.join(o, lines.c.order_id == o.c.order_id)
+        if self.schema_gaps().get("products", ()) is None:
+            return joined, None
+        products = self.tables["products"]
+        return joined.outerjoin(products, products.c.sku == lines.c.sku), products
+
+    def _lines_query(
+        self, measures: list[str], start: datetime, end: datetime, by: str | None, filters: Sequence[Filter]
+    ) -> Any:
+        lines, o = self.tables["order_lines"], self.tables["orders"]
+        joined, products = self.lines_joined()
+        amount = self.line_amount()
+        cost = self.line_cost(products)
+        known = cost is not None
+        exprs = {
+            "units": func.coalesce(func.sum(lines.c.quantity), 0).label("units"),
+            "line_gmv": func.coalesce(func.sum(amount), 0.0).label("line_gmv"),
+            "line_orders": func.count(distinct(lines.c.order_id)).label("line_orders"),
+            "margin": func.coalesce(func.sum(amount - cost), 0.0).label("margin") if known
+            else literal(0.0).label("margin"),
+            "costed_gmv": func.coalesce(func.sum(case((cost.is_not(None), amount))), 0.0).label("costed_gmv")
+            if known else literal(0.0).label("costed_gmv"),
+        }
+        cols = [exprs[m] for m in measures]
+        q = (select(o.c[by].label("key"), *cols) if by else select(*cols)).select_from(joined)
+        q = q.where(*self._orders_where(o, start, end, filters))
         return q.group_by(o.c[by]) if by else q
 
     def _repeat_query(self, start: datetime, end: datetime, by: str | None, filters: Sequence[Filter]) -> Any:
@@ -688,6 +780,10 @@ class Warehouse:
                 frames.append(self._read_daily(conn, self._by_day(q, day, o, by), keys))
             if "repeat_buyers" in wanted:
                 raise ValueError("repeat buyers are not additive by day; aggregate per bucket")
+            lines = [m for m in wanted if m in LINE_MEASURES]
+            if lines:
+                q = self._lines_query(lines, start, end, by, filters)
+                frames.append(self._read_daily(conn, self._by_day(q, day, o, by), keys))
             for logical, group in (("traffic", TRAFFIC_MEASURES), ("marketing_spend", SPEND_MEASURES)):
                 ms = [m for m in wanted if m in group]
                 if ms:

@@ -1,0 +1,59 @@
+"""The order-line KPIs (units, items per order, ASP, gross margin, margin rate) on the hand-made
+shop: the expected numbers are worked out by hand in small_products.py's docstring."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from metrics.data.schema import Mapping
+from metrics.data.warehouse import Filter, Warehouse
+from metrics.kpis import CATALOG, KpiQuery, evaluate
+from metrics.periods import Period
+from tests.metrics import small_shop
+from tests.metrics.products import small_products
+
+NOV_1_3 = Period(date(2026, 11, 1), date(2026, 11, 4), "2026-11-01..2026-11-03")
+LINE_KPIS = "units items_per_order asp gross_margin margin_rate"
+
+
+def run(wh: Warehouse, names: str, **kw: object):  # type: ignore[no-untyped-def]
+    return evaluate(wh, KpiQuery(tuple(CATALOG[n] for n in names.split()), NOV_1_3, **kw))  # type: ignore[arg-type]
+
+
+def values(result) -> dict[str, float | None]:  # type: ignore[no-untyped-def]
+    return {name: mv.value for name, mv in result.totals.items()}
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse.from_url(small_products.build(tmp_path / "shop.db"), Mapping.default())
+
+
+def test_line_kpis_over_three_days(warehouse: Warehouse) -> None:
+    assert values(run(warehouse, LINE_KPIS)) == pytest.approx({
+        "units": 12, "items_per_order": 12 / 5, "asp": 1135 / 12, "gross_margin": 660, "margin_rate": 660 / 1080,
+    })
+
+
+def test_line_kpis_split_and_filtered_by_their_orders(warehouse: Warehouse) -> None:
+    rows = dict(run(warehouse, "units asp", by="channel").rows)
+    assert {k: v["units"].value for k, v in rows.items() if v["units"].value} == {"search": 7, "social": 4, "email": 1}
+    assert rows["search"]["asp"].value == pytest.approx(1000 / 7)
+    north = run(warehouse, "units", filters=(Filter("region", ("north",)),))  # order 6 (H ×1), 13 (H ×1, A ×2)
+    assert values(north) == {"units": 4}
+
+
+def test_a_price_only_source_gives_line_amounts_as_price_times_quantity(tmp_path: Path) -> None:
+    wh = Warehouse.from_url(small_products.build(tmp_path / "p.db", lines_with="unit_price"), Mapping.default())
+    got = values(run(wh, "asp units"))
+    # unit prices × quantities: 150 + 50 + 80 + 300 + 250 + 250 + 55
+    assert got == pytest.approx({"asp": 1135 / 12, "units": 12})
+
+
+def test_without_order_lines_the_line_kpis_are_not_recorded(tmp_path: Path) -> None:
+    wh = Warehouse.from_url(small_shop.build(tmp_path / "plain.db"), Mapping.default())
+    assert not wh.recorded("units") and wh.missing_columns("units") is None
+    assert values(run(wh, "gmv units"))["units"] is None
