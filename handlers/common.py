@@ -66,7 +66,7 @@ def metric_choices() -> list[str]:
 
 
 def parse_dimension(ctx: Context, word: str | None) -> str:
-    dims = ctx.warehouse.dimensions
+    dims = ctx.warehouse.split_dimensions
     if word is None:
         raise UnknownDimension("missing_dimension", choices=", ".join(dims))
     name = word.lower()

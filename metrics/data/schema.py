@@ -93,8 +93,10 @@ class Mapping:
 
     def table_dimensions(self, table: str) -> tuple[str, ...]:
         """Dimensions a logical table can be grouped or filtered by."""
-        if table in ("orders", "order_lines"):  # a line is split and filtered by its order
+        if table == "orders":
             return self.dimensions
+        if table == "order_lines":  # a line is split and filtered by its order, and by its SKU
+            return (*self.dimensions, "sku")
         if table in ("traffic", "marketing_spend"):
             return ("channel",)  # traffic and spend are recorded per channel only
         # products and stock: what they are recorded by (order lines hang off their order)

@@ -67,6 +67,10 @@ SPEND_MEASURES = ("spend",)
 # lines were sold for, the orders they belong to, and the margin over the lines whose cost is known
 LINE_MEASURES = ("units", "line_gmv", "line_orders", "margin", "costed_gmv")
 MEASURES = ORDER_MEASURES + TRAFFIC_MEASURES + SPEND_MEASURES + LINE_MEASURES
+# what a split or filter by SKU reads from order lines: "gmv by sku" is the lines' amounts, "orders
+# by sku" the orders holding a line of it (an order of three SKUs counts once for each)
+LINE_DIMENSIONS = ("sku",)
+LINE_PROXIES = {"gmv": "line_gmv", "orders": "line_orders"}
 TOTAL = "__total__"
 ORDER_CHILDREN = ("order_lines", "shipments", "returns")  # rows that belong to one order
 
@@ -336,6 +340,38 @@ class Warehouse:
     def dimensions(self) -> tuple[str, ...]:
         return self.mapping.dimensions
 
+    @property
+    def split_dimensions(self) -> tuple[str, ...]:
+        """What answers can be split and filtered by: the orders' dimensions, and sku where order
+        lines are recorded."""
+        return self.dimensions + (LINE_DIMENSIONS if self.recorded("units") else ())
+
+    def check_split(self, name: str) -> None:
+        if name in LINE_DIMENSIONS and name in self.split_dimensions:
+            return
+        self.check_dimension(name)
+
+    @staticmethod
+    def _by_line(by: str | None, filters: Sequence[Filter]) -> bool:
+        return by in LINE_DIMENSIONS or any(f.dimension in LINE_DIMENSIONS for f in filters)
+
+    @classmethod
+    def _line_measures(cls, measures: Iterable[str], by: str | None, filters: Sequence[Filter]) -> list[str]:
+        """The measures to read: split or filtered by SKU, GMV and orders come from the lines."""
+        wanted = list(dict.fromkeys(measures))
+        if not cls._by_line(by, filters):
+            return wanted
+        return list(dict.fromkeys(LINE_PROXIES.get(m, m) for m in wanted))
+
+    @classmethod
+    def _proxied_back(cls, out: pd.DataFrame, measures: Iterable[str], by: str | None,
+                      filters: Sequence[Filter]) -> pd.DataFrame:
+        if cls._by_line(by, filters):
+            for measure, proxy in LINE_PROXIES.items():
+                if measure in measures and proxy in out:
+                    out[measure] = out[proxy]
+        return out
+
     @contextmanager
     def connect(self) -> Iterator[Any]:
         """A connection, within the gate's limits; a database that cannot be reached (or that
@@ -493,10 +529,12 @@ class Warehouse:
         split or filter that way (sessions by region) is left out of the result.
         """
         if by is not None:
-            self.check_dimension(by)
+            self.check_split(by)
         for f in filters:
-            self.check_dimension(f.dimension)
-        wanted = [m for m in dict.fromkeys(measures) if self.available(m, by, filters) and self.recorded(m)]
+            self.check_split(f.dimension)
+        asked = list(dict.fromkeys(measures))
+        wanted = [m for m in self._line_measures(asked, by, filters) if self.available(m, by, filters)
+                  and self.recorded(m)]
         frames: list[pd.DataFrame] = []
         base = [m for m in wanted if m in ("gmv", "orders", "buyers", "refunded")]
         with self.connect() as conn:
@@ -519,7 +557,7 @@ class Warehouse:
             return pd.DataFrame(index=pd.Index([], name=by or "key"))
         out = pd.concat(frames, axis=1)
         # a value with orders but no traffic (or the reverse) has zero of the other
-        return out.fillna(0.0)
+        return self._proxied_back(out.fillna(0.0), asked, by, filters)
 
     def aggregate_many(
         self,
@@ -534,9 +572,9 @@ class Warehouse:
         the history instead of three."""
         measures = list(dict.fromkeys(measures))
         if by is not None:
-            self.check_dimension(by)
+            self.check_split(by)
         for f in filters:
-            self.check_dimension(f.dimension)
+            self.check_split(f.dimension)
         ordered = sorted(periods)
         apart = all(a[1] <= b[0] for a, b in zip(ordered, ordered[1:], strict=False))
         if "new_customers" not in measures or len(periods) < 2 or not apart \
@@ -668,9 +706,12 @@ class Warehouse:
             if known else literal(0.0).label("costed_gmv"),
         }
         cols = [exprs[m] for m in measures]
-        q = (select(o.c[by].label("key"), *cols) if by else select(*cols)).select_from(joined)
-        q = q.where(*self._orders_where(o, start, end, filters))
-        return q.group_by(o.c[by]) if by else q
+        key = (lines.c[by] if by in LINE_DIMENSIONS else o.c[by]) if by else None
+        q = (select(key.label("key"), *cols) if key is not None else select(*cols)).select_from(joined)
+        on_orders = [f for f in filters if f.dimension not in LINE_DIMENSIONS]
+        on_lines = [f for f in filters if f.dimension in LINE_DIMENSIONS]
+        q = q.where(*self._orders_where(o, start, end, on_orders), *self._filter_clauses(lines, on_lines))
+        return q.group_by(key) if key is not None else q
 
     def _repeat_query(self, start: datetime, end: datetime, by: str | None, filters: Sequence[Filter]) -> Any:
         o = self.tables["orders"]
@@ -761,10 +802,12 @@ class Warehouse:
         them over longer buckets ask `aggregate` per bucket instead of summing days.
         """
         if by is not None:
-            self.check_dimension(by)
+            self.check_split(by)
         for f in filters:
-            self.check_dimension(f.dimension)
-        wanted = [m for m in dict.fromkeys(measures) if self.available(m, by, filters) and self.recorded(m)]
+            self.check_split(f.dimension)
+        asked = list(dict.fromkeys(measures))
+        wanted = [m for m in self._line_measures(asked, by, filters) if self.available(m, by, filters)
+                  and self.recorded(m)]
         keys = ["day"] + (["key"] if by else [])
         frames: list[pd.DataFrame] = []
         dialect = self.engine.dialect.name
@@ -783,7 +826,8 @@ class Warehouse:
             lines = [m for m in wanted if m in LINE_MEASURES]
             if lines:
                 q = self._lines_query(lines, start, end, by, filters)
-                frames.append(self._read_daily(conn, self._by_day(q, day, o, by), keys))
+                split = self.tables["order_lines"] if by in LINE_DIMENSIONS else o
+                frames.append(self._read_daily(conn, self._by_day(q, day, split, by), keys))
             for logical, group in (("traffic", TRAFFIC_MEASURES), ("marketing_spend", SPEND_MEASURES)):
                 ms = [m for m in wanted if m in group]
                 if ms:
@@ -795,6 +839,7 @@ class Warehouse:
         out = frames[0]
         for frame in frames[1:]:
             out = out.merge(frame, on=keys, how="outer")
+        out = self._proxied_back(out, asked, by, filters)
         return out.fillna(0.0).sort_values(keys).reset_index(drop=True)
 
     def hourly(
@@ -849,8 +894,8 @@ class Warehouse:
 
     def distinct_values(self, dimension: str, limit: int = 1000) -> list[str]:
         """The values a dimension takes in orders (for suggestions on a mistyped value)."""
-        self.check_dimension(dimension)
-        o = self.tables["orders"]
+        self.check_split(dimension)
+        table = self.tables["order_lines" if dimension in LINE_DIMENSIONS else "orders"]
         with self.connect() as conn:
-            rows = conn.execute(select(o.c[dimension]).distinct().limit(limit)).scalars().all()
+            rows = conn.execute(select(table.c[dimension]).distinct().limit(limit)).scalars().all()
         return sorted(str(v) for v in rows if v is not None)

@@ -57,3 +57,28 @@ def test_without_order_lines_the_line_kpis_are_not_recorded(tmp_path: Path) -> N
     wh = Warehouse.from_url(small_shop.build(tmp_path / "plain.db"), Mapping.default())
     assert not wh.recorded("units") and wh.missing_columns("units") is None
     assert values(run(wh, "gmv units"))["units"] is None
+
+
+def test_top_sku_by_gmv_and_units_reads_the_lines(warehouse: Warehouse) -> None:
+    from metrics.breakdown import top
+
+    by_gmv = top(warehouse, "sku", CATALOG["gmv"], NOV_1_3)
+    # A: 150 + 250, H: 300 + 250, T: 80 (order 7's T is cancelled), X: 55, B: 50
+    assert [(r.key, r.value) for r in by_gmv.rows] == [("SKU-H", 550), ("SKU-A", 400), ("SKU-T", 80),
+                                                       ("SKU-X", 55), ("SKU-B", 50)]
+    assert by_gmv.total == 1135
+    by_units = top(warehouse, "sku", CATALOG["units"], NOV_1_3)
+    assert {r.key: r.value for r in by_units.rows} == {"SKU-A": 4, "SKU-T": 4, "SKU-H": 2, "SKU-B": 1, "SKU-X": 1}
+    orders = top(warehouse, "sku", CATALOG["orders"], NOV_1_3)  # orders holding a line of the SKU
+    assert {r.key: r.value for r in orders.rows} == {"SKU-A": 2, "SKU-H": 2, "SKU-T": 1, "SKU-B": 1, "SKU-X": 1}
+
+
+def test_a_sku_filter_and_daily_units(warehouse: Warehouse) -> None:
+    only_a = run(warehouse, "units gmv", filters=(Filter("sku", ("SKU-A",)),))
+    assert values(only_a) == {"units": 4, "gmv": 400}
+    from datetime import datetime
+    daily = warehouse.daily(["units"], datetime(2026, 11, 1), datetime(2026, 11, 4), by="sku")
+    got = {(str(r.day), r.key): r.units for r in daily.itertuples()}
+    assert got == {("2026-11-01", "SKU-A"): 2, ("2026-11-01", "SKU-B"): 1, ("2026-11-01", "SKU-T"): 4,
+                   ("2026-11-01", "SKU-H"): 1, ("2026-11-03", "SKU-H"): 1, ("2026-11-03", "SKU-A"): 2,
+                   ("2026-11-03", "SKU-X"): 1}
