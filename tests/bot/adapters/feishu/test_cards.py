@@ -62,7 +62,7 @@ def card_json_bytes(card: dict[str, Any]) -> int:
      '<at user_id="all">所有人</at> **x** [y](http://evil) </font>'),
     ("kpi <at id=all></at>", "<at"),  # an unknown metric
     ("<at_id=all></at> **boss** hi", "<at_id=all></at>"),  # an unknown command
-])
+], ids=["filter", "quoted-value", "unknown-metric", "unknown-command"])
 async def test_hostile_text_the_bot_echoes_is_shown_literally(
     typed: str, echoed: str, ws_adapter: FeishuAdapter, fake_feishu: FakeFeishu
 ) -> None:
