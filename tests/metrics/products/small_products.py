@@ -9,6 +9,10 @@ its line never counts; order 1 is in October):
   order 13 (search): SKU-H ×1 250.00 (product's 120) · SKU-A ×2 250.00 (product's 2 × 30)
   order 20 (email):  SKU-X ×1 55.00 (no product row: cost unknown)
   → units 12, line GMV 1135, 5 orders; costed GMV 1080, cost 420, margin 660.
+
+Stock (end-of-day snapshots, 10-30..11-03): SKU-A at east_dc 6 6 4 4 2 and south_dc 3 every day;
+SKU-T at east_dc 8 8 4 0 0 (out from 11-02, still out); SKU-H at east_dc 5 5 4 4 3; SKU-B at
+east_dc 9 9 9 – 8 (no row on 11-02: unknown, not zero). SKU-X has no stock rows.
 """
 
 from __future__ import annotations
@@ -41,6 +45,20 @@ PRODUCTS = [
 ]
 
 
+INVENTORY = [
+    # day, sku, warehouse, on_hand, on_order
+    *[(d, "SKU-A", "east_dc", q, 0) for d, q in zip(("2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02",
+                                                       "2026-11-03"), (6, 6, 4, 4, 2), strict=True)],
+    *[(d, "SKU-A", "south_dc", 3, 0) for d in ("2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02", "2026-11-03")],
+    *[(d, "SKU-T", "east_dc", q, 10 if q == 0 else 0) for d, q in zip(
+        ("2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02", "2026-11-03"), (8, 8, 4, 0, 0), strict=True)],
+    *[(d, "SKU-H", "east_dc", q, 0) for d, q in zip(("2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02",
+                                                       "2026-11-03"), (5, 5, 4, 4, 3), strict=True)],
+    *[(d, "SKU-B", "east_dc", q, 0) for d, q in zip(("2026-10-30", "2026-10-31", "2026-11-01", "2026-11-03"),
+                                                      (9, 9, 9, 8), strict=True)],
+]
+
+
 def build(path: Path, *, lines_with: str = "line_amount") -> str:
     """The shop as a SQLite file; `lines_with` "unit_price" leaves line_amount out of order_lines
     (a source that records the price only)."""
@@ -58,5 +76,9 @@ def build(path: Path, *, lines_with: str = "line_amount") -> str:
                           "lead_time_days integer)"))
         conn.execute(text("insert into products values (:a, :b, :c, :d, :e)"),
                      [dict(zip("abcde", row, strict=True)) for row in PRODUCTS])
+        conn.execute(text("create table inventory (day text, sku text, warehouse text, on_hand integer, "
+                          "on_order integer)"))
+        conn.execute(text("insert into inventory values (:a, :b, :c, :d, :e)"),
+                     [dict(zip("abcde", row, strict=True)) for row in INVENTORY])
     engine.dispose()
     return url
