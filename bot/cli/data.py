@@ -31,7 +31,8 @@ def check(config_path: str | None, as_json: bool, strict: bool) -> None:
 
 
 @click.command()
-@click.argument("table", type=click.Choice(["orders", "traffic", "marketing_spend"]))
+@click.argument("table", type=click.Choice(["orders", "traffic", "marketing_spend", "order_lines", "products",
+                                            "inventory", "shipments", "returns"]))
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @config_option
 @click.option("--map", "maps", multiple=True, metavar="LOGICAL=HEADER",
@@ -40,11 +41,14 @@ def check(config_path: str | None, as_json: bool, strict: bool) -> None:
 @click.option("--set", "sets", multiple=True, metavar="LOGICAL=VALUE",
               help="Give a column the same value on every row, e.g. --set channel=search (repeatable).")
 @click.option("--preset", default=None, metavar="NAME",
-              help="A known export format: uci-retail (UCI Online Retail invoice lines).")
+              help="A known export format: uci-retail (UCI Online Retail invoice lines, into orders with their "
+                   "order_lines and products).")
 @click.option("--lines", is_flag=True,
               help="Rows are order lines: sum quantity x unit price into one order per order_id.")
-@click.option("--quantity", default=None, metavar="HEADER", help="With --lines: the quantity column.")
-@click.option("--unit-price", default=None, metavar="HEADER", help="With --lines: the unit price column.")
+@click.option("--quantity", default=None, metavar="HEADER",
+              help="With --lines (or into order_lines): the quantity column.")
+@click.option("--unit-price", default=None, metavar="HEADER",
+              help="With --lines (or into order_lines): the unit price column.")
 @click.option("--date-format", default=None, metavar="FORMAT",
               help="strptime layout of dates, e.g. '%d/%m/%Y %H:%M' (default: ISO 8601).")
 @click.option("--timestamps", type=click.Choice(["local", "utc"]), default=None,
@@ -67,7 +71,8 @@ def ingest(
 
     Each file is one transaction: it goes in whole, or (when a row is rejected) not at all,
     with every rejected row listed and written to <file>.rejects.csv. Rows are upserted by
-    key (order_id; day and channel), so importing a file again never duplicates anything.
+    key (order_id; day and channel; order_id and sku; ...: docs/data.md), so importing a file
+    again never duplicates anything.
     Exit 0 every file loaded, 1 a file was refused or failed, 2 nothing could be imported.
     """
     from metrics.data.ingest import IngestOptions, IngestSetupError, ingest_files, parse_assignments
@@ -79,7 +84,7 @@ def ingest(
         columns.update({k: v for k, v in (("quantity", quantity), ("unit_price", unit_price)) if v})
         options = IngestOptions(
             columns=columns, constants=parse_assignments(sets, "--set"), preset=preset,
-            lines=lines or bool(quantity or unit_price), date_format=date_format,
+            lines=lines or (table == "orders" and bool(quantity or unit_price)), date_format=date_format,
             timestamps=timestamps,  # type: ignore[arg-type]
             encoding=encoding, delimiter="\t" if delimiter in ("tab", "\\t") else delimiter,
             partial=partial, rejects_dir=rejects_dir,

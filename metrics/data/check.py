@@ -29,7 +29,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Engine,
+    String,
     and_,
+    case,
+    cast,
     create_engine,
     func,
     inspect,
@@ -76,6 +79,33 @@ _TABLE_NEEDED_BY: dict[str, str] = {
 }
 _EXAMPLES = 5
 _STATUS_LIMIT = 200  # more distinct statuses than this: the column is probably not a status
+
+# An order's lines "disagree" with its amount when their sum is further from it than this: a cent
+# (each line rounded to cents) or half a percent of the amount, whichever is more (a rounding or a
+# discount spread over the lines is not worth a warning; a missing or doubled line is)
+LINE_SUM_TOLERANCE = "more than max(0.01, 0.5 % of the order's amount)"
+
+
+def line_sum_tolerance(amount: Any) -> Any:
+    """max(0.01, 0.5 % of |amount|) as SQL (no greatest() on SQLite)."""
+    share = func.abs(amount) * 0.005
+    return case((share > 0.01, share), else_=0.01)
+
+
+def line_value(lines: FromClause, found: set[str]) -> Any:
+    """An order line's amount in SQL: line_amount, else unit_price x quantity; None when neither column works."""
+    computed = lines.c.unit_price * lines.c.quantity if {"unit_price", "quantity"} <= found else None
+    if "line_amount" in found:
+        return lines.c.line_amount if computed is None else func.coalesce(lines.c.line_amount, computed)
+    return computed
+
+
+def same_key(left: Any, left_integer: bool, right: Any, right_integer: bool, dialect: str) -> Any:
+    """left = right for ids that may be stored as an integer in one table and as text in the other
+    (PostgreSQL and DuckDB refuse to compare the two; SQLite converts by itself)."""
+    if left_integer != right_integer and dialect != "sqlite":
+        return cast(left, String) == cast(right, String)
+    return left == right
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,23 @@ The contract (docs/data.md is the user's version of it):
   every rejected row with its line and reason, also written to a rejects CSV beside the
   input. `partial=True` (`--partial`) loads the valid rows and still reports the rest.
 * **Upsert by key**: orders by `order_id`, traffic and marketing_spend by `(day, channel)`,
-  through `INSERT ... ON CONFLICT DO UPDATE` on a unique index. Re-importing the same or
-  an overlapping file never duplicates a row; the later file's values win. Two rows with
-  the same key inside one file are ambiguous, so the later one is rejected.
+  order_lines by `(order_id, sku)`, products by `sku`, inventory by `(day, sku, warehouse)`,
+  shipments by `order_id`, returns by `(order_id, sku, returned_at)`, through
+  `INSERT ... ON CONFLICT DO UPDATE` on a unique index (DuckDB: MERGE). Re-importing the same
+  or an overlapping file never duplicates a row; the later file's values win. Two rows with
+  the same key inside one file are ambiguous, so the later one is rejected, except order lines:
+  lines of one sku in one order are summed into one line.
 * Only the columns a file provides are updated on conflict: a file without `status`
   does not reset the status of orders already loaded.
 * Tables that do not exist are created, with the indexes metrics/data/load.py builds plus
   the unique index the upsert needs.
 * Invoice-line exports (one row per product line, as most shops export them) are
   aggregated into one order per `order_id` with `lines=True` (`--lines`); the
-  `uci-retail` preset does that for the UCI Online Retail data set.
+  `uci-retail` preset does that for the UCI Online Retail data set, and fills order_lines
+  and products from the same lines in the same transaction.
+* After a file commits, its rows are checked against the other tables (`crosscheck`): lines,
+  shipments and returns of orders that are not in orders, lines that do not sum to their
+  order's amount, SKUs not in products. These are warnings: the rows stay in.
 
 Speed: CSV is parsed by pyarrow's streaming reader into strings, validated with vectorised
 pandas operations, and written with `executemany` of plain tuples. A file loaded into an
@@ -28,8 +35,8 @@ The modules: `tables` (what each logical table needs), `presets` (known export f
 `options` (IngestOptions and the plan they resolve to), `report` (the report and the errors),
 `reading` (sniffing, decompressing, the batch readers), `validation` (raw values into typed columns),
 `duplicates` (keys repeated within a file), `lines` (invoice lines into orders), `target` (the
-table written to), `writing` (the upserts), `rejects` (the rejects file) and `loading` (one file in
-one transaction). This module holds the entry points, `ingest_files` and `parse_assignments`.
+table written to), `writing` (the upserts), `rejects` (the rejects file), `loading` (one file in
+one transaction) and `crosscheck` (the warnings about the other tables). This module holds the entry points, `ingest_files` and `parse_assignments`.
 """
 
 from __future__ import annotations
@@ -96,10 +103,13 @@ def ingest_files(
     engine = _engine(url)
     try:
         target = _prepare_target(engine, mapping, table)
+        companions = {name: _prepare_target(engine, mapping, name) for name in plan.companions}
+        also = "".join(f", {t.table.name}" for t in companions.values())
         report = IngestReport(
-            table=table, target=f"{make_url(url).render_as_string(hide_password=True)} table {target.table.name}")
+            table=table, target=f"{make_url(url).render_as_string(hide_password=True)} table {target.table.name}"
+                                f"{also}")
         for f in files:
-            report.files.append(_ingest_file(engine, target, plan, Path(f), progress, now))
+            report.files.append(_ingest_file(engine, target, plan, Path(f), progress, now, mapping, companions))
         return report
     except SQLAlchemyError as exc:
         raise IngestSetupError(_open_error(engine, exc)) from exc

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from metrics.data.ingest.presets import PRESETS, Preset
 from metrics.data.ingest.report import FileError, IngestSetupError
-from metrics.data.ingest.tables import KEYS, LINE_COLUMNS, REQUIRED
+from metrics.data.ingest.tables import KEYS, LINE_COLUMNS, NULLABLE_KEYS, REQUIRED
 from metrics.data.schema import LOGICAL_TABLES, Mapping
 
 
@@ -47,6 +47,13 @@ class _Plan:
     statuses: dict[str, tuple[str, ...]]
     logical: tuple[str, ...]  # logical columns of the table, extra dimensions included
     options: IngestOptions
+    # lines mode with a preset that also fills order_lines and products: the line-level columns it reads
+    line_extras: tuple[str, ...] = ()
+
+    @property
+    def companions(self) -> tuple[str, ...]:
+        """The other tables this import fills from the same file (the preset's order lines and products)."""
+        return self.preset.companions if self.preset is not None and self.lines else ()
 
     @property
     def placed(self) -> str:
@@ -66,15 +73,19 @@ def _plan(table: str, options: IngestOptions, mapping: Mapping) -> _Plan:
         if preset is None:
             raise IngestSetupError(f"unknown preset {options.preset!r} (known: {', '.join(PRESETS)})")
         if table != "orders":
-            raise IngestSetupError(f"preset {preset.name!r} imports orders, not {table}")
+            also = f" (with their {' and '.join(preset.companions)})" if preset.companions else ""
+            raise IngestSetupError(f"preset {preset.name!r} imports orders{also}, not {table}: "
+                                   f"run opsbot ingest orders --preset {preset.name} FILE")
     lines = options.lines or bool(preset and preset.lines)
     if lines and table != "orders":
         raise IngestSetupError("--lines aggregates order lines into orders: it applies to the orders table only")
     logical = LOGICAL_TABLES[table] + (tuple(d for d in mapping.extra_dimensions if d not in LOGICAL_TABLES[table])
                                        if table == "orders" else ())
-    allowed = logical + (LINE_COLUMNS if lines else ())
+    line_extras = tuple(preset.line_columns) if preset and lines and preset.companions else ()
+    allowed = logical + (LINE_COLUMNS if lines else ()) + line_extras
     # the preset's choices first, the user's options over them
-    columns = {**(preset.columns if preset else {}), **options.columns}
+    columns = {**(preset.columns if preset else {}), **(preset.line_columns if line_extras else {}),
+               **options.columns}
     constants = {**(preset.constants if preset else {}), **options.constants}
     for given in (options.columns, options.constants):
         for name in given:
@@ -88,7 +99,8 @@ def _plan(table: str, options: IngestOptions, mapping: Mapping) -> _Plan:
     for name in set(columns) & set(options.constants):
         columns.pop(name)
     for key in KEYS[table]:
-        if key in constants and table == "orders":
+        # ids identify a row: one value for every row would make them all one row
+        if key in constants and key in ("order_id", "sku") and key not in NULLABLE_KEYS.get(table, ()):
             raise IngestSetupError(f"{key} is the key of {table}: it must come from the file, not --set")
     if lines and "amount" in constants:
         raise IngestSetupError("in --lines mode the amount is computed from the lines: do not --set it")
@@ -101,7 +113,7 @@ def _plan(table: str, options: IngestOptions, mapping: Mapping) -> _Plan:
         source_zone=utc if file_ts == "utc" else zone,
         target_zone=utc if mapping.timestamps == "utc" else zone,
         statuses={k: tuple(v) for k, v in mapping.statuses.items()},
-        logical=logical, options=options,
+        logical=logical, options=options, line_extras=line_extras,
     )
 
 
@@ -112,7 +124,7 @@ def _match_headers(plan: _Plan, header: Sequence[str]) -> dict[str, str]:
         by_lower.setdefault(h.lower(), []).append(h)
     found: dict[str, str] = {}
     missing: list[str] = []
-    wanted = plan.logical + (LINE_COLUMNS if plan.lines else ())
+    wanted = plan.logical + (LINE_COLUMNS if plan.lines else ()) + plan.line_extras
     for logical in wanted:
         if logical in plan.constants:
             continue
@@ -135,6 +147,10 @@ def _match_headers(plan: _Plan, header: Sequence[str]) -> dict[str, str]:
         required = [c for c in required if c != "amount"]
         if "amount" not in found:
             required += [c for c in LINE_COLUMNS if c not in plan.constants]
+        required += [c for c in plan.line_extras if c == "sku"]  # the preset's lines are by sku
+    if plan.table == "order_lines" and not {"line_amount", "unit_price"} & (set(found) | set(plan.constants)):
+        # a line's amount: as given, or its unit price x quantity
+        missing.append("line_amount or unit_price")
     missing += [c for c in required if c not in found and c not in plan.constants and not any(
         m.startswith(c + " ") for m in missing)]
     if missing:

@@ -1,5 +1,5 @@
 """Known export formats (`--preset`): their column mapping and the rules that turn their invoice
-lines into orders."""
+lines into orders, order lines and products."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ class Preset:
     cancel_prefix: str | None = None  # order ids starting with it are cancellations (credit notes)
     skip_prefixes: tuple[str, ...] = ()  # order ids starting with these are not orders at all
     sales_lines_only: bool = False  # amount counts lines with quantity > 0 and unit price > 0 only
+    # the same file also fills these tables: order_lines (the order's counted lines, by sku) and
+    # products (sku and its most frequent name), from these line-level columns
+    companions: tuple[str, ...] = ()
+    line_columns: dict[str, str] = field(default_factory=dict)  # "sku", "name" -> header
 
 
 PRESETS: dict[str, Preset] = {
@@ -27,7 +31,10 @@ PRESETS: dict[str, Preset] = {
             "UCI Online Retail invoice lines: one order per InvoiceNo, amount = sum of Quantity x UnitPrice "
             "over its sales lines; 'C' invoices are cancellations, 'A' invoices (bad-debt adjustments) and "
             "invoices without a sales line are skipped; CustomerID -> customer_id (empty: guest, kept as null), "
-            "Country -> region, channel 'online', category 'unknown'."
+            "Country -> region, channel 'online', category 'unknown'. The same file fills order_lines "
+            "(StockCode -> sku, the invoice's sales lines, line_amount = Quantity x UnitPrice, lines of one "
+            "StockCode in one invoice summed) and products (StockCode -> sku, its most frequent Description "
+            "-> name)."
         ),
         columns={
             "order_id": "InvoiceNo", "ordered_at": "InvoiceDate", "customer_id": "CustomerID",
@@ -39,5 +46,7 @@ PRESETS: dict[str, Preset] = {
         cancel_prefix="C",
         skip_prefixes=("A",),
         sales_lines_only=True,
+        companions=("products", "order_lines"),
+        line_columns={"sku": "StockCode", "name": "Description"},
     ),
 }

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Date,
     Double,
@@ -18,7 +19,9 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    func,
     inspect,
+    literal_column,
     text,
 )
 from sqlalchemy import types as sqltypes
@@ -27,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from metrics.data.dialects import Timestamp
 from metrics.data.ingest.report import IngestSetupError
-from metrics.data.ingest.tables import _KINDS, KEYS, UNIQUE_INDEX, Kind
+from metrics.data.ingest.tables import KEYS, NULLABLE_KEYS, ORDER_CHILDREN, UNIQUE_INDEX, Kind, kind_of
 from metrics.data.schema import READ_INDEXES, Mapping
 
 # types of tables ingest creates. Ids are text: real ids have prefixes and leading zeros
@@ -97,8 +100,11 @@ def _prepare_target(engine: Engine, mapping: Mapping, logical: str) -> _Target:
         raise IngestSetupError(_open_error(engine, exc)) from exc
     metadata = MetaData()
     if not exists:
+        # an order's lines, shipment and returns join their order: their order_id takes its type
+        int_order = logical in ORDER_CHILDREN and _orders_id_is_integer(engine, insp, mapping)
         table = Table(tmap.table, metadata, *[
-            Column(phys, _CREATE_TYPES[_KINDS.get(c, "text")], key=c) for c, phys in physical.items()
+            Column(phys, BigInteger if c == "order_id" and int_order else _CREATE_TYPES[kind_of(logical, c)], key=c)
+            for c, phys in physical.items()
         ])
         with engine.begin() as conn:
             table.create(conn)
@@ -107,7 +113,7 @@ def _prepare_target(engine: Engine, mapping: Mapping, logical: str) -> _Target:
                 _unique_index(table, logical).create(conn)
                 for name, cols in READ_INDEXES[logical]:
                     Index(name, *[table.c[c] for c in cols]).create(conn)
-        return _Target(logical, table, set(physical), set(), False, True)
+        return _Target(logical, table, set(physical), {"order_id"} if int_order else set(), False, True)
     found = _existing_columns(engine, insp, tmap.table)
     found_lower = {k.lower(): k for k in found}
     cols: list[Column[Any]] = []
@@ -120,7 +126,7 @@ def _prepare_target(engine: Engine, mapping: Mapping, logical: str) -> _Target:
             continue
         existing.add(c)
         db_type = found[name]
-        kind = _KINDS.get(c, "text")
+        kind = kind_of(logical, c)
         if kind == "id" and isinstance(db_type, sqltypes.Integer):
             int_ids.add(c)
         if kind == "timestamp" and isinstance(db_type, sqltypes.DateTime) and db_type.timezone:
@@ -138,14 +144,28 @@ def _prepare_target(engine: Engine, mapping: Mapping, logical: str) -> _Target:
     return _Target(logical, table, existing, int_ids, aware, False)
 
 
-def _existing_columns(engine: Engine, insp: Any, name: str) -> dict[str, Any]:
+def _orders_id_is_integer(engine: Engine, insp: Any, mapping: Mapping) -> bool:
+    """Whether the orders table exists with an integer order_id (then a new child table's is one too)."""
+    orders = mapping.tables["orders"]
+    if orders.query is not None or not insp.has_table(orders.table):
+        return False
+    found = _existing_columns(engine, insp, orders.table)
+    physical = orders.columns.get("order_id", "order_id")
+    name = physical if physical in found else {k.lower(): k for k in found}.get(physical.lower())
+    return name is not None and isinstance(found[name], sqltypes.Integer)
+
+
+def _existing_columns(bind: Engine | Connection, insp: Any, name: str) -> dict[str, Any]:
     """column name -> SQLAlchemy type of an existing table (DuckDB cannot reflect: its catalogue instead)."""
-    if engine.dialect.name != "duckdb":
+    if bind.dialect.name != "duckdb":
         return {c["name"]: c["type"] for c in insp.get_columns(name)}
-    with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :t "
-            "ORDER BY ordinal_position"), {"t": name}).all()
+    query = text("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :t "
+                 "ORDER BY ordinal_position")
+    if isinstance(bind, Connection):
+        rows = bind.execute(query, {"t": name}).all()
+    else:
+        with bind.connect() as conn:
+            rows = conn.execute(query, {"t": name}).all()
     out: dict[str, Any] = {}
     for column, data_type in rows:
         kind = str(data_type).upper()
@@ -169,12 +189,36 @@ def _open_error(engine: Engine, exc: BaseException) -> str:
 
 
 def _unique_index(table: Table, logical: str) -> Index:
-    return Index(UNIQUE_INDEX[logical], *[table.c[k] for k in KEYS[logical]], unique=True)
+    return Index(UNIQUE_INDEX[logical], *conflict_target(table, logical), unique=True)
+
+
+def conflict_target(table: Table, logical: str) -> list[Any]:
+    """The key as the unique index holds it: nullable parts as coalesce(column, ''), so that two rows
+    without a warehouse (or a sku) are the same key, as they are for DuckDB's IS NOT DISTINCT FROM."""
+    nullable = NULLABLE_KEYS.get(logical, ())
+    return [func.coalesce(table.c[k], literal_column("''")) if k in nullable else table.c[k] for k in KEYS[logical]]
+
+
+def index_names(bind: Engine | Connection, insp: Any, table: str) -> set[str]:
+    """The names of a table's indexes, expression indexes included (SQLite's reflection skips those)."""
+    if bind.dialect.name == "sqlite":
+        query = text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :t")
+        if isinstance(bind, Connection):
+            return {r[0] for r in bind.execute(query, {"t": table})}
+        with bind.connect() as conn:
+            return {r[0] for r in conn.execute(query, {"t": table})}
+    return {i["name"] for i in insp.get_indexes(table)}
 
 
 def _ensure_unique(engine: Engine, insp: Any, table: Table, logical: str) -> None:
     """ON CONFLICT needs a unique index on exactly the key columns; add one if the table has none."""
-    want = {table.c[k].name for k in KEYS[logical]}
+    key_names = [table.c[k].name for k in KEYS[logical]]
+    want = set(key_names)
+    if logical in NULLABLE_KEYS:
+        # an expression index: known by its name (reflection does not compare expressions)
+        if UNIQUE_INDEX[logical] in index_names(engine, insp, table.name):
+            return
+        want = {"-"}  # never among the plain column sets below
     candidates = [set(insp.get_pk_constraint(table.name).get("constrained_columns") or [])]
     candidates += [set(u["column_names"]) for u in insp.get_unique_constraints(table.name)]
     candidates += [set(i["column_names"]) for i in insp.get_indexes(table.name) if i.get("unique")]
@@ -185,7 +229,7 @@ def _ensure_unique(engine: Engine, insp: Any, table: Table, logical: str) -> Non
             _unique_index(table, logical).create(conn)
     except SQLAlchemyError as exc:
         raise IngestSetupError(
-            f"cannot add the unique index {UNIQUE_INDEX[logical]} on {table.name}({', '.join(sorted(want))}) "
+            f"cannot add the unique index {UNIQUE_INDEX[logical]} on {table.name}({', '.join(key_names)}) "
             f"that upserts need: the table already has duplicate keys ({exc.__class__.__name__}). "
             f"Run `opsbot check` to see them."
         ) from exc

@@ -12,7 +12,7 @@ import pandas as pd
 from metrics.data.ingest.options import _Plan
 from metrics.data.ingest.reading import _Batch
 from metrics.data.ingest.report import IngestSetupError
-from metrics.data.ingest.tables import _KINDS, KEYS, LINE_COLUMNS, REQUIRED
+from metrics.data.ingest.tables import KEYS, LINE_COLUMNS, NULLABLE_KEYS, POSITIVE, REQUIRED, kind_of
 
 
 class _Problems:
@@ -168,8 +168,10 @@ def _parse(batch: _Batch, plan: _Plan, headers: dict[str, str], int_ids: set[str
     n = len(raw)
     problems = _Problems()
     out: dict[str, Any] = {}
+    present_of: dict[str, pd.Series] = {}
+    needed = _needed(plan)
     for logical, header in headers.items():
-        kind = _KINDS.get(logical, "text")
+        kind = kind_of(plan.table, logical)
         col = raw[header]
         if kind in ("id", "text"):
             values = _ids(col) if kind == "id" else _text(col)
@@ -198,22 +200,34 @@ def _parse(batch: _Batch, plan: _Plan, headers: dict[str, str], int_ids: set[str
             values, bad = _numbers(col)
             present = values.notna() | bad
             problems.add(bad, logical + ": {} is not a number", col)
-            if kind in ("money", "count") and not (plan.lines and logical == "amount"):
+            if (plan.table, logical) in POSITIVE:
+                problems.add(values <= 0, logical + ": {} is not positive" + _POSITIVE_WHY[plan.table], col)
+            elif kind in ("money", "count") and not (plan.lines and logical == "amount"):
                 problems.add(values < 0, logical + ": negative ({})", values)
             if kind == "count":
                 problems.add(values.notna() & (values % 1 != 0), logical + ": {} is not a whole number", values)
-        if logical in REQUIRED[plan.table] or logical in KEYS[plan.table] or (plan.lines and logical in LINE_COLUMNS):
+        if logical in needed:
             # present: a value after trimming, parseable or not (from the values above: no second pass)
             problems.add(~present, logical + ": missing")
         out[logical] = values
+        present_of[logical] = present
     for logical, value in plan.constants.items():
         if logical in plan.logical or logical in LINE_COLUMNS:
             out[logical] = _constant(logical, value, n, plan)
+    for logical in NULLABLE_KEYS.get(plan.table, ()):
+        if logical not in out:  # a file without the column: every row has none (one unnamed warehouse)
+            out[logical] = pd.Series(np.nan, index=raw.index, dtype="str")
     frame = pd.DataFrame(out, index=raw.index)
     frame["_line"] = lines
     if plan.table == "orders" and not plan.lines and "refunded_amount" in frame and "amount" in frame:
         over = frame["refunded_amount"] > frame["amount"] + 1e-9
         problems.add(over, "refunded_amount {} is more than amount {}", frame["refunded_amount"], frame["amount"])
+    if plan.table == "order_lines":
+        _line_amounts(frame, present_of, problems)
+    if plan.table == "shipments" and "delivered_at" in frame and "shipped_at" in frame:
+        early = frame["delivered_at"] < frame["shipped_at"]
+        problems.add(early, "delivered_at {} is before shipped_at {}", frame["delivered_at"].astype("str"),
+                     frame["shipped_at"].astype("str"))
     bad_mask = problems.mask(n)
     rejects = [(int(lines[i]), "; ".join(problems.reasons[i])) for i in sorted(problems.reasons)]
     rejected_keys: set[str] = set()
@@ -222,8 +236,44 @@ def _parse(batch: _Batch, plan: _Plan, headers: dict[str, str], int_ids: set[str
     return _Parsed(frame.loc[~bad_mask].reset_index(drop=True), rejects, rejected_keys), int(blank.sum())
 
 
+_POSITIVE_WHY = {
+    "order_lines": " (a line sells at least one unit; returns and cancellations are not order lines)",
+    "returns": " (a return takes back at least one unit)",
+}
+
+
+def _needed(plan: _Plan) -> set[str]:
+    """Columns every row must have a value in: the required ones and the key (but for its nullable parts)."""
+    needed = set(REQUIRED[plan.table]) | (set(KEYS[plan.table]) - set(NULLABLE_KEYS.get(plan.table, ())))
+    if plan.lines:
+        needed |= set(LINE_COLUMNS) | ({"sku"} & set(plan.line_extras))
+    return needed
+
+
+def _line_amounts(frame: pd.DataFrame, present: dict[str, pd.Series], problems: _Problems) -> None:
+    """An order line's amount: line_amount as given, else unit_price x quantity (float noise rounded off)."""
+    given = frame["line_amount"] if "line_amount" in frame else None
+    if "unit_price" in frame and "quantity" in frame:
+        computed = (frame["unit_price"] * frame["quantity"]).round(6)
+        frame["line_amount"] = computed if given is None else given.where(given.notna(), computed)
+    if "line_amount" not in frame:
+        return
+    # rows with neither, where the missing value is not already a reason (a value that is not a number)
+    bad = pd.Series(False, index=frame.index)
+    for c in ("line_amount", "unit_price"):
+        if c in present:
+            bad |= present[c] & frame[c].isna()
+    unknown = frame["line_amount"].isna() & ~bad & frame["quantity"].notna()
+    if given is None:
+        problems.add(unknown, "unit_price: missing (the line's amount is unit_price x quantity)")
+    elif "unit_price" in frame:
+        problems.add(unknown, "line_amount: missing, and no unit_price to compute it from")
+    else:
+        problems.add(unknown, "line_amount: missing")
+
+
 def _constant(logical: str, value: str, n: int, plan: _Plan) -> pd.Series:
-    kind = _KINDS.get(logical, "text")
+    kind = kind_of(plan.table, logical)
     s = pd.Series([value] * n, dtype="str")
     if kind in ("id", "text"):
         return s
@@ -242,6 +292,6 @@ def _check_constants(plan: _Plan) -> None:
     """Fail before reading any file when a --set value cannot be used."""
     for logical, value in plan.constants.items():
         _constant(logical, value, 1, plan)
-        kind = _KINDS.get(logical, "text")
+        kind = kind_of(plan.table, logical)
         if kind in ("money", "count") and float(value) < 0:
             raise IngestSetupError(f"--set {logical}={value!r}: negative")

@@ -9,12 +9,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Index, and_, func, insert, inspect, literal_column, or_, select
+from sqlalchemy import (
+    Index,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Connection
 
 from metrics.data.ingest.options import _Plan
-from metrics.data.ingest.tables import _KINDS, KEYS, UNIQUE_INDEX
-from metrics.data.ingest.target import _Target, _unique_index
+from metrics.data.ingest.tables import KEYS, NULLABLE_KEYS, SUMMED, UNIQUE_INDEX, kind_of
+from metrics.data.ingest.target import _Target, _unique_index, conflict_target, index_names
 from metrics.data.schema import READ_INDEXES
 
 
@@ -33,9 +46,11 @@ class _Writer:
         self.columns = [c for c in target.table.c.keys() if c in provided or c in self.defaults]
         self.update = [c for c in self.columns if c in provided and c not in keys]
         self.keys = list(keys)
+        self.nullable = set(NULLABLE_KEYS.get(target.logical, ()))
         self.fast_empty = False
         self.rows = 0
         self.merged = 0  # DuckDB: rows MERGE inserted or changed
+        self.added = 0  # order lines added into a line this file wrote before (not a change of their own)
 
     def _defaults(self, provided: Sequence[str]) -> dict[str, Any]:
         if self.target.logical != "orders":
@@ -56,7 +71,7 @@ class _Writer:
             return self.merged if self.merged >= 0 else None
         if self.dialect != "sqlite":
             return None
-        return int(self.conn.connection.driver_connection.total_changes)  # type: ignore[union-attr]
+        return int(self.conn.connection.driver_connection.total_changes) - self.added  # type: ignore[union-attr]
 
     def begin_bulk(self, existing_rows: int) -> None:
         """An empty table: nothing to conflict with (keys within the file are deduplicated before).
@@ -71,7 +86,7 @@ class _Writer:
             return
         if self.dialect != "sqlite":
             return
-        indexes = {i["name"] for i in inspect(self.conn).get_indexes(self.target.table.name)}
+        indexes = index_names(self.conn, inspect(self.conn), self.target.table.name)
         wanted = [UNIQUE_INDEX[self.target.logical]] + [n for n, _ in READ_INDEXES[self.target.logical]]
         if not set(wanted) <= indexes:
             return  # someone else's index layout: keep it and upsert row by row
@@ -116,7 +131,7 @@ class _Writer:
             s = frame[c]
             if c in self.defaults:
                 s = s.where(s.notna(), self.defaults[c])
-            kind = _KINDS.get(c, "text")
+            kind = kind_of(self.target.logical, c)
             if kind == "timestamp":
                 out[c] = self._timestamps(s, sqlite)
             elif kind == "date":
@@ -152,7 +167,8 @@ class _Writer:
         names = [q(self.target.table.c[c].name) for c in self.columns]
         sql = f"INSERT INTO {q(self.target.table.name)} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         if not self.fast_empty:
-            keys = ", ".join(q(self.target.table.c[k].name) for k in self.keys)
+            keys = ", ".join(f"coalesce({q(self.target.table.c[k].name)}, '')" if k in self.nullable
+                             else q(self.target.table.c[k].name) for k in self.keys)
             if self.update:
                 t = self.target.table
                 sets = ", ".join(f"{q(t.c[c].name)}=excluded.{q(t.c[c].name)}" for c in self.update)
@@ -172,27 +188,12 @@ class _Writer:
     def _write_duckdb(self, frame: pd.DataFrame) -> None:
         """DuckDB reads the batch as a registered DataFrame (Arrow, no per-row Python) and MERGEs it by key."""
         t, q = self.target.table, self._q
-        source = pd.DataFrame(index=frame.index)
-        for i, c in enumerate(self.columns):
-            s = frame[c] if c in frame else pd.Series(self.defaults[c], index=frame.index)
-            if c in self.defaults:
-                s = s.where(s.notna(), self.defaults[c])
-            kind = _KINDS.get(c, "text")
-            if kind == "timestamp":
-                s = s.astype("datetime64[us]")
-                if self.target.aware:
-                    s = s.dt.tz_localize(self.plan.target_zone)
-            elif kind == "count" or (kind == "id" and c in self.target.int_ids):
-                s = s.astype("Int64")
-            elif kind in ("money", "number"):
-                s = s.astype("float64")
-            elif kind != "date":
-                s = s.astype("str")
-            source[f"c{i}"] = s  # positional names: no quoting of the user's column names needed
-        value = {c: (f"CAST(s.c{i} AS DATE)" if _KINDS.get(c) == "date" else f"s.c{i}")
+        source = self._duckdb_source(frame)
+        value = {c: (f"CAST(s.c{i} AS DATE)" if kind_of(self.target.logical, c) == "date" else f"s.c{i}")
                  for i, c in enumerate(self.columns)}
         name = {c: q(t.c[c].name) for c in self.columns}
-        on = " AND ".join(f"t.{name[k]} = {value[k]}" for k in self.keys)
+        on = " AND ".join(f"t.{name[k]} {'IS NOT DISTINCT FROM' if k in self.nullable else '='} {value[k]}"
+                          for k in self.keys)
         sql = f"MERGE INTO {q(t.name)} AS t USING opsbot_ingest AS s ON {on}"
         if self.fast_empty:
             sql = (f"INSERT INTO {q(t.name)} ({', '.join(name[c] for c in self.columns)}) "
@@ -204,13 +205,80 @@ class _Writer:
         if not self.fast_empty:
             sql += (f" WHEN NOT MATCHED THEN INSERT ({', '.join(name[c] for c in self.columns)})"
                     f" VALUES ({', '.join(value[c] for c in self.columns)})")
+        result = self._duckdb_run(sql, source)
+        self.merged += int(result[0][0]) if result else 0
+
+    def _duckdb_source(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The batch with the writer's columns as c0, c1, ... in the types DuckDB should read."""
+        source = pd.DataFrame(index=frame.index)
+        for i, c in enumerate(self.columns):
+            s = frame[c] if c in frame else pd.Series(self.defaults[c], index=frame.index)
+            if c in self.defaults:
+                s = s.where(s.notna(), self.defaults[c])
+            kind = kind_of(self.target.logical, c)
+            if kind == "timestamp":
+                s = s.astype("datetime64[us]")
+                if self.target.aware:
+                    s = s.dt.tz_localize(self.plan.target_zone)
+            elif kind == "count" or (kind == "id" and c in self.target.int_ids):
+                s = s.astype("Int64")
+            elif kind in ("money", "number"):
+                s = s.astype("float64")
+            elif kind != "date":
+                s = s.astype("str")
+            source[f"c{i}"] = s  # positional names: no quoting of the user's column names needed
+        return source
+
+    def _duckdb_run(self, sql: str, source: pd.DataFrame) -> list[Any]:
         duck = self.conn.connection.driver_connection  # the same connection, so the same transaction
         duck.register("opsbot_ingest", source.reset_index(drop=True))  # type: ignore[union-attr]
         try:
-            result = duck.execute(sql).fetchall()  # type: ignore[union-attr]
-            self.merged += int(result[0][0]) if result else 0
+            return list(duck.execute(sql).fetchall())  # type: ignore[union-attr]
         finally:
             duck.unregister("opsbot_ingest")  # type: ignore[union-attr]
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Order lines whose (order_id, sku) this file already wrote, in an earlier batch: their quantity,
+        line_amount and cost are added to that line (unit_price becomes line_amount / quantity)."""
+        if frame.empty:
+            return
+        t = self.target.table
+        summed = [c for c in SUMMED if c in self.update]
+        price = "unit_price" in self.update and {"quantity", "line_amount"} <= set(summed)
+        if self.dialect == "duckdb":
+            q = self._q
+            index = {c: i for i, c in enumerate(self.columns)}
+
+            def plus(c: str) -> str:
+                return f"{q(t.c[c].name)} + s.c{index[c]}"
+
+            sets = [f"{q(t.c[c].name)} = {self._round(plus(c)) if c != 'quantity' else plus(c)}" for c in summed]
+            if price:
+                ratio = f"({plus('line_amount')}) / ({plus('quantity')})"
+                sets.append(f"{q(t.c.unit_price.name)} = {self._round(ratio)}")
+            on = " AND ".join(f"{q(t.name)}.{q(t.c[k].name)} = s.c{index[k]}" for k in self.keys)
+            self._duckdb_run(f"UPDATE {q(t.name)} SET {', '.join(sets)} FROM opsbot_ingest AS s WHERE {on}",
+                             self._duckdb_source(frame))
+        else:
+            data = self._python_columns(frame)
+            values: dict[str, Any] = {c: t.c[c] + bindparam(f"add_{c}") for c in summed}
+            if price:
+                values["unit_price"] = (t.c.line_amount + bindparam("add_line_amount")) / (
+                    t.c.quantity + bindparam("add_quantity"))
+            if self.dialect == "postgresql":  # round(double, int) does not exist there
+                values = {c: v if c == "quantity" else func.round(cast(v, sqltypes.Numeric), 6)
+                          for c, v in values.items()}
+            else:
+                values = {c: v if c == "quantity" else func.round(v, 6) for c, v in values.items()}
+            stmt = update(t).where(*[t.c[k] == bindparam(f"key_{k}") for k in self.keys]).values(values)
+            names = [f"add_{c}" for c in summed] + [f"key_{k}" for k in self.keys]
+            records = [dict(zip(names, row, strict=True)) for row in zip(
+                *(data[c] for c in summed), *(data[k] for k in self.keys), strict=True)]
+            self.conn.execute(stmt, records)
+        self.added += len(frame)
+
+    def _round(self, expr: str) -> str:
+        return f"round({expr}, 6)"
 
     def _write_generic(self, data: dict[str, list[Any]]) -> None:
         table = self.target.table
@@ -220,7 +288,7 @@ class _Writer:
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
             stmt = pg_insert(table)
-            index = [table.c[k] for k in self.keys]
+            index = conflict_target(table, self.target.logical)
             if self.update:
                 changed = or_(*[table.c[c].is_distinct_from(stmt.excluded[c]) for c in self.update])
                 stmt = stmt.on_conflict_do_update(index_elements=index, where=changed,
@@ -261,6 +329,11 @@ class _Pipeline:
     def write(self, frame: pd.DataFrame) -> None:
         self.wait()
         self._pending = self._pool.submit(self.writer.write, frame)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """`_Writer.add` in turn with the writes (after the batch that wrote the lines it adds to)."""
+        self.wait()
+        self._pending = self._pool.submit(self.writer.add, frame)
 
     def wait(self) -> None:
         """Until the batch in flight is written; its error is raised here."""
