@@ -59,6 +59,26 @@ INVENTORY = [
 ]
 
 
+SHIPMENTS = [
+    # order_id, shipped_at, delivered_at, carrier, warehouse
+    (3, "2026-11-01 15:00:00", "2026-11-03 15:00:00", "sf", "east_dc"),
+    (4, "2026-11-02 17:00:00", "2026-11-05 17:00:00", "zto", "east_dc"),
+    (5, "2026-11-02 12:00:00", None, "sf", "south_dc"),
+    (6, "2026-11-01 20:00:00", "2026-11-02 20:00:00", "sf", "east_dc"),
+    (7, "2026-11-01 18:00:00", "2026-11-02 18:00:00", "sf", "east_dc"),  # a cancelled order's: never counts
+    (13, "2026-11-03 21:00:00", None, "zto", "east_dc"),
+]
+
+RETURNS = [
+    # order_id, sku, quantity, amount, reason, returned_at
+    (1, "SKU-A", 1, 100.0, "size", "2026-10-20 10:00:00"),
+    (6, "SKU-H", 1, 300.0, "quality", "2026-11-03 10:00:00"),
+    (10, "SKU-B", 1, 50.0, "size", "2026-11-02 12:00:00"),
+    (20, "SKU-X", 1, 10.0, "damaged", "2026-11-03 23:50:00"),
+    (13, "SKU-A", 1, 125.0, "size", "2026-11-04 09:00:00"),
+]
+
+
 def build(path: Path, *, lines_with: str = "line_amount") -> str:
     """The shop as a SQLite file; `lines_with` "unit_price" leaves line_amount out of order_lines
     (a source that records the price only)."""
@@ -76,6 +96,14 @@ def build(path: Path, *, lines_with: str = "line_amount") -> str:
                           "lead_time_days integer)"))
         conn.execute(text("insert into products values (:a, :b, :c, :d, :e)"),
                      [dict(zip("abcde", row, strict=True)) for row in PRODUCTS])
+        conn.execute(text("create table shipments (order_id integer, shipped_at text, delivered_at text, "
+                          "carrier text, warehouse text)"))
+        conn.execute(text("insert into shipments values (:a, :b, :c, :d, :e)"),
+                     [dict(zip("abcde", row, strict=True)) for row in SHIPMENTS])
+        conn.execute(text("create table returns (order_id integer, sku text, quantity integer, amount real, "
+                          "reason text, returned_at text)"))
+        conn.execute(text("insert into returns values (:a, :b, :c, :d, :e, :f)"),
+                     [dict(zip("abcdef", row, strict=True)) for row in RETURNS])
         conn.execute(text("create table inventory (day text, sku text, warehouse text, on_hand integer, "
                           "on_order integer)"))
         conn.execute(text("insert into inventory values (:a, :b, :c, :d, :e)"),
