@@ -61,25 +61,56 @@ _CANONICAL_INT = r"^(0|-?[1-9][0-9]{0,17})$"  # no leading zeros: "0012" and "12
 
 
 def _key_codes(keys: pd.DataFrame) -> np.ndarray:
-    """A 64-bit code per key row: canonical integer ids as themselves, anything else hashed."""
-    codes = pd.util.hash_pandas_object(keys, index=False, categorize=False).to_numpy(dtype=np.uint64) \
-        if keys.shape[1] > 1 else None
-    if codes is not None:
-        return codes
-    col = keys.iloc[:, 0]
+    """A 64-bit code per key row: canonical integer ids as themselves, anything else hashed.
+
+    A key of several columns (day and channel; order_id and sku) combines its columns' codes
+    with a 64-bit mix: equal keys get equal codes, and different ones share a code with the
+    odds of a 64-bit hash collision.
+    """
+    if keys.shape[1] == 1:
+        return _column_codes(keys.iloc[:, 0])
+    combined = _column_codes(keys.iloc[:, 0])
+    for i in range(1, keys.shape[1]):
+        combined = _mix(combined * np.uint64(0x9E3779B97F4A7C15) + _column_codes(keys.iloc[:, i]))
+    return combined
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit reaches every output bit (uint64 arithmetic wraps)."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+_NULL_CODE = np.uint64(0x6E756C6C6B657921)  # one code for every missing value (a key part may be empty)
+
+
+def _column_codes(col: pd.Series) -> np.ndarray:
+    """A 64-bit code per value of one key column."""
     if pd.api.types.is_integer_dtype(col) and not col.isna().any():
         return col.to_numpy(dtype=np.int64).view(np.uint64)
     if not _is_text(col):
-        return pd.util.hash_pandas_object(keys, index=False, categorize=False).to_numpy(dtype=np.uint64)
+        return pd.util.hash_pandas_object(col, index=False, categorize=False).to_numpy(dtype=np.uint64)
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arr = pa.array(col, from_pandas=True)
-    is_int = pc.fill_null(pc.match_substring_regex(arr, _CANONICAL_INT), False).to_numpy(zero_copy_only=False)
-    if is_int.all():
-        return pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False).view(np.uint64)
-    codes = pd.util.hash_pandas_object(keys, index=False, categorize=False).to_numpy(dtype=np.uint64, copy=True)
+    if isinstance(arr, pa.ChunkedArray):  # a column concatenated from several batches
+        arr = arr.combine_chunks()
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    # the distinct values are coded once each (a batch repeats its SKUs and order ids many times)
+    encoded = arr.dictionary_encode()
+    values = encoded.dictionary
+    is_int = pc.fill_null(pc.match_substring_regex(values, _CANONICAL_INT), False).to_numpy(zero_copy_only=False)
+    codes = pd.util.hash_array(np.asarray(values.to_numpy(zero_copy_only=False), dtype=object),
+                               categorize=False).astype(np.uint64, copy=True)
     if is_int.any():
-        ints = pc.cast(pc.filter(arr, pa.array(is_int)), pa.int64()).to_numpy(zero_copy_only=False)
+        ints = pc.cast(pc.filter(values, pa.array(is_int)), pa.int64()).to_numpy(zero_copy_only=False)
         codes[is_int] = ints.view(np.uint64)
-    return codes
+    indices = encoded.indices
+    out = codes[pc.fill_null(indices, 0).to_numpy(zero_copy_only=False)] if len(codes) else np.zeros(
+        len(arr), dtype=np.uint64)
+    if indices.null_count:
+        out[indices.is_null().to_numpy(zero_copy_only=False)] = _NULL_CODE
+    return out
