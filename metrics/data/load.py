@@ -11,10 +11,11 @@ from sqlalchemy import Column, Engine, Index, MetaData, String, Table, insert, s
 
 from metrics.data.dialects import SQLITE_TIMESTAMP
 from metrics.data.sample import Shop, ShopSpec
-from metrics.data.schema import READ_INDEXES, Mapping
+from metrics.data.schema import PRODUCT_TABLES, READ_INDEXES, Mapping
 from metrics.data.warehouse import build_tables
 
 META_TABLE = "opsbot_meta"
+PRODUCT_LABELS = "product_labels"  # the planted stock and fulfilment events (sample_products), as text
 _CHUNK = 100_000
 
 
@@ -22,18 +23,32 @@ def _meta(metadata: MetaData) -> Table:
     return Table(META_TABLE, metadata, Column("key", String, primary_key=True), Column("value", String))
 
 
+def _column(series: pd.Series, engine: Engine) -> list[Any]:
+    """A column as Python values for a driver: days as dates, timestamps as datetimes (SQLite: text),
+    missing values (a parcel not delivered yet) as None."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        if series.name == "day":
+            values = list(series.dt.date)
+        elif engine.dialect.name == "sqlite":
+            # text in the one format metrics.data.dialects.Timestamp compares against
+            values = series.dt.strftime(SQLITE_TIMESTAMP).tolist()
+        else:
+            values = list(series.dt.to_pydatetime())
+    else:
+        values = series.tolist()
+    if series.hasnans:
+        missing = series.isna().to_numpy()
+        values = [None if m else v for v, m in zip(values, missing, strict=True)]
+    return values
+
+
+def _rows(frame: pd.DataFrame, engine: Engine) -> list[tuple[Any, ...]]:
+    return list(zip(*(_column(frame[c], engine) for c in frame.columns), strict=True))
+
+
 def _records(frame: pd.DataFrame, table: Table, engine: Engine) -> list[dict[str, Any]]:
-    frame = frame.copy()
-    for col in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[col]):
-            if col == "day":
-                frame[col] = frame[col].dt.date
-            elif engine.dialect.name == "sqlite":
-                # text in the one format metrics.data.dialects.Timestamp compares against
-                frame[col] = frame[col].dt.strftime(SQLITE_TIMESTAMP)
-            else:
-                frame[col] = frame[col].dt.to_pydatetime()
-    return frame.to_dict("records")
+    keys = list(frame.columns)
+    return [dict(zip(keys, row, strict=True)) for row in _rows(frame, engine)]
 
 
 def _fast_sqlite_insert(engine: Engine, table: Table, frame: pd.DataFrame) -> None:
@@ -43,9 +58,7 @@ def _fast_sqlite_insert(engine: Engine, table: Table, frame: pd.DataFrame) -> No
     try:
         cur = raw.cursor()
         for lo in range(0, len(frame), _CHUNK):
-            chunk = frame.iloc[lo : lo + _CHUNK]
-            records = _records(chunk, table, engine)
-            cur.executemany(sql, [tuple(r.values()) for r in records])
+            cur.executemany(sql, _rows(frame.iloc[lo : lo + _CHUNK], engine))
         raw.commit()
     finally:
         raw.close()
@@ -72,12 +85,16 @@ def write_shop(engine: Engine, shop: Shop, spec: ShopSpec, mapping: Mapping | No
     metadata = MetaData()
     tables = build_tables(mapping, metadata)
     labels = Table("anomaly_labels", metadata, *(Column(c, String) for c in shop.labels.columns))
+    product_labels = Table(PRODUCT_LABELS, metadata, *(Column(c, String) for c in shop.product_labels.columns))
     promotions = Table("promotions", metadata, *(Column(c, String) for c in shop.promotions.columns))
     meta = _meta(metadata)
     metadata.drop_all(engine)
     metadata.create_all(engine)
     frames = {"orders": shop.orders, "traffic": shop.traffic, "marketing_spend": shop.marketing_spend}
+    frames |= {name: getattr(shop, name) for name in PRODUCT_TABLES}  # empty for a shop built by hand
     for logical, frame in frames.items():
+        if logical not in tables or not len(frame):
+            continue
         table = tables[logical]
         frame = frame[[c for c in table.c.keys() if c in frame.columns]]
         if engine.dialect.name == "sqlite":
@@ -98,9 +115,15 @@ def write_shop(engine: Engine, shop: Shop, spec: ShopSpec, mapping: Mapping | No
         for table, frame in ((labels, shop.labels), (promotions, shop.promotions)):
             if len(frame):
                 conn.execute(insert(table), frame.astype(object).where(frame.notna(), None).astype(str).to_dict("records"))
+        if len(shop.product_labels):
+            conn.execute(insert(product_labels), [
+                {k: None if pd.isna(v) else str(v) for k, v in row.items()}
+                for row in shop.product_labels.to_dict("records")
+            ])
         conn.execute(insert(meta), [
             {"key": "demo_end", "value": spec.end.isoformat()},
-            {"key": "demo_spec", "value": json.dumps({"days": spec.days, "orders": spec.orders, "seed": spec.seed})},
+            {"key": "demo_spec", "value": json.dumps(
+                {"days": spec.days, "orders": spec.orders, "seed": spec.seed, "skus": spec.skus})},
         ])
 
 

@@ -58,11 +58,13 @@ same spec gives identical frames; anomaly placement uses its own stream and depe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+
+from metrics.data import sample_products
 
 CHANNELS: tuple[str, ...] = ("search", "social", "email", "affiliate", "direct", "live_stream")
 CATEGORIES: tuple[str, ...] = (
@@ -167,6 +169,13 @@ class ShopSpec:
     # budgets moving week to week (False: every channel spends its reference, a shop whose demand
     # has no driver but the calendar, for tests of a baseline)
     spend_variation: bool = True
+    # SKUs in the catalogue: order lines, products, stock, shipments and returns (metrics.data.sample_products);
+    # 0 leaves those tables empty
+    skus: int = 400
+
+
+def _frame(name: str) -> pd.DataFrame:
+    return field(default_factory=lambda: sample_products.empty(name))  # type: ignore[return-value]
 
 
 @dataclass
@@ -176,6 +185,13 @@ class Shop:
     marketing_spend: pd.DataFrame  # day (datetime64[ns] midnight), channel, spend
     labels: pd.DataFrame  # day (date), metric, dimension (None = total), value, kind, magnitude
     promotions: pd.DataFrame  # day (date), name
+    # products, stock and fulfilment (sample_products.COLUMNS; empty for a shop built by hand)
+    order_lines: pd.DataFrame = _frame("order_lines")
+    products: pd.DataFrame = _frame("products")
+    inventory: pd.DataFrame = _frame("inventory")  # day (datetime64[ns] midnight), end of day
+    shipments: pd.DataFrame = _frame("shipments")
+    returns: pd.DataFrame = _frame("returns")
+    product_labels: pd.DataFrame = _frame("product_labels")  # the planted stock and fulfilment events
 
 
 @dataclass(frozen=True)
@@ -192,6 +208,8 @@ def generate(spec: ShopSpec) -> Shop:
         raise ValueError("ShopSpec.days must be at least 1")
     if spec.orders < 0:
         raise ValueError("ShopSpec.orders must not be negative")
+    if spec.skus < 0:
+        raise ValueError("ShopSpec.skus must not be negative")
     seeds = np.random.SeedSequence(spec.seed).spawn(7)
     rng_demand, rng_customers, rng_orders, rng_traffic, rng_status, rng_anomalies, rng_spend = (
         np.random.default_rng(s) for s in seeds
@@ -331,9 +349,17 @@ def generate(spec: ShopSpec) -> Shop:
     })
     marketing_spend = pd.DataFrame({"day": day64, "channel": channel_col.copy(), "spend": spend.ravel()})
 
+    facts = sample_products.OrderFacts(
+        order_id=orders["order_id"].to_numpy(), seconds=when[order], category=cat_idx[order],
+        region=region_idx[order], status=status[order], amount=amount[order],
+        refunded_amount=refunded_amount[order], categories=CATEGORIES, regions=REGIONS, statuses=STATUSES,
+        category_median=_CAT[:, 0], category_sigma=_CAT[:, 1], category_share=_CAT_MIX_BASE,
+        start=start, days=n_days, promotion_days=tuple(dates.index(d) for d in promotions["day"]),
+    )
     return Shop(
         orders=orders, traffic=traffic, marketing_spend=marketing_spend,
         labels=_labels(anomalies, dates), promotions=promotions,
+        **sample_products.generate_products(facts, spec.skus, spec.seed, spec.anomalies),
     )
 
 

@@ -53,7 +53,8 @@ def daily_gmv(shop: Shop) -> pd.Series:
 
 def test_same_spec_gives_identical_frames(small: Shop) -> None:
     again = generate(SMALL)
-    for name in ("orders", "traffic", "marketing_spend", "labels", "promotions"):
+    for name in ("orders", "traffic", "marketing_spend", "labels", "promotions",
+                 "order_lines", "products", "inventory", "shipments", "returns", "product_labels"):
         pd.testing.assert_frame_equal(getattr(small, name), getattr(again, name), obj=name)
 
 
