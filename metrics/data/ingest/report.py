@@ -98,7 +98,7 @@ class IngestReport:
             name = f.path.name
             if f.status == "loaded":
                 rate = f", {f.rows_per_second:,.0f} rows/s" if f.rows_read >= 10_000 else ""
-                read = f" from {f.rows_read:,} lines" if f.rows_read != f.loaded + f.skipped + f.summed else ""
+                read = f" from {f.rows_read:,} lines" if f.rows_read != f.loaded + f.skipped else ""
                 out.append(f"  {name}: loaded {f.loaded:,} {unit}{read} ({_split(f)}) in {f.seconds:.1f} s{rate}")
             elif f.status == "partial":
                 out.append(f"  {name}: PARTIAL: loaded {f.loaded:,} {unit} ({_split(f)}); "
