@@ -24,6 +24,7 @@ from handlers import digest as digest_handlers
 from handlers import help as help_handlers
 from handlers import kpi as kpi_handlers
 from handlers import prefs as prefs_handlers
+from handlers import products as product_handlers
 from handlers.planning import budget as budget_handlers
 from handlers.planning import campaigns as campaign_handlers
 from handlers.planning import goals as goal_handlers
@@ -39,6 +40,7 @@ ROUTERS = (
     help_handlers.router,
     kpi_handlers.router,
     analysis_handlers.router,
+    product_handlers.router,
     cohort_handlers.router,
     digest_handlers.router,
     alert_handlers.router,

@@ -339,6 +339,13 @@ class KpisSection(_Section):
     refund_window_days: int | None = Field(default=None, ge=0, le=365)
 
 
+class ProductsSection(_Section):
+    # an order ships on time when it ships within this many hours of being placed (docs/products.md)
+    ship_sla_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    # the days of sales days of cover are measured over
+    cover_window_days: int = Field(default=28, ge=1, le=365)
+
+
 class FeishuSection(_Section):
     # "ws": the SDK's long connection (no public URL); "http": event callbacks on host:port/path
     mode: Literal["ws", "http"] = "ws"
@@ -376,6 +383,7 @@ class WeComSection(_Section):
 class Settings(_Section):
     bot: BotSection = BotSection()
     kpis: KpisSection = KpisSection()
+    products: ProductsSection = ProductsSection()
     access: AccessSection = AccessSection()
     limits: LimitsSection = LimitsSection()
     log: LogSection = LogSection()

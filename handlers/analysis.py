@@ -76,7 +76,8 @@ def _only_one_metric(ctx: Context, words: list[str], command: str) -> Kpi:
 def _require_split(ctx: Context, kpi: Kpi, by: str | None) -> None:
     # a measure the chat's scope hides is not a split problem: the command says why it is n/a
     dims = ctx.warehouse.mapping.table_dimensions
-    if by and not all(by in dims(measure_table(m)) for m in kpi.measures):
+    read_as = ctx.warehouse.read_as
+    if by and not all(by in dims(measure_table(read_as(m, by))) for m in kpi.measures):
         raise UnknownDimension("not_split", metric=kpi.name, dimension=by)
 
 

@@ -56,7 +56,7 @@ CATALOG: dict[str, Kpi] = {
         Kpi("items_per_order", "连带率", "units", "line_orders", "ratio", True, ("upt", "ipo", "件单比")),
         Kpi("asp", "件均价", "line_gmv", "units", "money", True, ("average_selling_price", "unit_price", "均价")),
         Kpi("gross_margin", "毛利", "margin", None, "money", True, ("margin", "profit", "毛利额")),
-        Kpi("margin_rate", "毛利率", "margin", "costed_gmv", "percent", True, ("gross_margin_rate", "gm")),
+        Kpi("margin_rate", "毛利率", "margin", "costed_gmv", "percent", True, ("gross_margin_rate", "margin_pct")),
     )
 }
 

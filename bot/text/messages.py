@@ -585,6 +585,7 @@ DIMENSION_LABELS: dict[str, dict[str, str]] = {
     "channel": {"en": "channel", "zh": "渠道"},
     "category": {"en": "category", "zh": "品类"},
     "region": {"en": "region", "zh": "地区"},
+    "sku": {"en": "SKU", "zh": "商品"},
 }
 
 
@@ -612,3 +613,7 @@ MESSAGES.update(PLANNING_MESSAGES)
 from bot.text.coverage import COVERAGE_MESSAGES  # noqa: E402
 
 MESSAGES.update(COVERAGE_MESSAGES)
+
+from bot.text.products import PRODUCT_MESSAGES  # noqa: E402
+
+MESSAGES.update(PRODUCT_MESSAGES)

@@ -356,6 +356,11 @@ class Warehouse:
         return by in LINE_DIMENSIONS or any(f.dimension in LINE_DIMENSIONS for f in filters)
 
     @classmethod
+    def read_as(cls, measure: str, by: str | None, filters: Sequence[Filter] = ()) -> str:
+        """The measure actually read for `measure` split by `by`: by SKU, GMV is the lines' amounts."""
+        return LINE_PROXIES.get(measure, measure) if cls._by_line(by, filters) else measure
+
+    @classmethod
     def _line_measures(cls, measures: Iterable[str], by: str | None, filters: Sequence[Filter]) -> list[str]:
         """The measures to read: split or filtered by SKU, GMV and orders come from the lines."""
         wanted = list(dict.fromkeys(measures))

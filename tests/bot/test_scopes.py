@@ -38,7 +38,15 @@ def only(shop: Shop, channel: str) -> Shop:
     def keep(frame: Any) -> Any:
         return frame[frame["channel"] == channel].reset_index(drop=True)
 
-    return Shop(keep(shop.orders), keep(shop.traffic), keep(shop.marketing_spend), shop.labels, shop.promotions)
+    orders = keep(shop.orders)
+
+    def of_orders(frame: Any) -> Any:
+        return frame[frame["order_id"].isin(orders["order_id"])].reset_index(drop=True)
+
+    # lines, shipments and returns come with their orders; a channel team sees no products or stock
+    return Shop(orders, keep(shop.traffic), keep(shop.marketing_spend), shop.labels, shop.promotions,
+                order_lines=of_orders(shop.order_lines), shipments=of_orders(shop.shipments),
+                returns=of_orders(shop.returns), products=shop.products.iloc[0:0], inventory=shop.inventory.iloc[0:0])
 
 
 def warehouse_url(backend: str, tmp: Path, name: str) -> str:

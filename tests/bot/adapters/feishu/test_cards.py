@@ -149,8 +149,6 @@ async def test_a_metric_typo_in_a_group_mention_is_answered_with_a_suggestion(
     assert lookup_metric(suggested[1]) is not None
 
 
-@pytest.mark.xfail(strict=True, reason="since 905437d (issue 19) margin_rate's alias `gm` is as close to `gvm` as "
-                                       "gmv (one edit each) and wins bot/suggest.closest's tie-break by fuzz.ratio")
 async def test_a_gmv_typo_suggests_gmv(ws_adapter: FeishuAdapter, fake_feishu: FakeFeishu) -> None:
     """`gvm` is gmv with two letters swapped: the suggestion is gmv, the commonest metric."""
     _, text = await typo_answer(fake_feishu)
