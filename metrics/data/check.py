@@ -4,7 +4,9 @@ A new user's first command against their own data. For each logical table it rep
 whether the mapped table, view or config query and its columns exist with usable types,
 the row count and date range, and the first problems in the data (nulls in keys,
 duplicate keys, statuses outside the status mapping, negative amounts, refunds above
-the amount, dates in the future).
+the amount, dates in the future; for the optional product tables also negative units and
+stock, deliveries before shipping, order lines that do not sum to their order's amount, rows
+whose order is not in orders and SKUs not in products).
 
 Tables are declared from the mapping (metrics.data.warehouse.build_tables), never reflected:
 DuckDB cannot reflect, and a config query has nothing to reflect. Existence is found
@@ -34,6 +36,7 @@ from sqlalchemy import (
     case,
     cast,
     create_engine,
+    exists,
     func,
     inspect,
     literal_column,
@@ -68,6 +71,16 @@ _NEEDED_BY: dict[str, str] = {
     "category": "breakdowns by category", "region": "breakdowns by region",
     "product_views": "the funnel", "add_to_cart": "the funnel",
 }
+# what a missing optional column of a product table costs
+_COLUMN_NEEDED_BY: dict[tuple[str, str], str] = {
+    ("order_lines", "cost"): "margins", ("products", "name"): "SKU names", ("products", "cost"): "margins",
+    ("products", "category"): "breakdowns of products by category", ("products", "lead_time_days"): "reorder points",
+    ("inventory", "warehouse"): "stock by warehouse", ("inventory", "on_order"): "stock on order",
+    ("shipments", "delivered_at"): "delivery times and the on-time rate", ("shipments", "carrier"):
+    "breakdowns by carrier", ("shipments", "warehouse"): "breakdowns by warehouse", ("returns", "sku"):
+    "returns by sku", ("returns", "quantity"): "returned units", ("returns", "amount"): "returned value",
+    ("returns", "reason"): "returns by reason",
+}
 _TABLE_NEEDED_BY: dict[str, str] = {
     "traffic": "sessions, conversion and the funnel",
     "marketing_spend": "spend, cac and roas",
@@ -100,10 +113,10 @@ def line_value(lines: FromClause, found: set[str]) -> Any:
     return computed
 
 
-def same_key(left: Any, left_integer: bool, right: Any, right_integer: bool, dialect: str) -> Any:
-    """left = right for ids that may be stored as an integer in one table and as text in the other
-    (PostgreSQL and DuckDB refuse to compare the two; SQLite converts by itself)."""
-    if left_integer != right_integer and dialect != "sqlite":
+def same_key(left: Any, left_kind: str | None, right: Any, right_kind: str | None, dialect: str) -> Any:
+    """left = right for ids that may be numbers in one table and text in the other ("number", "text",
+    None for not known): PostgreSQL and DuckDB refuse to compare the two, SQLite converts by itself."""
+    if left_kind and right_kind and left_kind != right_kind and dialect != "sqlite":
         return cast(left, String) == cast(right, String)
     return left == right
 
@@ -269,6 +282,7 @@ def run_check(settings: Any, *, now: datetime | None = None) -> CheckReport:
         explicit = set(settings.warehouse.tables)
         for logical in LOGICAL_TABLES:
             report.tables.append(_check_table(engine, mapping, logical, tables[logical], logical in explicit, now))
+        _across_tables(engine, tables, {t.logical: t for t in report.tables})
         return report
     finally:
         engine.dispose()
@@ -317,14 +331,18 @@ def _check_table(engine: Engine, mapping: Mapping, logical: str, source: FromCla
         elif col_required:
             report.problems.append(Problem("error", f"column {physical[c]!r} (for {c}) not found in {report.source!r}; "
                                                     f"map it in [warehouse.tables.{logical}] columns"))
+        elif logical == "order_lines" and c in ("line_amount", "unit_price"):
+            continue  # either will do: said below
         else:
-            needed = _NEEDED_BY.get(c, f"breakdowns by {c}")
+            needed = _COLUMN_NEEDED_BY.get((logical, c)) or _NEEDED_BY.get(c, f"breakdowns by {c}")
             report.problems.append(Problem("warning", f"column {physical[c]!r} (for {c}) not found: {needed} "
                                                       f"will fail; map it, or add it in a view or query"))
+    if logical == "order_lines":
+        _line_amount_columns(found, physical, report)
     if report.rows == 0:
         report.problems.append(Problem("warning", f"{logical} has no rows"))
         return report
-    checks = _ORDERS_CHECKS if logical == "orders" else _DAILY_CHECKS if logical in CORE_TABLES else ()
+    checks = _ORDERS_CHECKS if logical == "orders" else _DAILY_CHECKS if logical in CORE_TABLES else _PRODUCT_CHECKS
     for check in checks:
         try:
             check(engine, source, found, mapping, report, now)
@@ -413,8 +431,11 @@ def _timestamp_values(engine: Engine, source: FromClause, found: set[str], mappi
                       now: datetime) -> None:
     """Timestamps the KPI queries can compare: real timestamps, or ISO text on SQLite."""
     col = "ordered_at" if report.logical == "orders" else "day"
-    if col not in found:
-        return
+    if col in found:
+        _timestamp_column(engine, source, col, report)
+
+
+def _timestamp_column(engine: Engine, source: FromClause, col: str, report: TableReport) -> None:
     c = _raw(source.c[col])
     if engine.dialect.name == "sqlite":
         # text compared as text: only 'YYYY-MM-DD...' sorts in time order
@@ -552,3 +573,255 @@ def _negative_measures(engine: Engine, source: FromClause, found: set[str], mapp
 
 _ORDERS_CHECKS = (_date_range, _timestamp_values, _null_keys, _duplicates, _statuses, _amounts, _future)
 _DAILY_CHECKS = (_date_range, _timestamp_values, _null_keys, _duplicates, _negative_measures, _future)
+
+
+# ---- products, stock and fulfilment (optional tables) ----------------------------------------------
+
+# each table's natural key (what opsbot ingest upserts on); the parts a row may leave empty
+_PRODUCT_KEYS: dict[str, tuple[str, ...]] = {
+    "order_lines": ("order_id", "sku"), "products": ("sku",), "inventory": ("day", "sku", "warehouse"),
+    "shipments": ("order_id",), "returns": ("order_id", "sku", "returned_at"),
+}
+_NULLABLE_KEYS: dict[str, tuple[str, ...]] = {"inventory": ("warehouse",), "returns": ("sku",)}
+_DUPLICATES_MEAN: dict[str, str] = {
+    "order_lines": "an order's lines of one sku should be one line (opsbot ingest sums them)",
+    "products": "their names, categories and costs are ambiguous",
+    "inventory": "that stock is counted twice",
+    "shipments": "those orders count twice in fulfilment",
+    "returns": "those returns are counted twice",
+}
+# the date or timestamp columns of each table; the first one gives the date range
+_PRODUCT_DATES: dict[str, tuple[str, ...]] = {
+    "inventory": ("day",), "shipments": ("shipped_at", "delivered_at"), "returns": ("returned_at",),
+}
+_NOT_NEGATIVE: dict[str, tuple[str, ...]] = {
+    "order_lines": ("line_amount", "unit_price", "cost"), "products": ("cost", "lead_time_days"),
+    "inventory": ("on_hand", "on_order"), "returns": ("amount",),
+}
+_POSITIVE: dict[str, tuple[str, ...]] = {"order_lines": ("quantity",), "returns": ("quantity",)}
+_ROWS_ARE: dict[str, str] = {"order_lines": "order line(s)", "shipments": "shipment(s)", "returns": "return(s)",
+                             "inventory": "row(s)", "products": "row(s)"}
+
+
+def _line_amount_columns(found: set[str], physical: dict[str, str], report: TableReport) -> None:
+    """An order line's amount is line_amount, or unit_price x quantity: one of them must work."""
+    if "line_amount" in found:
+        return
+    if "unit_price" in found and "quantity" in found:
+        report.problems.append(Problem("info", f"column {physical.get('line_amount', 'line_amount')!r} (for "
+                                               f"line_amount) not found: a line's amount is unit_price x quantity"))
+        return
+    report.problems.append(Problem(
+        "error", f"order_lines needs line_amount or unit_price (x quantity), and neither "
+                 f"{physical.get('line_amount', 'line_amount')!r} nor {physical.get('unit_price', 'unit_price')!r} "
+                 f"is found in {report.source!r}: map one in [warehouse.tables.order_lines] columns"))
+
+
+def _product_dates(engine: Engine, source: FromClause, found: set[str], mapping: Mapping, report: TableReport,
+                   now: datetime) -> None:
+    cols = [c for c in _PRODUCT_DATES.get(report.logical, ()) if c in found]
+    if not cols:
+        return  # order lines: the dates of their orders (below, with the orders); products have none
+    c = _raw(source.c[cols[0]])
+    first, last = _rows(engine, select(func.min(c), func.max(c)).select_from(source))[0]
+    report.first = None if first is None else str(first)
+    report.last = None if last is None else str(last)
+    for col in cols:
+        _timestamp_column(engine, source, col, report)
+
+
+def _product_null_keys(engine: Engine, source: FromClause, found: set[str], mapping: Mapping, report: TableReport,
+                       now: datetime) -> None:
+    for key in _REQUIRED_COLUMNS[report.logical]:
+        if key not in found:
+            continue
+        n = int(_scalar(engine, select(func.count()).select_from(source).where(source.c[key].is_(None))) or 0)
+        if n:
+            report.problems.append(Problem("warning", f"{n:,} row(s) with no {key}"))
+    if report.logical == "order_lines" and {"line_amount", "unit_price"} <= found:
+        n, examples = _count_and_examples(engine, source, and_(
+            source.c.line_amount.is_(None), source.c.unit_price.is_(None)), [source.c.order_id, source.c.sku])
+        if n:
+            report.problems.append(Problem("warning", f"{n:,} order line(s) with neither line_amount nor unit_price: "
+                                                      f"they count as 0 in sales by sku", examples))
+
+
+def _product_duplicates(engine: Engine, source: FromClause, found: set[str], mapping: Mapping, report: TableReport,
+                        now: datetime) -> None:
+    keys = _PRODUCT_KEYS[report.logical]
+    nullable = _NULLABLE_KEYS.get(report.logical, ())
+    # a key part a row may leave empty (one unnamed warehouse) groups its empties together
+    present = [k for k in keys if k in found]
+    if [k for k in keys if k not in nullable] != [k for k in present if k not in nullable]:
+        return
+    cols = [source.c[k] for k in present]
+    dup = select(*[_raw(c).label(k) for c, k in zip(cols, present, strict=True)], func.count().label("n")).select_from(
+        source).where(*[c.is_not(None) for c, k in zip(cols, present, strict=True) if k not in nullable]).group_by(
+        *cols).having(func.count() > 1).subquery()
+    n = int(_scalar(engine, select(func.count()).select_from(dup)) or 0)
+    if n:
+        rows = _rows(engine, select(dup).limit(_EXAMPLES))
+        examples = tuple(f"{' / '.join('-' if v is None else str(v) for v in r[:-1])} ({r[-1]}x)" for r in rows)
+        what = present[0] if len(present) == 1 else f"({', '.join(present)})"
+        report.problems.append(Problem("warning", f"{n:,} {what} value(s) appear more than once: "
+                                                  f"{_DUPLICATES_MEAN[report.logical]}", examples))
+
+
+def _product_values(engine: Engine, source: FromClause, found: set[str], mapping: Mapping, report: TableReport,
+                    now: datetime) -> None:
+    logical = report.logical
+    shown = [source.c[k] for k in _PRODUCT_KEYS[logical] if k in found]
+    rows = _ROWS_ARE[logical]
+    for col in _POSITIVE.get(logical, ()):
+        if col in found:
+            n, examples = _count_and_examples(engine, source, source.c[col] <= 0, [*shown, source.c[col]])
+            if n:
+                why = ("returns and cancellations belong in returns, not in order lines" if logical == "order_lines"
+                       else "a return takes back at least one unit")
+                report.problems.append(Problem("warning", f"{n:,} {rows} with a {col} of zero or less: {why}",
+                                               examples))
+    for col in _NOT_NEGATIVE.get(logical, ()):
+        if col in found:
+            n, examples = _count_and_examples(engine, source, source.c[col] < 0, [*shown, source.c[col]])
+            if n:
+                what = ": stock and days of cover are off" if col == "on_hand" else ""
+                report.problems.append(Problem("warning", f"{n:,} {rows} with negative {col}{what}", examples))
+    if logical == "shipments" and {"shipped_at", "delivered_at"} <= found:
+        n, examples = _count_and_examples(engine, source, source.c.delivered_at < source.c.shipped_at, [
+            source.c.order_id, source.c.shipped_at, source.c.delivered_at])
+        if n:
+            report.problems.append(Problem("warning", f"{n:,} shipment(s) delivered before they shipped: delivery "
+                                                      f"times come out negative", examples))
+
+
+def _product_future(engine: Engine, source: FromClause, found: set[str], mapping: Mapping, report: TableReport,
+                    now: datetime) -> None:
+    shown = [source.c[k] for k in _PRODUCT_KEYS[report.logical] if k in found and k not in ("day", "returned_at")]
+    for col in _PRODUCT_DATES.get(report.logical, ()):
+        if col not in found:
+            continue
+        c = source.c[col]
+        bound: Any = now.date() if col == "day" else now
+        n, examples = _count_and_examples(engine, source, c > bound, [*shown, c])
+        if n:
+            report.problems.append(Problem(
+                "warning", f"{n:,} row(s) with {col} after now ({now:%Y-%m-%d %H:%M} in the stored convention): "
+                           f"wrong [warehouse] timestamps setting, or test data?", examples))
+
+
+_PRODUCT_CHECKS = (_product_dates, _product_null_keys, _product_duplicates, _product_values, _product_future)
+
+
+# ---- across tables: order lines against their orders, rows against orders and products -------------
+
+
+def _usable(report: TableReport | None, *columns: str) -> bool:
+    """A table that exists, has rows, and whose columns work."""
+    if report is None or not report.found or not report.rows:
+        return False
+    works = {c.logical for c in report.columns if c.found}
+    return set(columns) <= works
+
+
+def _kind(report: TableReport, column: str) -> str | None:
+    """"number", "text" or None (not known) for a column's declared type."""
+    declared = (next((c.declared_type for c in report.columns if c.logical == column), None) or "").upper()
+    if any(w in declared for w in ("INT", "DOUBLE", "FLOAT", "REAL", "NUMERIC", "DECIMAL")):
+        return "number"
+    if any(w in declared for w in ("CHAR", "TEXT", "STRING")):
+        return "text"
+    return None
+
+
+def _across_tables(engine: Engine, tables: dict[str, FromClause], reports: dict[str, TableReport]) -> None:
+    checks = [("order_lines", _lines_against_orders), ("order_lines", _orphans), ("shipments", _orphans),
+              ("returns", _orphans), ("order_lines", _unknown_skus), ("inventory", _unknown_skus),
+              ("returns", _unknown_skus)]
+    for logical, check in checks:
+        report = reports.get(logical)
+        if report is None or not _usable(report):
+            continue
+        try:
+            check(engine, tables, reports, logical)
+        except SQLAlchemyError as exc:
+            # a comparison the database refuses (ids of two types it will not compare): the data may be fine
+            report.problems.append(Problem("warning", f"{check.__name__.strip('_').replace('_', ' ')}: "
+                                                      f"the query failed: {_first_line(exc)}"))
+
+
+def _order_key(engine: Engine, tables: dict[str, FromClause], reports: dict[str, TableReport], logical: str) -> Any:
+    child, orders = tables[logical], tables["orders"]
+    return same_key(child.c.order_id, _kind(reports[logical], "order_id"), orders.c.order_id,
+                    _kind(reports["orders"], "order_id"), engine.dialect.name)
+
+
+def _lines_against_orders(engine: Engine, tables: dict[str, FromClause], reports: dict[str, TableReport],
+                          logical: str) -> None:
+    """The lines' dates (their orders'), and orders whose lines do not sum to their amount."""
+    report, orders_report = reports[logical], reports.get("orders")
+    if not _usable(orders_report, "order_id") or "order_id" not in {c.logical for c in report.columns if c.found}:
+        return
+    lines, orders = tables[logical], tables["orders"]
+    found = {c.logical for c in report.columns if c.found}
+    orders_found = {c.logical for c in orders_report.columns if c.found}  # type: ignore[union-attr]
+    on = _order_key(engine, tables, reports, logical)
+    if "ordered_at" in orders_found:
+        first, last = _rows(engine, select(func.min(_raw(orders.c.ordered_at)), func.max(_raw(orders.c.ordered_at)))
+                            .select_from(lines.join(orders, on)))[0]
+        report.first = None if first is None else str(first)
+        report.last = None if last is None else str(last)
+    value = line_value(lines, found)
+    if value is None or "amount" not in orders_found:
+        return
+    sums = select(lines.c.order_id.label("oid"), func.sum(value).label("total")).group_by(lines.c.order_id).subquery()
+    join = same_key(sums.c.oid, _kind(report, "order_id"), orders.c.order_id,
+                    _kind(orders_report, "order_id"), engine.dialect.name)  # type: ignore[arg-type]
+    off = select(orders.c.order_id, _raw(orders.c.amount), sums.c.total).select_from(sums.join(orders, join)).where(
+        func.abs(sums.c.total - orders.c.amount) > line_sum_tolerance(orders.c.amount))
+    n = int(_scalar(engine, select(func.count()).select_from(off.subquery())) or 0)
+    if n:
+        rows = _rows(engine, off.order_by(orders.c.order_id).limit(_EXAMPLES))
+        examples = tuple(f"{oid}: lines {_show(float(total))}, amount {_show(float(amount))}"
+                         for oid, amount, total in rows)
+        report.problems.append(Problem(
+            "warning", f"{n:,} order(s) whose lines do not sum to their amount ({LINE_SUM_TOLERANCE}): units and "
+                       f"sales by sku disagree with gmv (lines missing, doubled, or a discount left out)", examples))
+
+
+def _orphans(engine: Engine, tables: dict[str, FromClause], reports: dict[str, TableReport], logical: str) -> None:
+    report = reports[logical]
+    if not _usable(reports.get("orders"), "order_id") or not _usable(report, "order_id"):
+        return
+    child = tables[logical]
+    alone = and_(child.c.order_id.is_not(None), ~exists().where(_order_key(engine, tables, reports, logical)))
+    n = int(_scalar(engine, select(func.count()).select_from(child).where(alone)) or 0)
+    if not n:
+        return
+    ids = select(_raw(child.c.order_id).label("oid")).where(alone).distinct().subquery()
+    m = int(_scalar(engine, select(func.count()).select_from(ids)) or 0)
+    examples = tuple(str(r[0]) for r in _rows(engine, select(ids.c.oid).order_by(ids.c.oid).limit(_EXAMPLES)))
+    report.problems.append(Problem(
+        "warning", f"{n:,} {_ROWS_ARE[logical]} of {m:,} order(s) whose order_id is not in orders: answers by "
+                   f"order, and every scoped chat, leave them out", examples))
+
+
+def _unknown_skus(engine: Engine, tables: dict[str, FromClause], reports: dict[str, TableReport],
+                  logical: str) -> None:
+    report = reports[logical]
+    if not _usable(reports.get("products"), "sku") or not _usable(report, "sku"):
+        return
+    rows, products = tables[logical], tables["products"]
+    match = same_key(rows.c.sku, _kind(report, "sku"), products.c.sku, _kind(reports["products"], "sku"),
+                     engine.dialect.name)
+    unknown = and_(rows.c.sku.is_not(None), ~exists().where(match))
+    n = int(_scalar(engine, select(func.count()).select_from(rows).where(unknown)) or 0)
+    if not n:
+        return
+    by_sku = select(_raw(rows.c.sku).label("sku"), func.count().label("n")).where(unknown).group_by(
+        rows.c.sku).subquery()
+    m = int(_scalar(engine, select(func.count()).select_from(by_sku)) or 0)
+    examples = tuple(f"{s!r} ({k:,})" for s, k in _rows(
+        engine, select(by_sku.c.sku, by_sku.c.n).order_by(by_sku.c.n.desc(), by_sku.c.sku).limit(_EXAMPLES)))
+    report.problems.append(Problem(
+        "warning", f"{n:,} {_ROWS_ARE[logical]} with {m:,} SKU(s) not in products: their names, categories "
+                   f"and costs are unknown", examples))

@@ -99,6 +99,10 @@ def _column_codes(col: pd.Series) -> np.ndarray:
         arr = arr.combine_chunks()
     if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
         arr = pc.cast(arr, pa.string())
+    if not arr.null_count:
+        whole = pc.match_substring_regex(arr, _CANONICAL_INT)
+        if pc.all(whole).as_py():  # integer ids, the usual order_id: the integers themselves
+            return pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False).view(np.uint64)
     # the distinct values are coded once each (a batch repeats its SKUs and order ids many times)
     encoded = arr.dictionary_encode()
     values = encoded.dictionary

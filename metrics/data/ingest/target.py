@@ -172,6 +172,8 @@ def _existing_columns(bind: Engine | Connection, insp: Any, name: str) -> dict[s
         if kind in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                     "UBIGINT"):
             out[column] = Integer()
+        elif kind in ("DOUBLE", "FLOAT", "REAL") or kind.startswith("DECIMAL"):
+            out[column] = sqltypes.Float()
         elif kind.startswith("TIMESTAMP"):
             out[column] = sqltypes.DateTime(timezone="TIME ZONE" in kind or kind == "TIMESTAMPTZ")
         else:
