@@ -76,8 +76,10 @@ async def stock_(ctx: Context, args: Args) -> Reply:
     window = ctx.settings.products.cover_window_days
     day = ctx.now().date() - timedelta(days=1)  # the last closed day's snapshot
     covers = await ctx.run(stock.cover, ctx.warehouse, day, window)
+    # per warehouse: a SKU out at one warehouse while another still holds it is already losing
+    # that warehouse's orders
     outs = await ctx.run(stock.stockouts, ctx.warehouse, day - timedelta(days=STOCKOUT_DAYS - 1),
-                         day + timedelta(days=1))
+                         day + timedelta(days=1), True)
     names = {sku: p.name for sku, p in (await ctx.run(catalog.catalogue, ctx.warehouse)).items()}
     risky = [c for c in covers if c.at_risk]
     out_now = [o for o in outs if o.ongoing]
@@ -93,11 +95,11 @@ async def stock_(ctx: Context, args: Args) -> Reply:
                              ctx.t("stock_cover"), ctx.t("stock_lead"), ctx.t("stock_gmv_at_stake")], rows,
                             title=ctx.t("stock_at_risk"), align=["l", "l", "r", "r", "r", "r", "r"]))
     if outs:
-        rows = [[o.sku, names.get(o.sku, o.sku), o.first.isoformat(), fmt_count(o.days, ctx.lang),
+        rows = [[o.sku, names.get(o.sku, o.sku), o.warehouse or "", o.first.isoformat(), fmt_count(o.days, ctx.lang),
                  _money(ctx, o.lost_gmv)] for o in outs[:TOP_N]]
-        tables.append(Table([ctx.t("dimension_sku"), "", ctx.t("stock_since"), ctx.t("stock_days_out"),
-                             ctx.t("stock_lost")], rows, title=ctx.t("stock_outs_table", days=STOCKOUT_DAYS),
-                            align=["l", "l", "l", "r", "r"]))
+        tables.append(Table([ctx.t("dimension_sku"), "", ctx.t("stock_warehouse"), ctx.t("stock_since"),
+                             ctx.t("stock_days_out"), ctx.t("stock_lost")], rows,
+                            title=ctx.t("stock_outs_table", days=STOCKOUT_DAYS), align=["l", "l", "l", "l", "r", "r"]))
     text = [] if risky else [ctx.t("stock_none")]
     files = []
     if risky:
@@ -113,7 +115,7 @@ async def stock_(ctx: Context, args: Args) -> Reply:
         data={"as_of": day.isoformat(),
               "at_risk": [{"sku": c.sku, "on_hand": c.on_hand, "daily_units": c.daily_units, "cover_days": c.cover_days,
                            "lead_time": c.lead_time, "gmv_at_stake": c.gmv_at_stake} for c in risky],
-              "stockouts": [{"sku": o.sku, "first": o.first.isoformat(), "last": o.last.isoformat(), "days": o.days,
+              "stockouts": [{"sku": o.sku, "warehouse": o.warehouse, "first": o.first.isoformat(), "last": o.last.isoformat(), "days": o.days,
                              "ongoing": o.ongoing, "lost_units": o.lost_units, "lost_gmv": o.lost_gmv} for o in outs]},
     )
 

@@ -28,6 +28,7 @@ PRODUCT_MESSAGES: dict[str, dict[str, str]] = {
     "stock_daily_units": {"en": "Units/day", "zh": "日均销量"},
     "stock_outs_table": {"en": "Stock-outs in the last {days} days", "zh": "近 {days} 天断货"},
     "stock_since": {"en": "Since", "zh": "开始"},
+    "stock_warehouse": {"en": "Warehouse", "zh": "仓库"},
     "stock_days_out": {"en": "Days", "zh": "天数"},
     "stock_lost": {"en": "Lost sales (est.)", "zh": "估算损失"},
     "stock_method": {

@@ -74,3 +74,15 @@ def test_returns_by_sku_and_category(warehouse: Warehouse) -> None:
     # shoes sold A 4 + B 1 units (400 + 50); home H 2 (550); X has no product row: unknown ("")
     assert rates == pytest.approx({("home", "units"): 1 / 2, ("home", "amount"): 300 / 550, ("shoes", "units"): 1 / 5,
                                    ("shoes", "amount"): 50 / 450, ("", "units"): 1.0, ("", "amount"): 10 / 55})
+
+
+def test_returns_on_a_day_without_sales_have_no_rate(warehouse: Warehouse) -> None:
+    """11-04 has no orders but a return of 1 unit (125.00): by the definition (returns of the
+    period ÷ sales of the period) there is nothing to divide by, so no rate, never a division
+    error; on 11-03 H and X each came back as often as they sold that day: 100 %."""
+    total, _ = returns(warehouse, datetime(2026, 11, 4), datetime(2026, 11, 5))
+    assert (total.units, total.amount, total.unit_rate) == (1, 125, None)
+    day, by_sku = returns(warehouse, datetime(2026, 11, 3), datetime(2026, 11, 4), by="sku")
+    # 11-03: sold H 1 + A 2 + X 1 = 4 units; returned H 1 (300) and X 1 (10)
+    assert day.unit_rate == pytest.approx(2 / 4)
+    assert {r.key: r.unit_rate for r in by_sku} == {"SKU-H": 1.0, "SKU-X": 1.0}

@@ -82,3 +82,13 @@ def test_a_sku_filter_and_daily_units(warehouse: Warehouse) -> None:
     assert got == {("2026-11-01", "SKU-A"): 2, ("2026-11-01", "SKU-B"): 1, ("2026-11-01", "SKU-T"): 4,
                    ("2026-11-01", "SKU-H"): 1, ("2026-11-03", "SKU-H"): 1, ("2026-11-03", "SKU-A"): 2,
                    ("2026-11-03", "SKU-X"): 1}
+
+
+def test_utc_timestamps_move_a_late_order_into_the_next_business_day(tmp_path: Path) -> None:
+    """Read as UTC, order 20 (11-03 23:30) is 11-04 07:30 in Shanghai: out of the period; the
+    others of the period stay in it (01:00..15:00 UTC is the same business day)."""
+    import dataclasses
+
+    mapping = dataclasses.replace(Mapping.default(), timestamps="utc")
+    wh = Warehouse.from_url(small_products.build(tmp_path / "utc.db"), mapping)
+    assert values(run(wh, "units asp")) == pytest.approx({"units": 11, "asp": 1080 / 11})
