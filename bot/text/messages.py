@@ -29,7 +29,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     # ---- what an adapter adds where a platform lacks something ---------------------
     "buttons_as_hint": {"en": "Reply to the robot with: {commands}", "zh": "@机器人发送：{commands}"},
     "continued": {"en": "(continued)", "zh": "（续）"},
-    "chart_left_out": {"en": "Chart “{title}” could not be sent ({why}).", "zh": "图表“{title}”无法发送（{why}）。"},
+    # WeCom group robots: the adapter's own words (the chat language is guessed from the reply)
+    "wecom_actions": {"en": "Run in opsbot (Feishu, DingTalk, Slack, Telegram): {commands}",
+                      "zh": "在 opsbot（飞书、钉钉等）中发送：{commands}"},
+    "wecom_chart_unsent": {"en": "Chart “{title}” cannot be pushed to WeCom ({why}).",
+                           "zh": "图表“{title}”无法推送到企业微信（{why}）。"},
+    "wecom_file_unsent": {"en": "Export {name} cannot be pushed to WeCom ({why}); run the command again elsewhere.",
+                          "zh": "导出文件 {name} 无法推送到企业微信（{why}），请在其他平台重新执行命令获取。"},
     "file_left_out": {"en": "Export {name} could not be sent ({why}).", "zh": "导出文件 {name} 无法发送（{why}）。"},
     "not_a_command": {
         "en": "I understand commands, not questions in words: start with a command word, e.g. "

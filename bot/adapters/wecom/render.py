@@ -25,19 +25,10 @@ from bot.adapters.wecom.limits import (
     MIN_FILE_BYTES,
 )
 from bot.reply import Field, Reply, Table
+from bot.text.messages import t
 
 MAX_CELL = 60
 MAX_TITLE = 200
-# the adapter's own words (not a handler's): the chat language is guessed from the reply itself
-NOTES = {
-    "actions": {"en": "Run in opsbot (Feishu, DingTalk, Slack, Telegram): {commands}",
-                "zh": "在 opsbot（飞书、钉钉等）中发送：{commands}"},
-    "continued": {"en": "(continued)", "zh": "（续）"},
-    "chart_unsent": {"en": "Chart “{title}” cannot be pushed to WeCom ({why}).",
-                     "zh": "图表“{title}”无法推送到企业微信（{why}）。"},
-    "file_unsent": {"en": "Export {name} cannot be pushed to WeCom ({why}); run the command again elsewhere.",
-                    "zh": "导出文件 {name} 无法推送到企业微信（{why}），请在其他平台重新执行命令获取。"},
-}
 
 
 @dataclass(frozen=True)
@@ -94,7 +85,7 @@ def table_block(table: Table, lang: str) -> Block:
         header = " | ".join(escape(clip(c, MAX_CELL)) for c in table.columns)
         head.append(f'<font color="comment">{header}</font>')
     rows = [" | ".join(escape(clip(c, MAX_CELL)) for c in row[:ncols]) for row in table.rows]
-    cont = f"{title} {NOTES['continued'][lang]}" if title else ""
+    cont = f"{title} {t(lang, 'continued')}" if title else ""
     return Block(lines=[*([title] if title else []), *head, *rows], head=[*([cont] if cont else []), *head])
 
 
@@ -109,15 +100,15 @@ def _blocks(reply: Reply, lang: str) -> list[Block]:
     if reply.fields:
         blocks.append(Block([field_line(f) for f in reply.fields]))
     blocks.extend(table_block(t, lang) for t in reply.tables)
-    notes = [NOTES["chart_unsent"][lang].format(title=escape(c.title), why=why)
+    notes = [t(lang, "wecom_chart_unsent", title=escape(c.title), why=why)
              for c in reply.charts if (why := chart_problem(c.png))]
-    notes += [NOTES["file_unsent"][lang].format(name=escape(f.filename), why=why)
+    notes += [t(lang, "wecom_file_unsent", name=escape(f.filename), why=why)
               for f in reply.files if (why := file_problem(f.content))]
     if notes:
         blocks.append(Block(notes))
     if reply.actions:
         commands = " · ".join(f"`{escape(clip(a.command, 200))}`" for a in reply.actions)
-        blocks.append(Block([f'<font color="comment">{NOTES["actions"][lang].format(commands=commands)}</font>']))
+        blocks.append(Block([f'<font color="comment">{t(lang, "wecom_actions", commands=commands)}</font>']))
     if reply.footer:
         blocks.append(Block([f'<font color="comment">{escape(clip(reply.footer, 500))}</font>']))
     return blocks
