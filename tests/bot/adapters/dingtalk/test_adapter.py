@@ -51,7 +51,7 @@ def md(cell: str) -> str:
 # ---- Stream mode ----------------------------------------------------------------------------
 
 
-async def test_a_group_mention_gets_a_card_with_the_warehouse_gmv_in_chinese(
+async def test_a_group_mention_gets_a_card_with_the_warehouse_gmv(
     stream_adapter: DingTalkAdapter, fake_dingtalk: FakeDingTalk, demo_shop: Shop  # noqa: F811
 ) -> None:
     frame = fake_dingtalk.push(TOPIC_ROBOT, robot_message("kpi gmv yesterday"))
@@ -64,8 +64,8 @@ async def test_a_group_mention_gets_a_card_with_the_warehouse_gmv_in_chinese(
     assert call.headers["x-acs-dingtalk-access-token"] == "dt-fake-access-token"
     card = call.card
     assert all(isinstance(v, str) for v in card.values())  # cardParamMap takes strings only
-    # a DingTalk chat answers in Chinese unless it chose otherwise
-    [line] = [ln for ln in card["markdown"].split("  \n") if ln.startswith("**GMV**") or ln.startswith("**成交额")]
+    # an English command is answered in English (the message's own language wins: docs/languages.md)
+    [line] = [ln for ln in card["markdown"].split("  \n") if ln.startswith("**GMV**")]
     value = line.split(": ", 1)[1].split("  ")[0]
     assert number(value.replace("\\", "")) == pytest.approx(gmv_yesterday(demo_shop), abs=1)
 
@@ -399,3 +399,13 @@ async def test_readiness_and_metrics_follow_the_stream_connection(
         fake_dingtalk.outage(None)
         await adapter.stop()
         await server.stop()
+
+
+async def test_a_chinese_question_is_answered_in_chinese(
+    stream_adapter: DingTalkAdapter, fake_dingtalk: FakeDingTalk, demo_shop: Shop  # noqa: F811
+) -> None:
+    fake_dingtalk.push(TOPIC_ROBOT, robot_message("指标 销售额 昨天"))
+    [call] = await fake_dingtalk.wait_for(fake_dingtalk.messages)
+    [line] = [ln for ln in call.card["markdown"].split("  \n") if ln.startswith("**销售额**")]
+    assert number(line.split(": ", 1)[1].split("  ")[0].replace("\\", "")) == pytest.approx(
+        gmv_yesterday(demo_shop), abs=1)
