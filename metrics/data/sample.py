@@ -51,6 +51,11 @@ The model, in the order it is built:
   `magnitude` is the injected relative change of the expectation. Metrics that only follow
   (gmv of the dropped channel, aov, roas, ...) are not listed.
 
+* **Products, stock and fulfilment** (`spec.skus` SKUs; 0: none): order lines, the catalogue,
+  daily stock per warehouse, shipments and returns made from these orders without changing them,
+  with planted stock-outs, a low cover, a carrier delay and a returns spike in `product_labels`
+  (if `spec.anomalies`): see `metrics.data.sample_products`.
+
 Everything is drawn from `numpy.random.default_rng` streams spawned from `spec.seed`, so the
 same spec gives identical frames; anomaly placement uses its own stream and depends only on
 `seed`, `days` and `end` (not on `orders`).

@@ -5,19 +5,23 @@ shipments and returns, generated from the orders `metrics.data.sample` made and 
 The model, in the order it is built:
 
 * **Catalogue.** `skus` SKUs spread over the categories by their order share (at least one each),
-  with list prices spanning the category's order amounts (stratified lognormal quantiles, the ends
-  stretched to +-2.7 sd, rounded to ...9 / ...x.9 prices), a unit cost at a 20-70 % margin
-  (category dependent), a lead time of 3-30 days and a Zipf popularity (1 / rank^1.1, mid-priced
-  SKUs a little more likely to rank high). Every SKU is stocked at east_dc; the most popular ~55 %
-  of a category also at south_dc and ~35 % at north_dc.
+  with list prices spanning what the category's order lines need (stratified lognormal quantiles
+  around 0.65 x the category's median order, the ends stretched to +-2.7 sd, rounded to ...9 /
+  ...x.9 prices), a unit cost at a 20-70 % margin (category dependent), a lead time of 3-30 days
+  and a Zipf popularity (1 / rank^1.1, mid-priced SKUs a little more likely to rank high).
+  Every SKU is stocked at east_dc; each category's best sellers (by units) also at south_dc (55 %
+  of them) and north_dc (35 %).
 * **Order lines.** Every order (cancelled ones too) gets 1-4 lines (mostly 1; more in cheap
-  categories), a Dirichlet(2) split of its amount in cents and a quantity per line (mostly 1; more
-  for consumables). A line's SKU is drawn by popularity among the category's SKUs listed between
-  the line's needed unit price and 1.4x it, so line_amount <= unit_price x quantity and the
-  difference is a discount of at most ~29 % (more only where the catalogue has a gap: the nearest
-  dearer SKU, or the dearest one with a larger quantity). The cents' rounding remainder sits on
-  the order's largest line, so the lines sum to the order's amount exactly. Two lines of one SKU
-  in an order are merged.
+  categories; only as many as its amount buys of the category's cheapest SKU), each worth at
+  least that SKU, the rest of the amount (in cents) split Dirichlet(2), and a quantity per line
+  (mostly 1; more for consumables). A line's SKU is drawn by popularity among the category's SKUs
+  listed between the unit price the line needs and 1.3x it (the cheaper of two draws), so
+  line_amount <= unit_price x quantity and the difference is a discount of at most ~23 %, median
+  ~10 %; more only in a gap of the price list (the nearest dearer SKU, or the next cheaper one in
+  more units, whichever discounts less; the dearest SKU in more units above it). The cents'
+  rounding remainder sits on the order's largest line, so the lines sum to the order's amount
+  exactly. Two lines of one SKU in an order are merged. With a few SKUs a category the price list
+  has wide gaps, and the discounts grow (with 4 SKUs a category, ~15 % of lines above 30 %).
 * **Warehouse and shipment.** An order ships from its region's warehouse (north, northeast,
   northwest -> north_dc; south, southwest, west -> south_dc; east, central -> east_dc) if that
   warehouse stocks all its SKUs, else from east_dc. Orders whose status is shipped, completed or
@@ -43,20 +47,25 @@ The model, in the order it is built:
   in the last 12, so its parcels are delivered), clear of promotions (+-3 days) and of each other
   (2 days apart), labelled in `product_labels`:
 
-  1. three stock-outs: a top-10 SKU by GMV at the warehouse that ships most of it runs out on
-     first_day (the last delivery before it was short, no order placed since) and stays at on_hand
-     0 until last_day (3-7 days at 0); its demand there on the days after first_day is lost: those
-     lines go to the cheapest other SKU of the category stocked there that fits the line's price.
-     A restock arrives the day after last_day -> metric on_hand, magnitude = units of demand lost;
-  2. one "about to run out": another top SKU, nothing ordered for it at its main warehouse for its
+  1. three stock-outs: a SKU of the top fifth by GMV (the ten best selling a unit every other day
+     there first) at one of its warehouses (drawn by its units there) runs out on first_day (the
+     last order before it was short, none placed since) and stays at on_hand 0 until last_day
+     (3-7 days at 0); its demand there on the days after first_day is lost: those lines go to the
+     cheapest other SKU of the category stocked there that fits the line's price. A restock
+     arrives the day after last_day -> metric on_hand, magnitude = units of demand lost;
+  2. one "about to run out": another such SKU, nothing ordered for it at its warehouse for its
      lead time and more, ends the history with on_hand > 0, on_order 0 and cover below its lead
      time -> metric cover_days, first_day = first day from which (on_hand + on_order) / the
-     trailing 28 days' average daily units stays below the lead time, magnitude = the cover at the end;
+     trailing 28 days' average daily units stays below the lead time (it may overlap the others'
+     days: it is a state at the end, on another SKU), magnitude = the cover at the end;
   3. one carrier delay: parcels of one carrier (at every warehouse) shipped on 7 days take 3 more
      days -> metric delivery_days, magnitude 3.0;
-  4. one returns spike: for 5 days (by returned_at) one reason of one category's returns is 6-8x
-     its normal share (the other returns are re-labelled, so refunds, and with them the orders,
-     are untouched) -> metric return_reason_rate, magnitude = the multiplier.
+  4. one returns spike: for 5 days (by returned_at) one of the rarer reasons (quality, wrong_item,
+     damaged) of the category most returned from in those days is 6-8x its normal share (the
+     category's other returns then are re-labelled, so refunds, and with them the orders, are
+     untouched) -> metric return_reason_rate, magnitude = the multiplier of its expected share.
+  A stock-out is left out when the history before it is too short to run the stock down (its
+  lead time and a batch of days), an event when its days do not fit.
 
 Random streams are spawned from `seed` apart from the orders' ones (the orders do not change);
 event days use a stream of their own and depend only on `seed`, `days` and `end`.
@@ -106,6 +115,7 @@ _CENTRAL = 0.5  # how much more likely mid-priced SKUs rank high in popularity
 _HEAVY = {"phones", "computers", "home_appliances", "furniture"}
 _CONSUMABLE = {"food_beverage", "personal_care", "pet_supplies", "baby_kids", "beauty"}
 _LINES_P = {"heavy": [0.86, 0.11, 0.03, 0.0], "other": [0.58, 0.27, 0.11, 0.04]}
+_MAX_LINES = 4
 _QUANTITY_P = {"heavy": [0.96, 0.04, 0, 0, 0], "consumable": [0.62, 0.22, 0.09, 0.04, 0.03],
                "other": [0.82, 0.13, 0.03, 0.01, 0.01]}
 _MARGIN = {"phones": (0.20, 0.30), "computers": (0.20, 0.32), "electronics": (0.25, 0.40),
@@ -273,20 +283,17 @@ def generate_products(facts: OrderFacts, skus: int, seed: int, anomalies: bool) 
     if any(e.kind == "stock_out" for e in events):
         line_order, line_sku, line_q, line_c = _merge(line_order, line_sku, line_q, line_c, len(cat.price))
         D = demand(line_sku, line_q, line_order)
-    params = _policy(D, cat, pair_sku, u_init)
-    on_hand, on_order, _ = _simulate(D, *params)
-    # the planted stock events again: the short last order, then none until the restock (or the end)
+    # the planted stock events: their short last order, then none until the restock (or the end)
     stock_events = [e for e in events if e.kind in ("stock_out", "low_cover")]
-    if stock_events:
-        cols = np.array([pair_of[e.sku, e.warehouse] for e in stock_events])
-        freeze = np.zeros((n_days, len(cols)), dtype=bool)
-        forced = np.full((n_days, len(cols)), -1, dtype=np.int64)
-        for j, e in enumerate(stock_events):
-            stop = e.last - int(cat.lead[e.sku]) if e.kind == "stock_out" else n_days - 1
-            freeze[e.order_day + 1 : stop + 1, j] = True
-            forced[e.order_day, j] = e.order_qty
-        h, o, _ = _simulate(D[:, cols], *(a[cols] for a in params), freeze=freeze, forced=forced)
-        on_hand[:, cols], on_order[:, cols] = h, o
+    cols = np.array([pair_of[e.sku, e.warehouse] for e in stock_events], dtype=np.int64)
+    freeze = np.zeros((n_days, len(cols)), dtype=bool)
+    forced = np.full((n_days, len(cols)), -1, dtype=np.int64)
+    for j, e in enumerate(stock_events):
+        stop = e.last - int(cat.lead[e.sku]) if e.kind == "stock_out" else n_days - 1
+        freeze[e.order_day + 1 : stop + 1, j] = True
+        forced[e.order_day, j] = e.order_qty
+    params = _policy(D, cat, pair_sku, u_init)
+    on_hand, on_order, _ = _simulate(D, *params, planned=(cols, freeze, forced) if len(cols) else None)
     if (on_hand < 0).any():
         raise RuntimeError("demo stock went negative")  # the policy guarantees it never does
 
@@ -432,10 +439,13 @@ def _kind(name: str, table: dict[str, list[float]]) -> list[float]:
 
 def _pick(rng: np.random.Generator, table: np.ndarray, row: np.ndarray) -> np.ndarray:
     """An index per entry of `row`, drawn from that row of the probability `table`."""
-    cum = np.cumsum(table, axis=1)
+    n_rows, k = table.shape
+    cum = np.cumsum(table, axis=1, dtype=np.float64)
     cum /= cum[:, -1:]
-    idx = (rng.random(len(row))[:, None] >= cum[row]).sum(axis=1)
-    return np.minimum(idx, table.shape[1] - 1)
+    # one search over every row's cumulative shares, row r's shifted to [r, r + 1]
+    flat = (cum + np.arange(n_rows)[:, None]).ravel()
+    idx = np.searchsorted(flat, row + rng.random(len(row)), side="right") - row * k
+    return np.clip(idx, 0, k - 1)
 
 
 def _draw_lines(
@@ -448,7 +458,7 @@ def _draw_lines(
     cheapest = cat.price[cat.cat_start]  # per category
     lines_p = np.array([_kind(x, _LINES_P) for x in names])
     k = 1 + _pick(rng, lines_p, c)
-    k = np.minimum(k, np.clip(amount_c // (2 * cheapest[c]), 1, 4)) if n else k
+    k = np.minimum(k, np.clip(amount_c // (2 * cheapest[c]), 1, _MAX_LINES)) if n else k
     line_order = np.repeat(np.arange(n), k)
     starts = np.concatenate([[0], np.cumsum(k)[:-1]]).astype(np.int64)
     g = rng.gamma(2.0, size=len(line_order))
@@ -478,9 +488,10 @@ def _draw_lines(
     gap = hi <= lo  # nothing listed in the window: the nearest dearer SKU
     hi = np.where(over, end, np.maximum(hi, lo + 1))
     a, b = cat.cum_pop[lo], cat.cum_pop[hi]
-    # by popularity inside the window, the cheaper of two draws (discounts stay small)
-    draws = [np.searchsorted(cat.cum_pop, a + rng.random(len(lo)) * (b - a), side="right") - 1 for _ in range(2)]
-    sku = np.clip(np.minimum(*draws), lo, hi - 1)
+    # by popularity inside the window, the cheaper of two draws (discounts stay small): the SKUs are
+    # by price, so that is one draw at the smaller of two uniforms, 1 - sqrt(1 - u)
+    u = 1.0 - np.sqrt(1.0 - rng.random(len(lo)))
+    sku = np.clip(np.searchsorted(cat.cum_pop, a + u * (b - a), side="right") - 1, lo, hi - 1)
     q = np.maximum(q, -(-cents // cat.price[sku]))  # the dearest SKU is not dear enough: more units
     # in a gap of the price list, the next cheaper SKU in more units when that is the smaller discount
     cheaper = np.maximum(lo - 1, cat.cat_start[lc])
@@ -493,11 +504,18 @@ def _draw_lines(
 def _merge(
     order: np.ndarray, sku: np.ndarray, q: np.ndarray, cents: np.ndarray, n_skus: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One line per (order, sku), quantities and amounts added; sorted by order, then sku."""
-    key, inv = np.unique(order * n_skus + sku, return_inverse=True)
-    q_sum = np.bincount(inv, weights=q).astype(np.int64)
-    c_sum = np.bincount(inv, weights=cents).astype(np.int64)
-    return key // n_skus, key % n_skus, q_sum, c_sum
+    """One line per (order, sku), quantities and amounts added to the first of them. Lines are
+    grouped by order, at most `_MAX_LINES` an order, so a line's twin is among the few before it."""
+    first = np.arange(len(order))
+    for back in range(1, _MAX_LINES):  # the earliest twin, as an index
+        twin = np.flatnonzero((order[back:] == order[:-back]) & (sku[back:] == sku[:-back])) + back
+        first[twin] = np.minimum(first[twin], twin - back)
+    keep = first == np.arange(len(order))
+    if keep.all():
+        return order, sku, q, cents
+    q_sum = np.bincount(first, weights=q, minlength=len(order)).astype(np.int64)
+    c_sum = np.bincount(first, weights=cents, minlength=len(order)).astype(np.int64)
+    return order[keep], sku[keep], q_sum[keep], c_sum[keep]
 
 
 # ---- shipping -------------------------------------------------------------------------------------
@@ -574,11 +592,12 @@ def _policy(
 
 def _simulate(
     D: np.ndarray, lead: np.ndarray, safety: np.ndarray, batch: np.ndarray, opening: np.ndarray,
-    freeze: np.ndarray | None = None, forced: np.ndarray | None = None, watch: bool = False,
+    planned: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, watch: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """End-of-day on_hand and on_order per (day, pair) under the reorder-point policy, and (watch)
-    the inventory position before each day's order. `freeze[d, p]`: no order on day d; `forced[d, p]`
-    >= 0: order exactly that on day d."""
+    the inventory position before each day's order. `planned` = (pairs, freeze, forced) overrides
+    the policy for those pairs: `freeze[d, j]`: no order on day d; `forced[d, j]` >= 0: order
+    exactly that on day d."""
     n_days, n_pairs = D.shape
     max_lead = int(lead.max()) if n_pairs else 0
     # C[t] = units shipped on days < t; past the history, the last 28 days' rate (rounded up)
@@ -612,10 +631,9 @@ def _simulate(
         # projected on_hand when an order placed today would arrive
         projected = position - coming[d]
         q = np.where(projected < safety, np.maximum(batch, safety - projected), 0)
-        if freeze is not None:
-            q = np.where(freeze[d], 0, q)
-        if forced is not None:
-            q = np.where(forced[d] >= 0, forced[d], q)
+        if planned is not None:
+            pairs, freeze, forced = planned
+            q[pairs] = np.where(forced[d] >= 0, forced[d], np.where(freeze[d], 0, q[pairs]))
         arriving[(d + lead) % ring, cols] += q
         oo += q
         on_hand[d] = oh
