@@ -144,10 +144,10 @@ def _checks(conn: Connection, mapping: Mapping, target: _Target, order_ids: pd.S
                 own_int = "sku" in target.int_ids
                 keys = _upload(conn, "opsbot_check_skus", pd.Series(skus.index), own_int, uploaded)
                 match = same_key(products.c.sku, _kind("sku" in products_shape[1]), keys.c.k, _kind(own_int), dialect)
-                unknown = [r[0] for r in conn.execute(
-                    select(keys.c.k).where(~exists().where(match))).all()]
+                unknown = {r[0] for r in conn.execute(
+                    select(keys.c.k).where(~exists().where(match))).all()}
                 if unknown:
-                    counts = skus.loc[[k for k in skus.index if k in set(unknown)]].sort_values(
+                    counts = skus.loc[[k for k in skus.index if k in unknown]].sort_values(
                         ascending=False, kind="stable")
                     shown = ", ".join(f"{k!r} ({n:,})" for k, n in counts.head(_EXAMPLES).items())
                     what = "order line(s)" if logical == "order_lines" else "row(s)"
@@ -163,10 +163,12 @@ def _checks(conn: Connection, mapping: Mapping, target: _Target, order_ids: pd.S
 
 def _orphans(conn: Connection, target: _Target, keys: Table, orders: Any, match: Any) -> list[str]:
     missing = select(keys.c.k).where(~exists().where(match))
-    n = int(conn.execute(select(func.count()).select_from(missing.subquery())).scalar_one())
-    if not n:
+    # the count and the first examples in one pass
+    first = conn.execute(select(keys.c.k, func.count().over().label("n")).where(~exists().where(match)).order_by(
+        keys.c.k).limit(_EXAMPLES)).all()
+    if not first:
         return []
-    examples = [str(r[0]) for r in conn.execute(missing.order_by(keys.c.k).limit(_EXAMPLES)).all()]
+    n, examples = int(first[0][1]), [str(r[0]) for r in first]
     child = target.table
     rows = int(conn.execute(select(func.count()).select_from(child).where(
         child.c.order_id.in_(missing))).scalar_one())
@@ -180,13 +182,13 @@ def _line_sums(conn: Connection, lines: Any, value: Any, keys: Table, orders: An
     sums = select(lines.c.order_id.label("oid"), func.sum(value).label("total")).where(
         exists().where(touched)).group_by(lines.c.order_id).subquery()
     join = same_key(orders.c.order_id, _kind(orders_int), sums.c.oid, _kind(lines_int), dialect)
-    off = select(orders.c.order_id, orders.c.amount, sums.c.total).select_from(sums.join(orders, join)).where(
-        func.abs(sums.c.total - orders.c.amount) > line_sum_tolerance(orders.c.amount))
-    n = int(conn.execute(select(func.count()).select_from(off.subquery())).scalar_one())
-    if not n:
+    off = select(orders.c.order_id, orders.c.amount, sums.c.total, func.count().over().label("n")).select_from(
+        sums.join(orders, join)).where(func.abs(sums.c.total - orders.c.amount) > line_sum_tolerance(orders.c.amount))
+    rows = conn.execute(off.order_by(orders.c.order_id).limit(_EXAMPLES)).all()  # count and examples in one pass
+    if not rows:
         return []
-    rows = conn.execute(off.order_by(orders.c.order_id).limit(_EXAMPLES)).all()
-    shown = ", ".join(f"{oid}: lines {total:,.2f}, amount {amount:,.2f}" for oid, amount, total in rows)
+    n = int(rows[0][3])
+    shown = ", ".join(f"{oid}: lines {total:,.2f}, amount {amount:,.2f}" for oid, amount, total, _n in rows)
     return [f"{n:,} order(s) whose lines do not sum to their amount ({LINE_SUM_TOLERANCE}; loaded), e.g. {shown}"]
 
 
