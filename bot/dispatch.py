@@ -81,7 +81,11 @@ class Dispatcher:
         access = self.services.settings.access
         tenants = access.tenants_of(incoming.chat.platform)
         if tenants and incoming.team not in tenants:
-            return False  # another workspace or tenant, even for a listed chat id or user
+            # another workspace or tenant, even for a listed chat id or user; logged with the team
+            # so an admin setting up the allow-list can copy it
+            log.info("refused %s from %s: team %r is not in the allow-list", incoming.user, incoming.chat,
+                     incoming.team)
+            return False
         return str(incoming.chat) in access.chats or incoming.user in access.users or incoming.user in access.admins
 
     def check_rate(self, incoming: Incoming) -> None:
