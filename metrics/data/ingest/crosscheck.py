@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal,
     select,
 )
 from sqlalchemy import types as sqltypes
@@ -40,12 +41,13 @@ _EXAMPLES = 5
 
 
 class _Touched:
-    """The order ids and SKUs (with their row counts) of the rows a file wrote."""
+    """The order ids and SKUs (with their row counts) of the rows a file wrote, when there is
+    something to check them against (see `watched`)."""
 
-    def __init__(self, logical: str, orders_too: bool = False) -> None:
+    def __init__(self, logical: str, watch: tuple[bool, bool] = (True, True)) -> None:
         self.logical = logical
-        self.watch_orders = logical in ORDER_CHILDREN or logical == "orders" or orders_too
-        self.watch_skus = logical in SKU_TABLES
+        self.watch_orders = (logical in ORDER_CHILDREN or logical == "orders") and watch[0]
+        self.watch_skus = logical in SKU_TABLES and watch[1]
         self._orders: list[pd.Series] = []
         self._skus: list[pd.Series] = []
 
@@ -62,6 +64,31 @@ class _Touched:
 
     def sku_counts(self) -> pd.Series:
         return pd.concat(self._skus).groupby(level=0).sum() if self._skus else pd.Series([], dtype="int64")
+
+
+def watched(engine: Engine, mapping: Mapping, logical: str, lines_too: bool) -> tuple[bool, bool]:
+    """Whether the file's (order ids, SKUs) can be checked: against orders (an orders file: against order
+    lines, which the file writes itself when `lines_too`), and against products with rows. Asked before
+    the file is read, so that an orders file of a shop without lines keeps no ids at all."""
+
+    def rows(name: str) -> bool:
+        tmap = mapping.tables[name]
+        if tmap.query is not None:
+            return True
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(tmap.table):
+                return False
+            return conn.execute(select(literal(1)).select_from(build_tables(mapping)[name]).limit(1)).first() \
+                is not None
+
+    try:
+        if logical == "orders":
+            orders = lines_too or rows("order_lines")
+        else:
+            orders = logical in ORDER_CHILDREN and rows("orders")
+        return orders, logical in SKU_TABLES and rows("products")
+    except SQLAlchemyError:
+        return True, True  # cross_check says what it cannot do
 
 
 def _counts(values: pd.Series) -> pd.Series:

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from metrics.data.ingest.crosscheck import _Touched, cross_check
+from metrics.data.ingest.crosscheck import _Touched, cross_check, watched
 from metrics.data.ingest.duplicates import _SeenKeys
 from metrics.data.ingest.lines import _LineAggregator, _PresetLines
 from metrics.data.ingest.options import _match_headers, _Plan
@@ -67,18 +67,19 @@ def _ingest_file(engine: Engine, target: _Target, plan: _Plan, path: Path, progr
             report.seconds = time.perf_counter() - started
             return report
     touched: _Touched | None = None
+    watch = watched(engine, mapping, plan.table, "order_lines" in companions)
     rejects = _RejectsFile(_rejects_path(path, plan.options), source.header)
     try:
         try:
             touched = _load(engine, target, plan, source, headers, provided, report, rejects, progress, False, now,
-                            companions, also)
+                            companions, also, watch)
         except _NeedExactReader:
             # malformed rows or line breaks inside values: the first pass was rolled back;
             # read again with the csv module, which numbers every line exactly
             rejects.discard()
             report = FileReport(path=path)
             touched = _load(engine, target, plan, source, headers, provided, report, rejects, progress, True, now,
-                            companions, also)
+                            companions, also, watch)
     except FileError as exc:
         report.status, report.error = "failed", str(exc)
     except SQLAlchemyError as exc:
@@ -100,7 +101,7 @@ def _ingest_file(engine: Engine, target: _Target, plan: _Plan, path: Path, progr
 def _load(
     engine: Engine, target: _Target, plan: _Plan, source: _Source, headers: dict[str, str],
     provided: list[str], report: FileReport, rejects: _RejectsFile, progress: bool, exact: bool, now: datetime,
-    companions: dict[str, _Target], also: dict[str, list[str]],
+    companions: dict[str, _Target], also: dict[str, list[str]], watch: tuple[bool, bool],
 ) -> _Touched | None:
     """Read, validate and write one file in one transaction; commit only if it may go in whole.
 
@@ -111,7 +112,7 @@ def _load(
     aggregator = _LineAggregator(plan) if plan.lines else None
     preset_lines = _PresetLines(plan) if companions else None
     sums = plan.table == "order_lines"  # repeated keys are summed, not rejected
-    touched = _Touched(plan.table)
+    touched = _Touched(plan.table, watch)
     tally = _Tally(plan.table)
     blank_lines = 0
     gc_was_enabled = gc.isenabled()
