@@ -8,6 +8,7 @@ from the file with pandas, by the rules docs/data.md states, never with metrics.
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 from pathlib import Path
@@ -247,6 +248,19 @@ def test_repeated_lines_in_different_batches_are_summed(tmp_path: Path, engine_k
     again = by_key(read(settings, "order_lines").assign(order_id=lambda d: d["order_id"].astype(int)),
                    ["order_id", "sku"])
     assert (again["quantity"] == expected["quantity"]).all() and np.allclose(again["line_amount"], expected["line_amount"])
+
+
+def test_an_orders_import_is_checked_against_the_stored_lines(tmp_path: Path, engine_kind: str) -> None:
+    settings = make_settings(tmp_path, kind=engine_kind)
+    # no lines yet: nothing to compare, nothing kept
+    assert only(ingest(settings, "orders", write(tmp_path / "o.csv", ORDERS))).warnings == []
+    ingest(settings, "order_lines", write(tmp_path / "l.csv", "order_id,sku,quantity,line_amount\n1001,A,1,45\n"
+                                                              "1002,A,1,20\n"))
+    # a later export changes 1002's amount: its lines no longer add up
+    f = only(ingest(settings, "orders", write(tmp_path / "o2.csv", ORDERS.replace("1002,2026-11-01 11:00:00,20.00",
+                                                                                 "1002,2026-11-01 11:00:00,25.00"))))
+    assert f.warnings == ["1 order(s) whose lines do not sum to their amount (more than max(0.01, 0.5 % of the "
+                          "order's amount); loaded), e.g. 1002: lines 20.00, amount 25.00"]
 
 
 def test_order_lines_need_an_amount_or_a_price(tmp_path: Path) -> None:
@@ -551,6 +565,9 @@ def test_the_command_imports_order_lines(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "loaded 1 order lines from 2 lines" in result.output and "summed into it" in result.output
+    result = CliRunner().invoke(main, args + ["--json"])
+    (f,) = json.loads(result.output)["files"]
+    assert (f["loaded"], f["unchanged"], f["summed"], f["warnings"], f["also"]) == (1, 1, 1, [], [])
     result = CliRunner().invoke(main, ["ingest", "inventory", str(path), "--config", str(config), "--lines"])
     assert result.exit_code == 2 and "orders table only" in result.output
 
