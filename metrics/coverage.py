@@ -25,7 +25,7 @@ from metrics.kpis import KpiResult
 from metrics.periods import Period
 
 # the order tables are judged and reported in
-TABLES = ("orders", "traffic", "marketing_spend")
+TABLES = ("orders", "traffic", "marketing_spend", "order_lines", "inventory", "shipments", "returns")
 
 
 @dataclass(frozen=True)

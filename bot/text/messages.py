@@ -585,6 +585,8 @@ METRIC_LABELS: dict[str, dict[str, str]] = {
     "asp": {"en": "ASP", "zh": "件均价"},
     "gross_margin": {"en": "Gross margin", "zh": "毛利"},
     "margin_rate": {"en": "Margin rate", "zh": "毛利率"},
+    "sell_through": {"en": "Sell-through", "zh": "售罄率"},
+    "return_rate": {"en": "Return rate", "zh": "退货率"},
 }
 
 DIMENSION_LABELS: dict[str, dict[str, str]] = {
@@ -623,3 +625,8 @@ MESSAGES.update(COVERAGE_MESSAGES)
 from bot.text.products import PRODUCT_MESSAGES  # noqa: E402
 
 MESSAGES.update(PRODUCT_MESSAGES)
+
+# The digest's stock-and-fulfilment section and the campaign report's units and sold-out SKUs.
+from bot.text.digest_products import DIGEST_PRODUCT_MESSAGES  # noqa: E402
+
+MESSAGES.update(DIGEST_PRODUCT_MESSAGES)

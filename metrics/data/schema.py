@@ -101,7 +101,7 @@ class Mapping:
             return ("channel",)  # traffic and spend are recorded per channel only
         # products and stock: what they are recorded by (order lines hang off their order)
         return {"products": ("category",), "inventory": ("warehouse",), "shipments": ("carrier", "warehouse"),
-                "returns": ("reason",)}.get(table, ())
+                "returns": ("reason", "sku")}.get(table, ())
 
 
 # Words that make a statement more than a read. A config query is run by opsbot's own

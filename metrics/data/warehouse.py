@@ -66,7 +66,11 @@ SPEND_MEASURES = ("spend",)
 # from order lines, by their order's time and dimensions (docs/products.md): units sold, what the
 # lines were sold for, the orders they belong to, and the margin over the lines whose cost is known
 LINE_MEASURES = ("units", "line_gmv", "line_orders", "margin", "costed_gmv")
-MEASURES = ORDER_MEASURES + TRAFFIC_MEASURES + SPEND_MEASURES + LINE_MEASURES
+# stock at the period's last snapshot day, and sell-through's base (units sold + that stock): a
+# level, not a flow, so never summed over days (docs/products.md)
+STOCK_MEASURES = ("end_on_hand", "sell_base")
+RETURN_MEASURES = ("returned_units",)  # units returned in the period, by returned_at
+MEASURES = ORDER_MEASURES + TRAFFIC_MEASURES + SPEND_MEASURES + LINE_MEASURES + STOCK_MEASURES + RETURN_MEASURES
 # what a split or filter by SKU reads from order lines: "gmv by sku" is the lines' amounts, "orders
 # by sku" the orders holding a line of it (an order of three SKUs counts once for each)
 LINE_DIMENSIONS = ("sku",)
@@ -82,10 +86,12 @@ MEASURE_COLUMNS: dict[str, tuple[str, ...]] = {
     "sessions": ("sessions",), "product_views": ("product_views",), "add_to_cart": ("add_to_cart",),
     "spend": ("spend",),
     "units": ("quantity",), "line_gmv": (), "line_orders": (), "margin": (), "costed_gmv": (),
+    "end_on_hand": ("on_hand",), "sell_base": ("on_hand",), "returned_units": ("quantity",),
 }
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "orders": ("ordered_at", "status"), "traffic": ("day",), "marketing_spend": ("day",),
     "order_lines": ("order_id", "sku", "quantity"),
+    "inventory": ("day", "sku"), "returns": ("order_id", "returned_at"),
 }
 # the column a table's days are read from (order lines: their orders')
 COVERAGE_COLUMNS: dict[str, str] = {
@@ -181,6 +187,10 @@ def measure_table(measure: str) -> str:
         return "traffic"
     if measure in LINE_MEASURES:
         return "order_lines"
+    if measure in STOCK_MEASURES:
+        return "inventory"
+    if measure in RETURN_MEASURES:
+        return "returns"
     return "marketing_spend"
 
 
@@ -446,6 +456,12 @@ class Warehouse:
             return False
 
     def missing_columns(self, measure: str) -> tuple[str, ...] | None:
+        if measure == "sell_base":  # units sold + stock: both tables
+            stock, units = self._missing_columns("end_on_hand"), self._missing_columns("units")
+            return None if stock is None or units is None else stock + units
+        return self._missing_columns(measure)
+
+    def _missing_columns(self, measure: str) -> tuple[str, ...] | None:
         """The columns `measure` needs that the database lacks (() when it has them all); None when
         its whole table is missing."""
         table = measure_table(measure)
@@ -558,11 +574,17 @@ class Warehouse:
             lines = [m for m in wanted if m in LINE_MEASURES]
             if lines:
                 frames.append(self._read(conn, self._lines_query(lines, start, end, by, filters), by))
+            if {"end_on_hand", "sell_base"} & set(wanted):
+                frames.append(self._read(conn, self._end_stock_query(end, by), by))
+            if "returned_units" in wanted:
+                frames.append(self._read(conn, self._returns_query(start, end, by), by))
         if not frames:
             return pd.DataFrame(index=pd.Index([], name=by or "key"))
-        out = pd.concat(frames, axis=1)
-        # a value with orders but no traffic (or the reverse) has zero of the other
-        return self._proxied_back(out.fillna(0.0), asked, by, filters)
+        out = pd.concat(frames, axis=1).fillna(0.0)  # a value with orders but no traffic has zero of the other
+        if "sell_base" in wanted:
+            units = out["units"] if "units" in out else self._read_units(start, end, by, filters)
+            out["sell_base"] = units.reindex(out.index).fillna(0.0) + out["end_on_hand"]
+        return self._proxied_back(out, asked, by, filters)
 
     def aggregate_many(
         self,
@@ -718,6 +740,25 @@ class Warehouse:
         q = q.where(*self._orders_where(o, start, end, on_orders), *self._filter_clauses(lines, on_lines))
         return q.group_by(key) if key is not None else q
 
+    def _end_stock_query(self, end: datetime, by: str | None) -> Any:
+        """Stock at the last snapshot day before `end` (a level: the period's closing stock)."""
+        inv = self.tables["inventory"]
+        last = select(func.max(inv.c.day)).where(inv.c.day < end.date())  # the last closed day's snapshot
+        cols = [func.coalesce(func.sum(inv.c.on_hand), 0).label("end_on_hand")]
+        q = self._grouped(cols, inv, by).where(inv.c.day == last.scalar_subquery())
+        return q.group_by(inv.c[by]) if by else q
+
+    def _returns_query(self, start: datetime, end: datetime, by: str | None) -> Any:
+        r = self.tables["returns"]
+        lo, hi = self._ts_bounds(start, end)
+        cols = [func.coalesce(func.sum(r.c.quantity), 0).label("returned_units")]
+        q = self._grouped(cols, r, by).where(r.c.returned_at >= lo, r.c.returned_at < hi)
+        return q.group_by(r.c[by]) if by else q
+
+    def _read_units(self, start: datetime, end: datetime, by: str | None, filters: Sequence[Filter]) -> pd.Series:
+        with self.connect() as conn:
+            return self._read(conn, self._lines_query(["units"], start, end, by, filters), by)["units"]
+
     def _repeat_query(self, start: datetime, end: datetime, by: str | None, filters: Sequence[Filter]) -> Any:
         o = self.tables["orders"]
         keys = [o.c.customer_id] + ([o.c[by].label("key")] if by else [])
@@ -812,7 +853,7 @@ class Warehouse:
             self.check_split(f.dimension)
         asked = list(dict.fromkeys(measures))
         wanted = [m for m in self._line_measures(asked, by, filters) if self.available(m, by, filters)
-                  and self.recorded(m)]
+                  and self.recorded(m) and m not in STOCK_MEASURES]  # a level has no daily sum
         keys = ["day"] + (["key"] if by else [])
         frames: list[pd.DataFrame] = []
         dialect = self.engine.dialect.name
@@ -833,6 +874,11 @@ class Warehouse:
                 q = self._lines_query(lines, start, end, by, filters)
                 split = self.tables["order_lines"] if by in LINE_DIMENSIONS else o
                 frames.append(self._read_daily(conn, self._by_day(q, day, split, by), keys))
+            if "returned_units" in wanted:
+                r = self.tables["returns"]
+                q = self._returns_query(start, end, by)
+                returned_day = day_of(r.c.returned_at, dialect)
+                frames.append(self._read_daily(conn, self._by_day(q, returned_day, r, by), keys))
             for logical, group in (("traffic", TRAFFIC_MEASURES), ("marketing_spend", SPEND_MEASURES)):
                 ms = [m for m in wanted if m in group]
                 if ms:

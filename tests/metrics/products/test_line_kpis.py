@@ -92,3 +92,12 @@ def test_utc_timestamps_move_a_late_order_into_the_next_business_day(tmp_path: P
     mapping = dataclasses.replace(Mapping.default(), timestamps="utc")
     wh = Warehouse.from_url(small_products.build(tmp_path / "utc.db"), mapping)
     assert values(run(wh, "units asp")) == pytest.approx({"units": 11, "asp": 1080 / 11})
+
+
+def test_sell_through_and_return_rate_as_kpis(warehouse: Warehouse) -> None:
+    # 12 units sold; at 11-03's snapshot A 5, T 0, H 3, B 8 on hand; 3 units returned in the period
+    assert values(run(warehouse, "sell_through return_rate")) == pytest.approx(
+        {"sell_through": 12 / (12 + 16), "return_rate": 3 / 12})
+    # stock is not kept per channel: sell-through by channel is not available, units are
+    result = run(warehouse, "sell_through units", by="channel")
+    assert "sell_through" in result.unavailable
