@@ -68,19 +68,9 @@ def _fast_sqlite_insert(engine: Engine, table: Table, frame: pd.DataFrame) -> No
         raw.close()
 
 
-def _as_categories(series: pd.Series) -> pd.Series | pd.Categorical:
-    if not pd.api.types.is_string_dtype(series) or isinstance(series.dtype, pd.CategoricalDtype):
-        return series
-    codes, distinct = pd.factorize(series)
-    if (codes < 0).any() or len(distinct) > len(series) // 2:  # missing values, or mostly distinct
-        return series
-    return pd.Categorical.from_codes(codes, distinct)
-
-
 def _duckdb_insert(engine: Engine, table: Table, frame: pd.DataFrame) -> None:
-    """DuckDB reads a registered DataFrame directly: no per-row Python at all. Text columns go as
-    categories (DuckDB ENUMs, cast to the VARCHAR columns): each distinct string is read once."""
-    frame = pd.DataFrame({table.c[c].name: _as_categories(frame[c]) for c in frame.columns})
+    """DuckDB reads a registered DataFrame directly: no per-row Python at all."""
+    frame = frame.rename(columns={c: table.c[c].name for c in frame.columns})
     raw = engine.raw_connection()
     try:
         duck = raw.driver_connection
