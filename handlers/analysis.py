@@ -31,6 +31,7 @@ from metrics.funnel import STAGES, STEPS, funnel
 from metrics.kpis import CATALOG, Kpi, json_number, rows_shown
 from metrics.lagging import LAGGING, refund_window
 from metrics.periods import Comparison, Period, parse_period, previous_period
+from metrics.products.catalog import catalogue
 from metrics.trend import OTHER, TOTAL_LINE, buckets, trend
 
 router = Router()
@@ -239,7 +240,8 @@ async def top_(ctx: Context, args: Args) -> Reply:
     other = top_rest(result, limit)  # the slices left out, as one row: the table adds up to its total
     if other is not None and result.previous_total is None:
         other.previous = None
-    shown = [(str(i), r.key, r) for i, r in enumerate(result.rows[:limit], 1)]
+    named = await _sku_names(ctx, dimension, [r.key for r in result.rows[:limit]])
+    shown = [(str(i), named.get(r.key, r.key), r) for i, r in enumerate(result.rows[:limit], 1)]
     if other is not None:
         shown.append(("", ctx.t("other_rows", count=len(result.rows) - limit), other))
     for rank, key, r in shown:
@@ -273,6 +275,14 @@ async def top_(ctx: Context, args: Args) -> Reply:
 
 
 # ---- movers --------------------------------------------------------------------------
+
+
+async def _sku_names(ctx: Context, dimension: str, keys: list[str]) -> dict[str, str]:
+    """A SKU row reads "code · name" where the products table names it (the data keeps the code)."""
+    if dimension != "sku" or not keys:
+        return {}
+    products = await ctx.run(catalogue, ctx.warehouse)
+    return {k: f"{k} · {products[k].name}" for k in keys if k in products and products[k].name != k}
 
 
 def _contribution_json(c: Contribution) -> dict[str, object]:
@@ -317,7 +327,8 @@ async def movers_(ctx: Context, args: Args) -> Reply:
         if not lead or (top_rows and abs(top_rows[0].contribution) > abs(lead[0].contribution)):
             lead = top_rows
             lead_dim = dim
-        shown = [(c.key, c) for c in top_rows]
+        named = await _sku_names(ctx, dim, [c.key for c in top_rows])
+        shown = [(named.get(c.key, c.key), c) for c in top_rows]
         other = movers_rest(result, dim, limit)  # the rest as one row: the table adds up to the change
         if other is not None:
             shown.append((ctx.t("other_rows", count=len(contribs) - limit), other))

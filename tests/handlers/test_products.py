@@ -98,3 +98,10 @@ async def test_a_shop_without_the_tables_is_told_what_to_map(tmp_path: Path) -> 
         assert reply.error, (command, reply.plain_text())
         if table:
             assert f"[warehouse.tables.{table}]" in reply.plain_text(), reply.plain_text()
+
+
+async def test_top_sku_rows_carry_the_product_names(chat: Chat) -> None:
+    reply = await chat.send("top sku by units 2026-11-01..2026-11-03")
+    [table] = reply.tables
+    assert "SKU-A · Trail runner" in [row[1] for row in table.rows]
+    assert "SKU-X" in [row[1] for row in table.rows]  # no product row: the code alone
