@@ -302,9 +302,12 @@ def generate_products(facts: OrderFacts, skus: int, seed: int, anomalies: bool) 
         if e.kind == "carrier_delay":
             hit = ship.shipped & (ship.carrier == e.carrier) & (ship_day >= e.first) & (ship_day <= e.last)
             ship.transit[hit] += _DELAY_DAYS * _DAY
+            e.magnitude = float(_DELAY_DAYS) if hit.any() else 0.0
     delivered = _deliver(rng_ship, facts, ship)
     spike = next((e for e in events if e.kind == "returns_spike"), None)
     returns = _returns(rng_returns, facts, cat, line_order, line_sku, line_q, line_c, amount_c, ship, delivered, spike)
+    # a label only for what shows: a tiny shop may ship nothing by that carrier, or see no returns then
+    events = [e for e in events if e.kind not in ("carrier_delay", "returns_spike") or e.magnitude > 0]
 
     # ---- frames ----
     start64 = np.datetime64(facts.start, "ns")
@@ -440,6 +443,7 @@ def _kind(name: str, table: dict[str, list[float]]) -> list[float]:
 def _pick(rng: np.random.Generator, table: np.ndarray, row: np.ndarray) -> np.ndarray:
     """An index per entry of `row`, drawn from that row of the probability `table`."""
     n_rows, k = table.shape
+    table = np.where(table.sum(axis=1, keepdims=True) > 0, table, 1.0)  # a row of zeros: uniform
     cum = np.cumsum(table, axis=1, dtype=np.float64)
     cum /= cum[:, -1:]
     # one search over every row's cumulative shares, row r's shifted to [r, r + 1]
@@ -856,6 +860,8 @@ def _returns(
     lag = np.where(lag >= room, np.maximum(squeeze, np.minimum(room, 1)), lag)
     returned = np.full(len(facts.order_id), -1, dtype=np.int64)
     returned[orders] = base[orders] + np.maximum(lag, 0)
+    if spike is not None:
+        spike.magnitude = 0.0 if not len(orders) else spike.magnitude
     if spike is not None and len(orders):
         # the category most returned from in the window, one of its rarer reasons
         day = returned[orders] // _DAY
@@ -873,6 +879,8 @@ def _returns(
         hit = hit[reason[orders[hit]] != r]
         pick = rng.permutation(len(hit))[: int(np.ceil(share * len(hit)))]
         reason[orders[hit[pick]]] = r
+        if not len(pick):
+            spike.magnitude = 0.0  # nothing returned in those days: no spike to see
     frame = pd.DataFrame({
         "order_id": facts.order_id[ret_order],
         "sku": line_sku[shuffle][keep],

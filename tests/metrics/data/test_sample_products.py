@@ -383,6 +383,13 @@ def test_products_leave_the_orders_alone(small: Shop) -> None:
         generate(replace(SMALL, skus=-1))
     tiny = generate(ShopSpec(end=END, days=3, orders=300, skus=20))
     assert tiny.product_labels.empty and len(tiny.order_lines) >= len(tiny.orders)
+    # a small shop labels only what it can show: every label names its target
+    needs = {"stock_out": ["sku", "warehouse"], "low_cover": ["sku", "warehouse"], "carrier_delay": ["carrier"],
+             "returns_spike": ["category", "reason"]}
+    for seed in range(3):
+        labels = generate(ShopSpec(end=END, days=70, orders=300, skus=20, seed=seed)).product_labels
+        for row in labels.itertuples():
+            assert all(getattr(row, c) is not None for c in needs[row.kind]), row
     assert generate(ShopSpec(end=END, days=10, orders=0, skus=20)).order_lines.empty
 
 
