@@ -476,7 +476,8 @@ def _draw_lines(
         rest = amount_c - np.add.reduceat(cents, starts)
         largest = np.maximum.reduceat(cents, starts)
         hit = np.flatnonzero(cents == largest[line_order])
-        first = hit[np.unique(line_order[hit], return_index=True)[1]]
+        of = line_order[hit]
+        first = hit[np.concatenate([[True], of[1:] != of[:-1]])]  # the first largest of each order
         cents[first] += rest
     lc = c[line_order]
     q = 1 + _pick(rng, np.array([_kind(x, _QUANTITY_P) for x in names]), lc)
