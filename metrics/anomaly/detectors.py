@@ -526,6 +526,97 @@ def fit_ratio(
     return _squeeze(result) if squeeze else result
 
 
+def binomial_score(successes: np.ndarray, trials: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The exact binomial tail of `successes` of `trials` at share `p`, as a signed normal score:
+    z with P(Z >= z) = P(X >= successes) above the expected count, -z with P(Z >= z) =
+    P(X <= successes) below it (NaN where there are no trials or no share)."""
+    from scipy.stats import binom
+
+    x, n, q = (np.asarray(a, dtype=np.float64) for a in (successes, trials, p))
+    ok = (n > 0) & np.isfinite(q) & np.isfinite(x)
+    q = np.clip(np.where(ok, q, 0.5), 1e-12, 1 - 1e-12)
+    n_ = np.where(ok, n, 1.0)
+    x_ = np.where(ok, x, 0.0)
+    upper = x_ >= n_ * q
+    tail = np.where(upper, binom.sf(x_ - 1, n_, q), binom.cdf(x_, n_, q))
+    # P(Z >= z) = tail; 1e-300 keeps a certain event finite (z ~ 37)
+    z = -_normal_ppf(np.clip(tail, 1e-300, 0.5))
+    return np.where(ok, np.where(upper, z, -z), np.nan)
+
+
+def fit_rare_share(
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    grid: Grid,
+    *,
+    weeks: int = 8,
+    expected_rows: np.ndarray | None = None,
+    sensitivity: Sensitivity = "medium",
+    params: Params = PARAMS,
+    threshold: float | np.ndarray | None = None,
+) -> Fit:
+    """A share made of small counts (one reason's returns among a category's 3-5 returns a day)
+    against its own history, daily data only.
+
+    `fit_ratio` takes the median of the daily shares as its baseline: for a share of a handful
+    of events that median is 0 (most days have none), and a normal band around it makes 3 of 4
+    look like a 6-sigma event. Here the baseline is the share pooled over the last `weeks` weeks
+    (their numerators over their denominators), without the week in which it was highest, so
+    one bad week does not raise the bar for the next ones (a median of weekly shares would be 0
+    again for an event seen once a fortnight); at least half an event over those weeks (a share
+    never seen yet is not 0), and at least half the weeks with a denominator. The score is the
+    exact binomial tail of the day's count at that share (`binomial_score`), so the bar rises by
+    itself on a day with few events. Expected rows are left out of every week and never flagged.
+    `spread` is the binomial standard deviation of the day's share, for the normal band."""
+    num = np.asarray(numerator, dtype=np.float64)
+    den = np.asarray(denominator, dtype=np.float64)
+    squeeze = num.ndim == 1
+    if squeeze:
+        num, den = num[:, None], den[:, None]
+    n, s = num.shape
+    mask = np.zeros((n, s), dtype=bool)
+    if expected_rows is not None:
+        mask |= np.broadcast_to(np.asarray(expected_rows, dtype=bool).reshape(n, -1), (n, s))
+    valid = ~mask & np.isfinite(num) & np.isfinite(den) & (den > 0)
+    zero = np.zeros((1, s))
+    cn = np.vstack([zero, np.cumsum(np.where(valid, num, 0.0), axis=0)])
+    cd = np.vstack([zero, np.cumsum(np.where(valid, den, 0.0), axis=0)])
+    t = np.arange(n)
+    pn = np.zeros((n, s))
+    pd_ = np.zeros((n, s))
+    seen = np.zeros((n, s), dtype=np.int64)
+    top_share = np.full((n, s), -np.inf)
+    top_n = np.zeros((n, s))
+    top_d = np.zeros((n, s))
+    for k in range(1, weeks + 1):  # week k before row t: rows [t - 7k, t - 7k + 7), (T, S) at a time
+        lo, hi = np.clip(t - 7 * k, 0, n), np.clip(t - 7 * k + 7, 0, n)
+        wn, wd = cn[hi] - cn[lo], cd[hi] - cd[lo]
+        pn += wn
+        pd_ += wd
+        seen += wd > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(wd > 0, wn / wd, -np.inf)
+        higher = share > top_share
+        top_share = np.where(higher, share, top_share)
+        top_n = np.where(higher, wn, top_n)
+        top_d = np.where(higher, wd, top_d)
+    # the pooled share of the weeks, without the week it was highest in (one bad week kept out)
+    pn, pd_ = pn - top_n, pd_ - top_d
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # a share never seen yet is not 0: at least half an event over those weeks
+        baseline = np.where((seen >= math.ceil(weeks / 2)) & (pd_ > 0), np.fmax(pn, 0.5) / pd_, np.nan)
+    baseline = np.where(baseline < 1, baseline, np.nan)  # always all of it: no share to test
+    score = binomial_score(num, den, baseline)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = np.sqrt(baseline * (1 - baseline) / np.where(den > 0, den, np.nan))
+    thr = params.threshold(sensitivity) if threshold is None else threshold
+    limit = np.asarray(thr, dtype=np.float64)[None, :] if np.ndim(thr) else thr
+    flags = valid & np.isfinite(score) & (np.abs(score) >= limit)
+    result = Fit(np.where(np.isfinite(baseline), baseline, np.nan), spread, score, flags,
+                 np.where(np.isfinite(baseline), 0, -1))
+    return _squeeze(result) if squeeze else result
+
+
 # ---- flagged points --------------------------------------------------------------------------------
 
 
