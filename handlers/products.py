@@ -15,7 +15,7 @@ from bot.context import Args, Context
 from bot.errors import UsageError
 from bot.reply import Action, Attachment, Chart, Field, Reply, Table
 from bot.router import Router
-from bot.text.i18n import fmt_count, fmt_money, fmt_percent, fmt_ratio
+from bot.text.i18n import fmt_count, fmt_decimal, fmt_money, fmt_percent
 from bot.text.messages import dimension_label, metric_label
 from handlers.common import did_you_mean, parse_common
 from handlers.kpi import period_text
@@ -39,7 +39,7 @@ def _money(ctx: Context, value: float | None) -> str:
 
 
 def _days(ctx: Context, value: float | None) -> str:
-    return fmt_ratio(value, ctx.lang) if value is not None else "∞"
+    return fmt_decimal(value, ctx.lang) if value is not None else "∞"
 
 
 def _midnight(day: date) -> datetime:
@@ -62,10 +62,12 @@ def _period(ctx: Context, raw: str, default: str, splits: tuple[str, ...], bad: 
 def _stock_csv(ctx: Context, rows: list[stock.Cover], names: dict[str, str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["sku", "name", "on_hand", "units_per_day", "cover_days", "lead_time_days", "gmv_at_stake"])
+    writer.writerow(["sku", "name", "warehouse", "on_hand", "on_order", "units_per_day", "cover_days",
+                     "lead_time_days", "gmv_at_stake"])
     for c in rows:
-        writer.writerow([c.sku, names.get(c.sku, c.sku), int(c.on_hand), round(c.daily_units, 3),
-                         "" if c.cover_days is None else round(c.cover_days, 1), c.lead_time, round(c.gmv_at_stake, 2)])
+        writer.writerow([c.sku, names.get(c.sku, c.sku), c.warehouse or "", int(c.on_hand), int(c.on_order),
+                         round(c.daily_units, 3), "" if c.cover_days is None else round(c.cover_days, 1), c.lead_time,
+                         round(c.gmv_at_stake, 2)])
     return out.getvalue()
 
 
@@ -86,14 +88,15 @@ async def stock_(ctx: Context, args: Args) -> Reply:
     title = ctx.t("stock_title", day=day.isoformat())
     tables: list[Table] = []
     if risky:
-        rows = [[c.sku, names.get(c.sku, c.sku), fmt_count(c.on_hand, ctx.lang), fmt_ratio(c.daily_units, ctx.lang),
-                 _days(ctx, c.cover_days), fmt_count(c.lead_time, ctx.lang), _money(ctx, c.gmv_at_stake)]
-                for c in risky[:TOP_N]]
+        rows = [[c.sku, names.get(c.sku, c.sku), c.warehouse or "", fmt_count(c.on_hand, ctx.lang),
+                 fmt_count(c.on_order, ctx.lang), fmt_decimal(c.daily_units, ctx.lang), _days(ctx, c.cover_days),
+                 fmt_count(c.lead_time, ctx.lang), _money(ctx, c.gmv_at_stake)] for c in risky[:TOP_N]]
         if len(risky) > TOP_N:
-            rows.append(["", ctx.t("stock_more", count=len(risky) - TOP_N), "", "", "", "", ""])
-        tables.append(Table([ctx.t("dimension_sku"), "", ctx.t("stock_on_hand"), ctx.t("stock_daily_units"),
-                             ctx.t("stock_cover"), ctx.t("stock_lead"), ctx.t("stock_gmv_at_stake")], rows,
-                            title=ctx.t("stock_at_risk"), align=["l", "l", "r", "r", "r", "r", "r"]))
+            rows.append(["", ctx.t("stock_more", count=len(risky) - TOP_N), "", "", "", "", "", "", ""])
+        tables.append(Table([ctx.t("dimension_sku"), "", ctx.t("stock_warehouse"), ctx.t("stock_on_hand"),
+                             ctx.t("stock_on_order"), ctx.t("stock_daily_units"), ctx.t("stock_cover"),
+                             ctx.t("stock_lead"), ctx.t("stock_gmv_at_stake")], rows,
+                            title=ctx.t("stock_at_risk"), align=["l", "l", "l", "r", "r", "r", "r", "r", "r"]))
     if outs:
         rows = [[o.sku, names.get(o.sku, o.sku), o.warehouse or "", o.first.isoformat(), fmt_count(o.days, ctx.lang),
                  _money(ctx, o.lost_gmv)] for o in outs[:TOP_N]]
@@ -113,7 +116,7 @@ async def stock_(ctx: Context, args: Args) -> Reply:
                 Field(ctx.t("stock_gmv_at_stake"), _money(ctx, sum(c.gmv_at_stake for c in risky)))],
         tables=tables, files=files, footer=ctx.t("stock_method", window=window),
         data={"as_of": day.isoformat(),
-              "at_risk": [{"sku": c.sku, "on_hand": c.on_hand, "daily_units": c.daily_units, "cover_days": c.cover_days,
+              "at_risk": [{"sku": c.sku, "warehouse": c.warehouse, "on_hand": c.on_hand, "on_order": c.on_order, "daily_units": c.daily_units, "cover_days": c.cover_days,
                            "lead_time": c.lead_time, "gmv_at_stake": c.gmv_at_stake} for c in risky],
               "stockouts": [{"sku": o.sku, "warehouse": o.warehouse, "first": o.first.isoformat(), "last": o.last.isoformat(), "days": o.days,
                              "ongoing": o.ongoing, "lost_units": o.lost_units, "lost_gmv": o.lost_gmv} for o in outs]},
@@ -126,7 +129,7 @@ async def stock_(ctx: Context, args: Args) -> Reply:
 def _pair(ctx: Context, key: str, a: float | None, b: float | None) -> str:
     if a is None:
         return "–"
-    return ctx.t(key, value=f"{fmt_ratio(a, ctx.lang)} / {fmt_ratio(b or a, ctx.lang)}")
+    return ctx.t(key, value=f"{fmt_decimal(a, ctx.lang)} / {fmt_decimal(b if b is not None else a, ctx.lang)}")
 
 
 def _fulfilment_json(f: Fulfilment) -> dict[str, object]:
@@ -271,10 +274,11 @@ async def _sku_card(ctx: Context, product: catalog.Product, period: Period) -> R
     tables = []
     covers = [c for c in await _cover_or_none(ctx, day) if c.sku == product.sku]
     if covers:
-        c = covers[0]
-        fields += [Field(ctx.t("stock_on_hand"), fmt_count(c.on_hand, ctx.lang)),
-                   Field(ctx.t("stock_cover"), _days(ctx, c.cover_days)),
-                   Field(ctx.t("stock_lead"), fmt_count(c.lead_time, ctx.lang))]
+        on_hand = sum(c.on_hand for c in covers)
+        daily = sum(c.daily_units for c in covers)
+        fields += [Field(ctx.t("stock_on_hand"), fmt_count(on_hand, ctx.lang)),
+                   Field(ctx.t("stock_cover"), _days(ctx, on_hand / daily if daily else None)),
+                   Field(ctx.t("stock_lead"), fmt_count(covers[0].lead_time, ctx.lang))]
         per = await ctx.run(stock.stock_on, w, day, True)
         mine = per[per["sku"] == product.sku] if "warehouse" in per else per.iloc[0:0]
         if len(mine):
@@ -292,9 +296,10 @@ async def _sku_card(ctx: Context, product: catalog.Product, period: Period) -> R
                           Action(ctx.t("sku_returns_button"), f"returns {period.label} by sku")],
                  data={"sku": product.sku, "name": product.name, "period": period.as_json(), "units": units,
                        "gmv": gmv, "daily_units": {d.date().isoformat(): v for d, v in series.items()},
-                       "stock": None if not covers else {"on_hand": covers[0].on_hand,
-                                                         "cover_days": covers[0].cover_days,
-                                                         "lead_time": covers[0].lead_time}})
+                       "stock": None if not covers else {
+                           "on_hand": sum(c.on_hand for c in covers), "lead_time": covers[0].lead_time,
+                           "warehouses": {c.warehouse or "": {"on_hand": c.on_hand, "cover_days": c.cover_days,
+                                                              "at_risk": c.at_risk} for c in covers}}})
 
 
 async def _cover_or_none(ctx: Context, day: date) -> list[stock.Cover]:

@@ -25,6 +25,11 @@ def fmt_percent(value: float, lang: str) -> str:
     return format_percent(value, format="#,##0.00%", locale=locale_of(lang))
 
 
+def fmt_decimal(value: float, lang: str) -> str:
+    """A measured quantity that is not a count: days of cover, units a day, hours."""
+    return format_decimal(value, format="#,##0.0", locale=locale_of(lang))
+
+
 def fmt_ratio(value: float, lang: str) -> str:
     return format_decimal(value, format="#,##0.00", locale=locale_of(lang)) + "×"
 

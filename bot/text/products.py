@@ -25,6 +25,7 @@ PRODUCT_MESSAGES: dict[str, dict[str, str]] = {
     "stock_cover": {"en": "Cover (days)", "zh": "可售天数"},
     "stock_lead": {"en": "Lead time", "zh": "补货周期"},
     "stock_on_hand": {"en": "On hand", "zh": "在库"},
+    "stock_on_order": {"en": "On order", "zh": "在途"},
     "stock_daily_units": {"en": "Units/day", "zh": "日均销量"},
     "stock_outs_table": {"en": "Stock-outs in the last {days} days", "zh": "近 {days} 天断货"},
     "stock_since": {"en": "Since", "zh": "开始"},
@@ -32,9 +33,10 @@ PRODUCT_MESSAGES: dict[str, dict[str, str]] = {
     "stock_days_out": {"en": "Days", "zh": "天数"},
     "stock_lost": {"en": "Lost sales (est.)", "zh": "估算损失"},
     "stock_method": {
-        "en": "Cover: stock ÷ average daily units of the last {window} days. At risk: cover below the "
-        "lead time. Lost sales: the SKU's daily units before it ran out × its price.",
-        "zh": "可售天数 = 库存 ÷ 近 {window} 天日均销量；可售天数低于补货周期即有缺货风险；"
+        "en": "Cover: stock at a warehouse ÷ the average daily units its orders took over the last {window} "
+        "days. At risk: stock and what is on order would not last the lead time. Lost sales: the SKU's "
+        "daily units before it ran out × its price.",
+        "zh": "可售天数 = 仓库库存 ÷ 该仓近 {window} 天日均发出件数；在库加在途撑不到补货周期即有缺货风险；"
         "损失销售额按断货前日均销量 × 件均价估算。",
     },
     "stock_export": {"en": "Every SKU at risk ({count}) is in {filename}.", "zh": "全部 {count} 个风险商品见 {filename}。"},

@@ -6,14 +6,18 @@ Definitions (docs/products.md):
 - stock of a SKU on a day: the sum of `on_hand` over its warehouses in that day's snapshot; a day
   without a snapshot row for a SKU is unknown, not zero.
 - days of cover: stock at the end of the day ÷ the average daily units sold over the COVER_WINDOW
-  days up to and including it (None when it sold nothing: cover without demand is unbounded).
-- at risk: a SKU that sold in the window and whose cover is below its lead time (products.
-  lead_time_days, DEFAULT_LEAD_TIME where unknown); GMV at stake = its average daily line GMV ×
-  (lead time − cover), the sales of the days it would stand empty before a reorder arrives.
+  days up to and including it (None when it sold nothing: cover without demand is unbounded); per
+  warehouse where shipments name the warehouse each order left from (its stock ÷ its own orders'
+  units), else per SKU over all warehouses.
+- at risk: a SKU that sold in the window and whose stock on hand plus on order would not last its
+  lead time (products.lead_time_days, DEFAULT_LEAD_TIME where unknown): what is already ordered
+  arrives within the lead time, a new order would not. GMV at stake = its average daily line GMV
+  × (lead time − that cover), the sales of the days it would stand empty.
 - a stock-out: a snapshot day on which a SKU's stock (or, per warehouse, its stock there) is 0.
 - lost sales of a stocked-out SKU-day: the SKU's average daily units over the LOST_BASELINE
   in-stock snapshot days before its stock-out began (days with stock > 0), × its ASP over those
-  days; a SKU that never sold in stock before has no estimate (None).
+  days; at one warehouse, × that warehouse's share of the SKU's stock over those days (the stock
+  is where its orders ship from). A SKU that never sold in stock before has no estimate (None).
 - sell-through over a period: units sold ÷ (units sold + stock at the period's last snapshot day).
 """
 
@@ -78,37 +82,75 @@ class Cover:
     on_hand: float
     daily_units: float
     daily_gmv: float
-    cover_days: float | None  # None: no sales in the window
+    cover_days: float | None  # on hand ÷ units a day; None: no sales in the window
     lead_time: int
     gmv_at_stake: float  # over the days it would stand empty before a reorder arrives
+    on_order: float = 0.0
+    warehouse: str | None = None  # None: the SKU's stock everywhere
+
+    @property
+    def cover_with_orders(self) -> float | None:
+        return (self.on_hand + self.on_order) / self.daily_units if self.daily_units > 0 else None
 
     @property
     def at_risk(self) -> bool:
-        return self.cover_days is not None and self.cover_days < self.lead_time
+        cover = self.cover_with_orders
+        return cover is not None and cover < self.lead_time
+
+
+def sales_by_warehouse(w: Warehouse, start: date, end: date) -> pd.DataFrame:
+    """Units and line GMV per SKU and shipping warehouse over the days [start, end): the lines of the
+    orders that count, at the warehouse their order shipped from (unshipped orders left out)."""
+    lines, o, s = w.tables["order_lines"], w.tables["orders"], w.tables["shipments"]
+    joined = lines.join(o, lines.c.order_id == o.c.order_id).join(s, s.c.order_id == o.c.order_id)
+    q = (select(lines.c.sku, s.c.warehouse, func.coalesce(func.sum(lines.c.quantity), 0).label("units"),
+                func.coalesce(func.sum(w.line_amount()), 0.0).label("line_gmv"))
+         .select_from(joined).where(*w.orders_where(_midnight(start), _midnight(end)))
+         .group_by(lines.c.sku, s.c.warehouse))
+    with w.connect() as conn:
+        frame = pd.DataFrame([dict(r) for r in conn.execute(q).mappings().all()],
+                             columns=["sku", "warehouse", "units", "line_gmv"])
+    frame["sku"] = frame["sku"].astype(str)
+    frame["warehouse"] = frame["warehouse"].astype(str)
+    return frame.set_index(["sku", "warehouse"])
+
+
+def _per_warehouse(w: Warehouse) -> bool:
+    """Cover per warehouse needs each warehouse's demand: the warehouse on shipments and on stock."""
+    return (has(w, "shipments") and "warehouse" in columns(w, "shipments")
+            and "warehouse" in columns(w, "inventory"))
 
 
 def cover(w: Warehouse, day: date, window: int = COVER_WINDOW) -> list[Cover]:
-    """Days of cover of every SKU in stock data as of `day` (inclusive), most GMV at stake first."""
-    stock = stock_on(w, day)
+    """Days of cover as of `day` (inclusive), most GMV at stake first: per SKU and warehouse where
+    shipments say which warehouse each order left from (a warehouse empties on its own orders),
+    else per SKU over all its stock."""
+    by_warehouse = _per_warehouse(w)
+    stock = stock_on(w, day, by_warehouse=by_warehouse)
     if stock.empty:
         return []
-    sales = sales_by_sku(w, day - timedelta(days=window - 1), day + timedelta(days=1))
+    first, after = day - timedelta(days=window - 1), day + timedelta(days=1)
+    sales = sales_by_warehouse(w, first, after) if by_warehouse else sales_by_sku(w, first, after)
     leads = lead_times(w)
     out: list[Cover] = []
     for row in stock.itertuples():
-        units = float(sales.at[row.sku, "units"]) if row.sku in sales.index else 0.0
-        gmv = float(sales.at[row.sku, "line_gmv"]) if row.sku in sales.index else 0.0
+        key = (row.sku, str(row.warehouse)) if by_warehouse else row.sku
+        units = float(sales.at[key, "units"]) if key in sales.index else 0.0
+        gmv = float(sales.at[key, "line_gmv"]) if key in sales.index else 0.0
         daily, daily_gmv = units / window, gmv / window
         days = float(row.on_hand) / daily if daily > 0 else None
         lead = leads.get(row.sku, DEFAULT_LEAD_TIME)
-        stake = daily_gmv * (lead - days) if days is not None and days < lead else 0.0
-        out.append(Cover(row.sku, float(row.on_hand), daily, daily_gmv, days, lead, stake))
-    out.sort(key=lambda c: (-c.gmv_at_stake, -c.daily_gmv, c.sku))
+        lasting = (float(row.on_hand) + float(row.on_order)) / daily if daily > 0 else None
+        stake = daily_gmv * (lead - lasting) if lasting is not None and lasting < lead else 0.0
+        out.append(Cover(row.sku, float(row.on_hand), daily, daily_gmv, days, lead, stake, float(row.on_order),
+                         str(row.warehouse) if by_warehouse else None))
+    out.sort(key=lambda c: (-c.gmv_at_stake, -c.daily_gmv, c.sku, c.warehouse or ""))
     return out
 
 
 def at_risk(w: Warehouse, day: date, window: int = COVER_WINDOW) -> list[Cover]:
-    """The SKUs whose cover is below their lead time, most GMV at stake first."""
+    """The SKUs (at a warehouse) whose stock and orders would not last their lead time, most GMV
+    at stake first."""
     return [c for c in cover(w, day, window) if c.at_risk]
 
 
@@ -163,10 +205,11 @@ def stockouts(w: Warehouse, start: date, end: date, by_warehouse: bool = False) 
             runs.append((key, run))
     if not runs:
         return []
-    baseline = _baselines(w, sorted({k[0] for k, run in runs}), min(r[0] for _, r in runs), end)
+    starts = {(str(key[0]), str(key[1]) if len(key) > 1 else None, run[0]) for key, run in runs}
+    baseline = _baselines(w, starts, end)
     out = []
     for key, run in runs:
-        units, asp = baseline.get((key[0], run[0]), (None, None))
+        units, asp = baseline.get((str(key[0]), str(key[1]) if len(key) > 1 else None, run[0]), (None, None))
         lost_units = units * len(run) if units is not None else None
         out.append(StockOut(key[0], key[1] if len(key) > 1 else None, run[0], run[-1], len(run), lost_units,
                             lost_units * asp if lost_units is not None and asp is not None else None,
@@ -175,31 +218,32 @@ def stockouts(w: Warehouse, start: date, end: date, by_warehouse: bool = False) 
     return out
 
 
-def _baselines(w: Warehouse, skus: list[str], earliest: date,
-               end: date) -> dict[tuple[str, date], tuple[float, float | None]]:
-    """(sku, first day out) → (average daily units, ASP) over the LOST_BASELINE in-stock days before."""
-    since = earliest - timedelta(days=LOST_BASELINE * 3)  # history enough to find 28 in-stock days
-    stock = daily_stock(w, since, end, skus)
+def _baselines(w: Warehouse, starts: set[tuple[str, str | None, date]],
+               end: date) -> dict[tuple[str, str | None, date], tuple[float, float | None]]:
+    """(sku, warehouse or None, first day out) → (units a day that stock-out costs, ASP): the SKU's
+    average daily units over the LOST_BASELINE snapshot days before, on which it was in stock, and
+    at a warehouse × that warehouse's share of the SKU's stock over those days."""
+    skus = sorted({sku for sku, _, _ in starts})
+    since = min(day for _, _, day in starts) - timedelta(days=LOST_BASELINE * 3)  # enough to find 28
+    stock = daily_stock(w, since, end, skus, by_warehouse=True)
     sold = w.daily(["units", "line_gmv"], _midnight(since), _midnight(end), by="sku",
                    filters=(Filter("sku", tuple(skus)),))
     by_day = {(str(r.key), r.day): (float(r.units), float(r.line_gmv)) for r in sold.itertuples()}
-    out: dict[tuple[str, date], tuple[float, float | None]] = {}
-    for sku, rows in stock.groupby("sku"):
-        rows = rows.sort_values("day")
-        in_stock: list[date] = []
-        previous_zero = False
-        for day, on_hand in zip(rows["day"], rows["on_hand"], strict=True):
-            if on_hand <= 0:
-                if not previous_zero:  # a run starts: its baseline is the in-stock days before
-                    window = in_stock[-LOST_BASELINE:]
-                    units = sum(by_day.get((sku, d), (0.0, 0.0))[0] for d in window)
-                    gmv = sum(by_day.get((sku, d), (0.0, 0.0))[1] for d in window)
-                    if window:
-                        out[(str(sku), day)] = (units / len(window), gmv / units if units else None)
-                previous_zero = True
-            else:
-                in_stock.append(day)
-                previous_zero = False
+    total = stock.groupby(["sku", "day"], observed=True).on_hand.sum()
+    per_wh = (stock.groupby(["sku", "warehouse", "day"], observed=True).on_hand.sum()
+              if "warehouse" in stock else pd.Series(dtype=float))
+    out: dict[tuple[str, str | None, date], tuple[float, float | None]] = {}
+    for sku, wh, first in starts:
+        days = [d for (s_, d), v in total.items() if s_ == sku and d < first and v > 0][-LOST_BASELINE:]
+        if not days:
+            continue
+        units = sum(by_day.get((sku, d), (0.0, 0.0))[0] for d in days)
+        gmv = sum(by_day.get((sku, d), (0.0, 0.0))[1] for d in days)
+        daily = units / len(days)
+        if wh is not None:
+            held = sum(float(per_wh.get((sku, wh, d), 0.0)) for d in days)
+            daily *= held / sum(float(total[(sku, d)]) for d in days)
+        out[(sku, wh, first)] = (daily, gmv / units if units else None)
     return out
 
 

@@ -11,8 +11,8 @@ its line never counts; order 1 is in October):
   → units 12, line GMV 1135, 5 orders; costed GMV 1080, cost 420, margin 660.
 
 Stock (end-of-day snapshots, 10-30..11-03): SKU-A at east_dc 6 6 4 4 2 and south_dc 3 every day;
-SKU-T at east_dc 8 8 4 0 0 (out from 11-02, still out); SKU-H at east_dc 5 5 4 4 3; SKU-B at
-east_dc 9 9 9 – 8 (no row on 11-02: unknown, not zero). SKU-X has no stock rows.
+SKU-T at east_dc 8 8 4 0 0 (out from 11-02, still out); SKU-H at east_dc 5 5 4 4 3, with 30 on
+order on 11-03; SKU-B at east_dc 9 9 9 – 8 (no row on 11-02: unknown, not zero). SKU-X has no stock rows.
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ INVENTORY = [
     *[(d, "SKU-A", "east_dc", q, 0) for d, q in zip(("2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02",
                                                        "2026-11-03"), (6, 6, 4, 4, 2), strict=True)],
     *[(d, "SKU-A", "south_dc", 3, 0) for d in ("2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02", "2026-11-03")],
-    *[(d, "SKU-T", "east_dc", q, 10 if q == 0 else 0) for d, q in zip(
+    *[(d, "SKU-T", "east_dc", q, 0) for d, q in zip(
         ("2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02", "2026-11-03"), (8, 8, 4, 0, 0), strict=True)],
-    *[(d, "SKU-H", "east_dc", q, 0) for d, q in zip(("2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02",
-                                                       "2026-11-03"), (5, 5, 4, 4, 3), strict=True)],
+    *[(d, "SKU-H", "east_dc", q, 30 if d == "2026-11-03" else 0) for d, q in zip(
+        ("2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02", "2026-11-03"), (5, 5, 4, 4, 3), strict=True)],
     *[(d, "SKU-B", "east_dc", q, 0) for d, q in zip(("2026-10-30", "2026-10-31", "2026-11-01", "2026-11-03"),
                                                       (9, 9, 9, 8), strict=True)],
 ]

@@ -50,17 +50,24 @@ def test_line_kpis_and_top_skus(demo_warehouse: Warehouse, demo_shop: Shop) -> N
 def test_cover_and_stockouts(demo_warehouse: Warehouse, demo_shop: Shop) -> None:
     inv = demo_shop.inventory.assign(day=demo_shop.inventory.day.dt.date, sku=demo_shop.inventory.sku.astype(str),
                                      warehouse=demo_shop.inventory.warehouse.astype(str))
-    on_hand = inv[inv.day == LAST].groupby("sku").on_hand.sum()
-    sold = counted_lines(demo_shop, LAST - timedelta(days=27), TODAY).groupby("sku").quantity.sum()
+    snap = inv[inv.day == LAST].set_index(["sku", "warehouse"])
+    lines = counted_lines(demo_shop, LAST - timedelta(days=27), TODAY).merge(
+        demo_shop.shipments[["order_id", "warehouse"]].astype({"warehouse": str}), on="order_id")
+    sold = lines.groupby(["sku", "warehouse"]).quantity.sum()
     leads = demo_shop.products.set_index("sku").lead_time_days
-    covers = {c.sku: c for c in stock.cover(demo_warehouse, LAST)}
-    assert set(covers) == set(on_hand.index)
-    for sku, c in covers.items():
-        daily = sold.get(sku, 0) / 28
-        assert c.on_hand == on_hand[sku]
-        assert c.cover_days == (pytest.approx(on_hand[sku] / daily) if daily else None)
-    risky = {sku for sku in on_hand.index if sold.get(sku, 0) and on_hand[sku] / (sold[sku] / 28) < leads[sku]}
-    assert {c.sku for c in stock.at_risk(demo_warehouse, LAST)} == risky
+    covers = {(c.sku, c.warehouse): c for c in stock.cover(demo_warehouse, LAST)}
+    assert set(covers) == set(snap.index)
+    risky = set()
+    for key, c in covers.items():
+        daily = sold.get(key, 0) / 28
+        assert (c.on_hand, c.on_order) == (snap.on_hand[key], snap.on_order[key])
+        assert c.cover_days == (pytest.approx(snap.on_hand[key] / daily) if daily else None)
+        if daily and (snap.on_hand[key] + snap.on_order[key]) / daily < leads[key[0]]:
+            risky.add(key)
+    assert {(c.sku, c.warehouse) for c in stock.at_risk(demo_warehouse, LAST)} == risky
+    planted = demo_shop.product_labels[demo_shop.product_labels.kind == "low_cover"]
+    for label in planted.itertuples():  # the planted "about to run out" is among them
+        assert (label.sku, label.warehouse) in risky
     # stock-outs per warehouse over the last 60 days: runs of zero days, found here with pandas
     first = TODAY - timedelta(days=60)
     window = inv[(inv.day >= first) & (inv.day < TODAY)].sort_values("day")

@@ -32,16 +32,20 @@ def test_stock_as_of_a_day_sums_the_warehouses(warehouse: Warehouse) -> None:
     assert {(r.sku, r.warehouse): r.on_hand for r in per.itertuples()}[("SKU-A", "south_dc")] == 3
 
 
-def test_cover_and_the_skus_at_risk(warehouse: Warehouse) -> None:
-    cover = {c.sku: c for c in stock.cover(warehouse, NOV_3)}
-    # 28 days to 11-03: A sold 1 (10-15) + 2 + 2 = 5 units, stock 5 → 28 days; H 2 units, stock 3 → 42
-    assert cover["SKU-A"].cover_days == pytest.approx(28)
-    assert cover["SKU-H"].cover_days == pytest.approx(42)
-    assert cover["SKU-B"].cover_days == pytest.approx(8 / (1 / 28))
-    # T: 4 units (order 7's 3 were cancelled), none left: cover 0 below its 3-day lead time
-    assert cover["SKU-T"].cover_days == 0 and cover["SKU-T"].lead_time == 3
+def test_cover_per_warehouse_and_the_skus_at_risk(warehouse: Warehouse) -> None:
+    cover = {(c.sku, c.warehouse): c for c in stock.cover(warehouse, NOV_3)}
+    # the 28 days to 11-03, by the warehouse each order shipped from (orders 3, 4, 6, 13 from east_dc;
+    # order 1 and 20 never shipped): A sold 2 + 2 at east_dc, stock 2 there → 14 days; none at south_dc
+    assert cover[("SKU-A", "east_dc")].cover_days == pytest.approx(14)
+    assert cover[("SKU-A", "south_dc")].cover_days is None
+    # H: 2 units, 3 on hand → 42 days; with 30 on order it lasts 462 days, far past its 20-day lead time
+    assert cover[("SKU-H", "east_dc")].cover_days == pytest.approx(42)
+    assert cover[("SKU-H", "east_dc")].cover_with_orders == pytest.approx(462)
+    assert cover[("SKU-B", "east_dc")].cover_days == pytest.approx(8 / (1 / 28))
+    # T: 4 units (order 7's 3 were cancelled), none left and none on order: below its 3-day lead time
+    assert cover[("SKU-T", "east_dc")].cover_days == 0 and cover[("SKU-T", "east_dc")].lead_time == 3
     [risk] = stock.at_risk(warehouse, NOV_3)
-    assert risk.sku == "SKU-T" and risk.gmv_at_stake == pytest.approx(80 / 28 * 3)
+    assert (risk.sku, risk.warehouse) == ("SKU-T", "east_dc") and risk.gmv_at_stake == pytest.approx(80 / 28 * 3)
 
 
 def test_a_stock_out_and_its_lost_sales(warehouse: Warehouse) -> None:
