@@ -286,6 +286,9 @@ class DigestSection(_Section):
     metrics: tuple[str, ...] = ()
     by: str | None = None
     wait_until: str | None = None
+    # optional sections after the standard digest: "stock" (stock-outs, SKUs about to run out and
+    # the on-time ship rate; docs/digest.md), as `with stock` in the subscribe command
+    sections: tuple[Literal["stock"], ...] = ()
 
     @field_validator("chat")
     @classmethod

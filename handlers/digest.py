@@ -1,8 +1,11 @@
 """The morning digest, and the commands that subscribe a chat to it.
 
-    subscribe digest daily 09:00 [metric …] [by <dimension>] [wait-until 11:00]
+    subscribe digest daily 09:00 [metric …] [by <dimension>] [with stock] [wait-until 11:00]
     subscribe digest weekly mon 09:00 …
-    subscriptions · unsubscribe <id> · pause <id> · resume <id> · digest now [weekly] · deliveries
+    subscriptions · unsubscribe <id> · pause <id> · resume <id> · digest now [weekly] [with stock] · deliveries
+
+`with stock` adds the stock-and-fulfilment section (docs/digest.md): the SKUs out of stock on the
+last closed day, the SKUs about to run out, and the on-time ship rate.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from bot.router import Router
 from bot.state.alerts import AlertBook
 from bot.state.keys import subscription_key
 from bot.state.store import OutboxItem, Subscription
-from bot.text.i18n import fmt_change_pct, fmt_value
+from bot.text.i18n import fmt_change_pct, fmt_count, fmt_decimal, fmt_money, fmt_percent, fmt_value
 from bot.text.messages import dimension_label, metric_label
 from handlers.common import parse_dimension, parse_id, parse_metric
 from handlers.coverage import kpi_lines
@@ -33,8 +36,12 @@ from handlers.planning.goals import pace_report
 from metrics import charts
 from metrics.breakdown import movers, movers_rest
 from metrics.coverage import apply_to_kpis
+from metrics.data.warehouse import Warehouse
 from metrics.kpis import CATALOG, STANDARD_CARD, KpiQuery, evaluate, rows_shown
 from metrics.periods import Comparison, Period, parse_period, previous_period
+from metrics.products import catalog, stock
+from metrics.products.fulfilment import shipments_of
+from metrics.products.source import has
 from metrics.trend import trend
 
 router = Router()
@@ -45,15 +52,23 @@ HISTORY_DAYS = 56  # "far fewer orders than any day in the last 8 weeks"
 INCOMPLETE_SHARE = 0.5
 
 
+# the optional sections a digest can add (`with stock`; `sections = ["stock"]` in [[digest]]), and
+# the words that name them
+SECTIONS = ("stock",)
+SECTION_WORDS = {"stock": "stock", "库存": "stock", "库存履约": "stock"}
+WITH_WORDS = ("with", "含", "附带")
+
+
 @dataclass(frozen=True)
 class DigestSpec:
     cadence: str = "daily"  # daily | weekly
     metrics: tuple[str, ...] = ()
     by: str | None = None
+    sections: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, sub: Subscription) -> DigestSpec:
-        return cls(sub.cadence, tuple(sub.metrics or ()), sub.by)
+        return cls(sub.cadence, tuple(sub.metrics or ()), sub.by, tuple(sub.sections))
 
 
 # ---- completeness ---------------------------------------------------------------------
@@ -84,9 +99,13 @@ def completeness(ctx: Context, day: date) -> tuple[str, float, float]:
 
 
 def fingerprint(reply: Reply) -> str:
-    """Of the numbers only: a late load changes it, a re-render does not."""
-    numbers = json.dumps(reply.data.get("metrics", {}), sort_keys=True, default=str)
-    return hashlib.sha256(numbers.encode()).hexdigest()[:32]
+    """Of the numbers only: a late load changes it, a re-render does not. A digest with a section
+    (`with stock`) includes the section's numbers; one without has the fingerprint it always had."""
+    numbers: object = reply.data.get("metrics", {})
+    if reply.data.get("sections"):
+        numbers = {"metrics": numbers, "sections": reply.data["sections"]}
+    text = json.dumps(numbers, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 async def build_digest(ctx: Context, spec: DigestSpec, now: datetime | None = None) -> Reply:
@@ -116,6 +135,8 @@ async def build_digest(ctx: Context, spec: DigestSpec, now: datetime | None = No
     await _add_month_to_date(ctx, reply, now)
     await _add_open_alerts(ctx, reply)
     await _add_campaigns(ctx, reply, period)
+    if "stock" in spec.sections:
+        await _add_stock_section(ctx, reply, now, period, compare.period)
     await _add_movers(ctx, reply, period, compare.period)
     await _add_trend(ctx, reply, now, weekly)
     if spec.by:
@@ -182,6 +203,244 @@ async def _add_campaigns(ctx: Context, reply: Reply, period: Period) -> None:
     reply.data["campaigns"] = [{"id": c.id, "name": c.name} for c in running]
 
 
+# ---- the stock-and-fulfilment section (`with stock`) -------------------------------------------
+
+SECTION_TOP = 5  # SKUs named per list; the rest are counted
+SECTION_DATA = 50  # rows per list in the reply's data (and so in its fingerprint)
+STOCKOUT_LOOKBACK = 30  # days of snapshots searched for the day a stock-out began (as `stock`)
+STOCK_TABLES = ("inventory", "order_lines")  # stock-outs, their lost sales, cover
+SHIP_TABLES = ("shipments",)
+
+
+async def _add_stock_section(ctx: Context, reply: Reply, now: datetime, period: Period, before: Period) -> None:
+    """Stock-outs on the last closed day, the SKUs about to run out, and the on-time ship rate of
+    the digest's days against the days before; a part whose table is missing is one line saying so."""
+    w = ctx.warehouse
+    missing = {t: not await ctx.run(has, w, t) for t in (*STOCK_TABLES, *SHIP_TABLES)}
+    stock_gap = [t for t in STOCK_TABLES if missing[t]]
+    ship_gap = [t for t in SHIP_TABLES if missing[t]]
+    data: dict[str, object] = {"missing": stock_gap + ship_gap}
+    reply.data.setdefault("sections", {})["stock"] = data
+    if stock_gap and ship_gap:
+        reply.text.append(ctx.t("digest_stock_needs", tables=joined_list(ctx, stock_gap + ship_gap)))
+        return
+    day = now.date() - timedelta(days=1)  # the last closed day
+    if stock_gap:
+        reply.text.append(ctx.t("digest_part_needs", part=ctx.t("digest_part_stock"),
+                                tables=joined_list(ctx, stock_gap)))
+    else:
+        # a chat scoped to a channel or region sees no stock (stock is not kept per channel): as in
+        # a shop that held only its rows, there is no snapshot
+        found = await ctx.run(stock_today, w, day, ctx.settings.products.cover_window_days)
+        data.update(found.as_json())
+        if found.as_of is None:
+            reply.text.append(ctx.t("digest_stock_no_snapshot", day=day.isoformat()))
+        else:
+            reply.text.append(_stock_summary(ctx, found, day))
+            reply.tables.extend(_stock_tables(ctx, found))
+    if ship_gap:
+        reply.text.append(ctx.t("digest_part_needs", part=ctx.t("digest_part_on_time"),
+                                tables=joined_list(ctx, ship_gap)))
+        return
+    sla = ctx.settings.products.ship_sla_hours
+    local_now = now.replace(tzinfo=None)
+    current = await ctx.run(on_time_as_of, w, period, local_now, sla)
+    previous = await ctx.run(on_time_as_of, w, before, local_now, sla)
+    data["on_time"] = {"period": period.as_json(), "sla_hours": sla, **current.as_json(),
+                       "previous": {"period": before.as_json(), **previous.as_json()}}
+    reply.text.append(_on_time_line(ctx, period, before, current, previous, sla))
+
+
+def _stock_summary(ctx: Context, found: StockToday, day: date) -> str:
+    """One line of counts; the SKUs are in the tables below."""
+    assert found.as_of is not None
+    count = lambda n: fmt_count(n, ctx.lang)  # noqa: E731
+    parts = [ctx.t("digest_stock_outs", count=count(len(found.out))) if found.out else ctx.t("digest_stock_outs_none")]
+    if found.partial:
+        parts.append(ctx.t("digest_stock_partial", count=count(len(found.partial))))
+    parts.append(ctx.t("digest_stock_risk", count=count(len(found.at_risk))))
+    key = "digest_stock_summary" if found.as_of == day else "digest_stock_summary_late"
+    return ctx.t(key, as_of=found.as_of.isoformat(), day=day.isoformat(), parts=joined_list(ctx, parts))
+
+
+def _stock_tables(ctx: Context, found: StockToday) -> list[Table]:
+    names = found.names
+    money = lambda v: fmt_money(v, ctx.lang, ctx.settings.bot.currency) if v is not None else "–"  # noqa: E731
+    tables = []
+
+    def more(rows: list[list[str]], total: int, width: int) -> list[list[str]]:
+        if total > SECTION_TOP:
+            rows.append(["", ctx.t("digest_stock_more", count=fmt_count(total - SECTION_TOP, ctx.lang))]
+                        + [""] * (width - 2))
+        return rows
+
+    if found.out:
+        rows = [[o.sku, names.get(o.sku, o.sku), ", ".join(o.warehouses) or "–", o.since.isoformat(),
+                 money(o.lost_gmv)] for o in found.out[:SECTION_TOP]]
+        tables.append(Table([ctx.t("dimension_sku"), "", ctx.t("stock_warehouse"), ctx.t("stock_since"),
+                             ctx.t("stock_lost")], more(rows, len(found.out), 5),
+                            title=ctx.t("digest_stock_outs_table", count=fmt_count(len(found.out), ctx.lang)),
+                            align=["l", "l", "l", "l", "r"]))
+    if found.partial:
+        rows = [[o.sku, names.get(o.sku, o.sku), ", ".join(o.warehouses), o.since.isoformat()]
+                for o in found.partial[:SECTION_TOP]]
+        tables.append(Table([ctx.t("dimension_sku"), "", ctx.t("stock_warehouse"), ctx.t("stock_since")],
+                            more(rows, len(found.partial), 4),
+                            title=ctx.t("digest_stock_partial_table", count=fmt_count(len(found.partial), ctx.lang)),
+                            align=["l", "l", "l", "l"]))
+    if found.at_risk:
+        # as `stock` shows them: cover is the stock on hand's, and what is on order beside it
+        rows = [[c.sku, names.get(c.sku, c.sku), c.warehouse or "–", fmt_decimal(c.cover_days or 0.0, ctx.lang),
+                 fmt_count(c.on_order, ctx.lang), fmt_count(c.lead_time, ctx.lang), money(c.gmv_at_stake)]
+                for c in found.at_risk[:SECTION_TOP]]
+        tables.append(Table([ctx.t("dimension_sku"), "", ctx.t("stock_warehouse"), ctx.t("stock_cover"),
+                             ctx.t("stock_on_order"), ctx.t("stock_lead"), ctx.t("stock_gmv_at_stake")],
+                            more(rows, len(found.at_risk), 7),
+                            title=ctx.t("digest_stock_risk_table", count=fmt_count(len(found.at_risk), ctx.lang)),
+                            align=["l", "l", "l", "r", "r", "r", "r"]))
+    return tables
+
+
+def _on_time_line(ctx: Context, period: Period, before: Period, current: OnTime, previous: OnTime,
+                  sla: float) -> str:
+    if current.rate is None:
+        return ctx.t("digest_on_time_none", period=period_text(period, ctx.lang))
+    parts = [ctx.t("digest_on_time", hours=f"{sla:g}", period=period_text(period, ctx.lang),
+                   rate=fmt_percent(current.rate, ctx.lang), on_time=fmt_count(current.on_time, ctx.lang),
+                   due=fmt_count(current.due, ctx.lang))]
+    if previous.rate is not None:
+        parts.append(ctx.t("digest_on_time_previous", period=period_text(before, ctx.lang),
+                           rate=fmt_percent(previous.rate, ctx.lang)))
+    worst = current.worst
+    if worst is not None and worst.rate < current.warehouses[-1].rate:  # "lowest" of equals says nothing
+        parts.append(ctx.t("digest_on_time_worst", warehouse=worst.warehouse, rate=fmt_percent(worst.rate, ctx.lang)))
+    end = "。" if ctx.lang == "zh" else "."
+    return ("；" if ctx.lang == "zh" else "; ").join(parts) + end
+
+
+@dataclass(frozen=True)
+class OutNow:
+    sku: str
+    warehouses: tuple[str, ...]  # where it is at zero
+    since: date  # the first day of the run of zero days it is in
+    lost_gmv: float | None  # the run's lost sales so far (metrics/products/stock.py); None: no estimate
+
+
+@dataclass
+class StockToday:
+    as_of: date | None  # the snapshot read: the last on or before the day asked for (None: none)
+    out: list[OutNow]  # the SKUs at zero in total, most lost sales first
+    partial: list[OutNow]  # at zero at a warehouse, in stock at another, most daily GMV first
+    at_risk: list[stock.Cover]  # in stock and at risk (metrics/products/stock.py), most GMV at stake first
+    names: dict[str, str]
+
+    def as_json(self) -> dict[str, object]:
+        def out(o: OutNow) -> dict[str, object]:
+            return {"sku": o.sku, "warehouses": list(o.warehouses), "since": o.since.isoformat(),
+                    "lost_gmv": _rounded(o.lost_gmv)}
+
+        # the lists as far as SECTION_DATA rows (a digest goes to the outbox once per chat), and their lengths
+        return {
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "stockouts": [out(o) for o in self.out[:SECTION_DATA]], "stockouts_count": len(self.out),
+            "stockouts_partial": [out(o) for o in self.partial[:SECTION_DATA]],
+            "stockouts_partial_count": len(self.partial),
+            "at_risk": [{"sku": c.sku, "warehouse": c.warehouse, "on_hand": c.on_hand, "on_order": c.on_order,
+                         "daily_units": _rounded(c.daily_units),
+                         "cover_days": _rounded(c.cover_days), "lead_time": c.lead_time,
+                         "gmv_at_stake": _rounded(c.gmv_at_stake)} for c in self.at_risk[:SECTION_DATA]],
+            "at_risk_count": len(self.at_risk),
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    # 12 significant digits: the same sums in another order (another engine) fingerprint the same
+    return None if value is None else float(f"{value:.12g}")
+
+
+def stock_today(w: Warehouse, day: date, window: int) -> StockToday:
+    """What the section says of stock as of the last snapshot on or before `day` (definitions in
+    metrics/products/stock.py): a SKU is out when its stock over every warehouse is 0."""
+    snapshot = stock.stock_on(w, day)
+    if snapshot.empty:
+        return StockToday(None, [], [], [], {})
+    as_of = snapshot["as_of"].iloc[0]
+    start, end = as_of - timedelta(days=STOCKOUT_LOOKBACK - 1), as_of + timedelta(days=1)
+    whole = [o for o in stock.stockouts(w, start, end) if o.ongoing]
+    per_warehouse = [o for o in stock.stockouts(w, start, end, by_warehouse=True) if o.ongoing]
+    covers = stock.cover(w, day, window)  # per SKU and warehouse where shipments name the warehouse
+    gmv: dict[str, float] = {}
+    for c in covers:
+        gmv[c.sku] = gmv.get(c.sku, 0.0) + c.daily_gmv
+    zero_at: dict[str, list[str]] = {}
+    for o in per_warehouse:
+        if o.warehouse is not None:
+            zero_at.setdefault(o.sku, []).append(str(o.warehouse))
+    out_skus = {o.sku for o in whole}
+    out = [OutNow(o.sku, tuple(sorted(zero_at.get(o.sku, []))), o.first, o.lost_gmv) for o in whole]
+    partial = [OutNow(o.sku, (str(o.warehouse),), o.first, None) for o in per_warehouse
+               if o.sku not in out_skus and o.warehouse is not None]
+    partial.sort(key=lambda o: (-gmv.get(o.sku, 0.0), o.sku, o.warehouses))
+    # stock already out (there) is in the lists above, not "about to run out"
+    risky = [c for c in covers if c.at_risk and c.on_hand > 0]
+    skus = {o.sku for o in out} | {o.sku for o in partial} | {c.sku for c in risky}
+    names = {sku: catalog.name_of(w, sku) for sku in skus}
+    return StockToday(as_of, out, partial, risky, names)
+
+
+@dataclass(frozen=True)
+class WarehouseOnTime:
+    warehouse: str
+    due: int
+    on_time: int
+
+    @property
+    def rate(self) -> float:
+        return self.on_time / self.due
+
+
+@dataclass(frozen=True)
+class OnTime:
+    due: int
+    on_time: int
+    warehouses: tuple[WarehouseOnTime, ...]  # lowest rate first
+
+    @property
+    def rate(self) -> float | None:
+        return self.on_time / self.due if self.due else None
+
+    @property
+    def worst(self) -> WarehouseOnTime | None:
+        """The warehouse with the lowest rate, when the orders shipped from more than one."""
+        return self.warehouses[0] if len(self.warehouses) > 1 else None
+
+    def as_json(self) -> dict[str, object]:
+        return {"due": self.due, "on_time": self.on_time, "rate": _rounded(self.rate),
+                "warehouses": [{"warehouse": x.warehouse, "due": x.due, "on_time": x.on_time,
+                                "rate": _rounded(x.rate)} for x in self.warehouses]}
+
+
+def on_time_as_of(w: Warehouse, period: Period, now: datetime, sla_hours: float) -> OnTime:
+    """The on-time ship rate of the orders placed in `period` as it stood at `now`: the definition
+    of metrics/products/fulfilment.py (shipped within `sla_hours` ÷ due: shipped, or unshipped past
+    the deadline), with a shipment made after `now` counted as not yet made. So a digest rebuilt
+    hours later for the same `now` (the late-data refresh) reads the same rate unless shipments
+    made before `now` arrived late, and the morning's shipping never reads as restated numbers.
+    By warehouse: the orders shipped from it (an unshipped order has no warehouse)."""
+    frame = shipments_of(w, datetime.combine(period.start, datetime.min.time()),
+                         datetime.combine(period.end, datetime.min.time()))
+    sla = timedelta(hours=sla_hours)
+    shipped = frame["shipped_at"].notna() & (frame["shipped_at"] <= now)
+    due = shipped | (frame["ordered_at"] + sla <= now)
+    on_time = shipped & (frame["shipped_at"] - frame["ordered_at"] <= sla)
+    rows = []
+    placed = frame[shipped & frame["warehouse"].notna()]
+    for key, group in placed.groupby("warehouse"):
+        rows.append(WarehouseOnTime(str(key), len(group), int(on_time.loc[group.index].sum())))
+    rows.sort(key=lambda r: (r.rate, -r.due, r.warehouse))
+    return OnTime(int(due.sum()), int((on_time & due).sum()), tuple(rows))
+
+
 DIGEST_MOVERS = 3  # slices per dimension in the digest's movers table, before its "other" row
 
 
@@ -229,13 +488,30 @@ async def _add_trend(ctx: Context, reply: Reply, now: datetime, weekly: bool) ->
 # ---- commands ---------------------------------------------------------------------------------
 
 
-@router.command("digest", aliases=("日报", "早报"), usage="digest now [weekly]",
-                examples=("digest now", "digest now weekly"))
+@router.command("digest", aliases=("日报", "早报"), usage="digest now [weekly] [with stock]",
+                examples=("digest now", "digest now weekly", "digest now with stock"))
 async def digest_now(ctx: Context, args: Args) -> Reply:
     words = [w.lower() for w in args.tokens]
-    if words[:1] not in ([], ["now"]) or any(w not in ("now", "weekly", "daily") for w in words):
-        raise UsageError("digest_usage")
-    return await build_digest(ctx, DigestSpec("weekly" if "weekly" in words else "daily"))
+    if words[:1] not in ([], ["now"]):
+        raise UsageError("digest_now_usage")
+    cadence, sections = "daily", []
+    rest = words[1:]
+    while rest:
+        w = rest.pop(0)
+        if w in ("weekly", "daily"):
+            cadence = w
+        elif w in WITH_WORDS:
+            sections.append(parse_section(rest.pop(0) if rest else None))
+        else:
+            raise UsageError("digest_now_usage")
+    return await build_digest(ctx, DigestSpec(cadence, sections=tuple(dict.fromkeys(sections))))
+
+
+def parse_section(word: str | None) -> str:
+    section = SECTION_WORDS.get((word or "").lower())
+    if section is None:
+        raise UsageError("subscribe_section", choices=", ".join(SECTIONS), text=(word or "")[:20])
+    return section
 
 
 def parse_subscription(ctx: Context, tokens: list[str]) -> Subscription:
@@ -259,6 +535,7 @@ def parse_subscription(ctx: Context, tokens: list[str]) -> Subscription:
         raise UsageError("subscribe_night", at=at)
     wait_until = None
     metrics: list[str] = []
+    sections: list[str] = []
     by = None
     while words:
         w = words.pop(0)
@@ -270,12 +547,14 @@ def parse_subscription(ctx: Context, tokens: list[str]) -> Subscription:
                 raise UsageError("subscribe_wait_order", at=at, wait=wait_until)
         elif w.lower() in ("by", "按"):
             by = parse_dimension(ctx, words.pop(0) if words else None)
+        elif w.lower() in WITH_WORDS:
+            sections.append(parse_section(words.pop(0) if words else None))
         else:
             metrics.append(parse_metric(ctx, w).name)
     return Subscription(
         chat=str(ctx.incoming.chat), cadence=cadence, weekday=weekday, at=at, timezone=ctx.settings.bot.timezone,
         metrics=list(dict.fromkeys(metrics)), by=by, wait_until=wait_until, paused=False, source="chat",
-        created_by=ctx.incoming.user,
+        created_by=ctx.incoming.user, sections=sections,
     )
 
 
@@ -295,6 +574,8 @@ def describe(ctx: Context, sub: Subscription) -> str:
         extra.append(joined_list(ctx, [metric_label(m, ctx.lang) for m in sub.metrics]))
     if sub.by:
         extra.append(ctx.t("sub_by", dimension=dimension_label(sub.by, ctx.lang)))
+    if sub.sections:
+        extra.append(ctx.t("sub_with", sections=joined_list(ctx, [ctx.t(f"section_{x}") for x in sub.sections])))
     if sub.wait_until:
         extra.append(ctx.t("sub_wait", at=sub.wait_until))
     state = ctx.t("paused") + (f" ({sub.paused_reason})" if sub.paused_reason else "") if sub.paused else ""
@@ -308,9 +589,10 @@ def _schedule_changed(ctx: Context) -> None:
 
 @router.command("subscribe", aliases=("订阅",), admin=True,
                 usage="subscribe digest daily HH:MM | weekly <mon..sun> HH:MM [metric …] [by <dimension>] "
-                      "[wait-until HH:MM]",
+                      "[with stock] [wait-until HH:MM]",
                 examples=("subscribe digest daily 09:00", "subscribe digest weekly mon 09:00",
-                          "subscribe digest daily 08:30 gmv orders by channel wait-until 10:00"))
+                          "subscribe digest daily 08:30 gmv orders by channel wait-until 10:00",
+                          "subscribe digest daily 09:00 with stock"))
 async def subscribe(ctx: Context, args: Args) -> Reply:
     tokens = list(args.tokens)
     parse_subscription(ctx, tokens)  # bad input is refused before anything is read or written
@@ -318,14 +600,14 @@ async def subscribe(ctx: Context, args: Args) -> Reply:
     def save() -> tuple[Subscription, bool, list[Subscription]]:
         store = ctx.services.store
         mine = select(Subscription).where(Subscription.chat == str(ctx.incoming.chat)).order_by(Subscription.id)
-        saved, added = store.add_once(lambda: parse_subscription(ctx, tokens), subscription_key, mine)
+        saved, added = store.add_once(lambda: parse_subscription(ctx, tokens), digest_subscription_key, mine)
         with store.session() as s:
             similar = [o for o in s.scalars(mine) if o.id != saved.id and same_digest(o, saved)]
         return saved, added, similar
 
     saved, added, similar = await ctx.run(save)
     data = {"subscription": saved.id, "cadence": saved.cadence, "at": saved.at, "weekday": saved.weekday,
-            "timezone": saved.timezone, "existing": not added}
+            "timezone": saved.timezone, "sections": saved.sections, "existing": not added}
     if not added:  # the same request twice must not mean the same digest twice every morning
         text = [ctx.t("subscription_exists", what=describe(ctx, saved))]
         if saved.paused:
@@ -340,8 +622,20 @@ async def subscribe(ctx: Context, args: Args) -> Reply:
 
 def same_digest(a: Subscription, b: Subscription) -> bool:
     """The same digest at another time of the day (or week): allowed, but worth saying."""
-    return (a.cadence, a.weekday, sorted(a.metrics or []), a.by) == (b.cadence, b.weekday, sorted(b.metrics or []),
-                                                                      b.by)
+    return ((a.cadence, a.weekday, sorted(a.metrics or []), a.by, sorted(a.sections))
+            == (b.cadence, b.weekday, sorted(b.metrics or []), b.by, sorted(b.sections)))
+
+
+def digest_subscription_key(sub: Subscription) -> str:
+    """bot/state/keys.py's subscription_key, with the sections: `with stock` is another digest than
+    the plain one at the same time. Without sections it is subscription_key itself, so the keys
+    already kept are unchanged. (The canonical list is subscription_key's, with the sorted sections
+    appended: the form keys.py can take over as is.)"""
+    if not sub.sections:
+        return subscription_key(sub)
+    canonical = json.dumps([sub.chat, sub.kind or "digest", sub.cadence, sub.weekday, sub.at, sub.timezone,
+                            sorted(sub.metrics or []), sub.by, sub.wait_until, sorted(sub.sections)])
+    return "subscription:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
 def _own(ctx: Context, args: Args) -> int:
@@ -376,7 +670,8 @@ async def subscriptions(ctx: Context, args: Args) -> Reply:
         title=ctx.t("subscriptions_title"),
         text=[describe(ctx, s) + (f" → {s.chat}" if ctx.incoming.chat.platform == "console" else "") for s in subs],
         data={"subscriptions": [{"id": s.id, "chat": s.chat, "cadence": s.cadence, "weekday": s.weekday,
-                                 "at": s.at, "timezone": s.timezone, "paused": s.paused} for s in subs]},
+                                 "at": s.at, "timezone": s.timezone, "paused": s.paused, "sections": s.sections}
+                                for s in subs]},
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    ForeignKey,
     Integer,
     LargeBinary,
     String,
@@ -27,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from bot.state.migrate import ensure_current
 
@@ -70,6 +71,36 @@ class Subscription(Base):
     source: Mapped[str] = mapped_column(String(10), default="chat")  # chat | config
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # the optional sections (`with stock`), in a row of their own: loaded with the subscription
+    # and deleted with it; read and set through `sections`
+    extra: Mapped[SubscriptionSections | None] = relationship(
+        cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def sections(self) -> list[str]:
+        """The digest's optional sections (handlers/digest.py SECTIONS), [] for none."""
+        return list(self.extra.sections or []) if self.extra is not None else []
+
+    @sections.setter
+    def sections(self, value: list[str] | tuple[str, ...] | None) -> None:
+        wanted = list(dict.fromkeys(value or ()))
+        if not wanted:
+            self.extra = None  # a subscription without sections has no row there
+        elif self.extra is None:
+            self.extra = SubscriptionSections(sections=wanted)
+        else:
+            self.extra.sections = wanted
+
+
+class SubscriptionSections(Base):
+    """What a digest subscription adds to the standard digest (`subscribe digest daily 09:00 with
+    stock`): a row beside the subscription's, only for a subscription that has any."""
+
+    __tablename__ = "subscription_sections"
+
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    sections: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class OutboxItem(Base):
