@@ -2,6 +2,9 @@
 
     campaign add <name> <period> [channel …] [spend <amount>] · campaign report <name> · campaign rm <id>
     campaigns
+
+Where order lines are recorded the report adds units sold against their baseline; where stock is
+recorded too, the SKUs that sold out during the campaign (docs/planning.md).
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ from metrics import charts
 from metrics.errors import InputError
 from metrics.kpis import CATALOG
 from metrics.periods import Period, extract_period
-from metrics.planning.campaigns import PRE_DAYS, CampaignResult, EventWindow, campaign_lift
+from metrics.planning.campaigns import PRE_DAYS, CampaignResult, EventWindow, campaign_lift, sold_out
+from metrics.products import catalog
+from metrics.products.stock import StockOut
 
 router = Router()
 
@@ -178,7 +183,7 @@ def render_campaign(ctx: Context, r: CampaignResult, png: bytes | None) -> Reply
     period = Period(e.start, e.end, e.name)
     money = "gmv"
     rows = []
-    for m in ("gmv", "orders", "new_customers"):
+    for m in ("gmv", "orders", "new_customers", "units"):  # units: where order lines are recorded
         if m not in r.actual:
             continue
         kpi = CATALOG[m]
@@ -218,6 +223,32 @@ def render_campaign(ctx: Context, r: CampaignResult, png: bytes | None) -> Reply
     if png:
         reply.charts.append(Chart(png, reply.title, "campaign.png"))
     return reply
+
+
+SOLD_OUT_TOP = 10  # SKUs the report names; the rest are counted
+
+
+def add_sold_out(ctx: Context, reply: Reply, outs: list[StockOut] | None, names: dict[str, str]) -> None:
+    """The SKUs that ran out during the campaign (metrics/planning/campaigns.py sold_out); nothing
+    where stock or order lines are not recorded (None)."""
+    if outs is None:
+        return
+    reply.data["sold_out"] = [{"sku": o.sku, "warehouse": o.warehouse, "first": o.first.isoformat(),
+                               "last": o.last.isoformat(), "days": o.days, "lost_units": o.lost_units,
+                               "lost_gmv": o.lost_gmv} for o in outs]
+    if not outs:
+        reply.text.append(ctx.t("campaign_sold_out_none"))
+        return
+    rows = [[o.sku, names.get(o.sku, o.sku), o.warehouse or "–", o.first.isoformat(), fmt_value(o.days, "count", ctx.lang, ""),
+             money_text(ctx, o.lost_gmv) if o.lost_gmv is not None else "–"] for o in outs[:SOLD_OUT_TOP]]
+    if len(outs) > SOLD_OUT_TOP:
+        rows.append(["", ctx.t("digest_stock_more", count=fmt_value(len(outs) - SOLD_OUT_TOP, "count", ctx.lang, "")),
+                     "", "", "", ""])
+    reply.tables.append(ReplyTable(
+        [ctx.t("dimension_sku"), "", ctx.t("stock_warehouse"), ctx.t("campaign_sold_out_first"),
+         ctx.t("campaign_sold_out_days"), ctx.t("stock_lost")], rows,
+        title=ctx.t("campaign_sold_out", count=fmt_value(len(outs), "count", ctx.lang, "")), align=["l", "l", "l", "l", "r", "r"]))
+    reply.text.append(ctx.t("campaign_sold_out_note"))
 
 
 def _campaign_cost_lines(ctx: Context, r: CampaignResult) -> list[str]:
@@ -280,7 +311,11 @@ async def campaign_report(ctx: Context, tokens: Sequence[str]) -> Reply:
         raise UsageError("campaign_no_data", name=event.name)
     title = ctx.t("campaign_chart_title", name=event.name)
     png = await ctx.run(campaign_chart, ctx, result, title)
-    return render_campaign(ctx, result, png)
+    reply = render_campaign(ctx, result, png)
+    outs = await ctx.run(sold_out, ctx.warehouse, event, today)
+    names = {o.sku: await ctx.run(catalog.name_of, ctx.warehouse, o.sku) for o in (outs or [])[:SOLD_OUT_TOP]}
+    add_sold_out(ctx, reply, outs, names)
+    return reply
 
 
 @router.command("campaign", aliases=("活动",),

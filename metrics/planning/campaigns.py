@@ -12,6 +12,10 @@ also carries the campaign days' whole marketing spend and that baseline, so a re
 the cost figure is a part of.
 
 The same event a year earlier is aligned by event day (day 1 with day 1), not by calendar date.
+
+Where order lines are recorded, units sold get the same baseline as GMV and orders; where stock is
+recorded too, `sold_out` finds the SKUs that ran out during the campaign (a stock-out that began on
+one of its days, per SKU and warehouse, with its lost-sales estimate: metrics/products/stock.py).
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ import numpy as np
 import pandas as pd
 
 from metrics.data.warehouse import Filter, Warehouse
+from metrics.products.source import has
+from metrics.products.stock import StockOut, stockouts
 
-__all__ = ["CampaignResult", "EventWindow", "baseline", "campaign_lift", "lift_from_daily"]
+__all__ = ["CampaignResult", "EventWindow", "baseline", "campaign_lift", "lift_from_daily", "sold_out"]
 
-MEASURES = ("gmv", "orders", "new_customers", "spend")
+MEASURES = ("gmv", "orders", "new_customers", "spend", "units")  # units: where order lines are recorded
+LIFT_MEASURES = ("gmv", "orders", "new_customers", "units")
 PRE_DAYS = 56  # eight weeks: enough for a weekday profile and a trend, short enough to stay seasonal
 # days right before the campaign left out of the baseline (teasers, waiting shoppers); a week's gap
 # did not make the back-test's lifts better (bench/README.md "Back-tests"), so none by default
@@ -202,7 +209,8 @@ def lift_from_daily(
         notes.append("short_baseline")
     if len(camp_days) < event.days:
         notes.append("in_progress")
-    measures = [m for m in ("gmv", "orders", "new_customers") if m in daily.columns]
+    # units only where lines are recorded (the warehouse leaves the column out otherwise) and sold
+    measures = [m for m in LIFT_MEASURES if m in daily.columns and (m != "units" or (daily[m] > 0).any())]
     frame = daily.reindex(camp_days + post_days).fillna(0.0)
     actual, expected, incremental, lift, post_inc = {}, {}, {}, {}, {}
     lift_low: dict[str, float | None] = {}
@@ -252,7 +260,7 @@ def _daily_frame(warehouse: Warehouse, start: date, end: date, channels: Sequenc
     frame = warehouse.daily(list(MEASURES), datetime.combine(start, datetime.min.time()),
                             datetime.combine(end, datetime.min.time()), filters=filters)
     if frame.empty:
-        return pd.DataFrame(columns=list(MEASURES), index=pd.Index([], name="day"))
+        return pd.DataFrame(columns=[m for m in MEASURES if m != "units"], index=pd.Index([], name="day"))
     return frame.set_index("day")
 
 
@@ -297,3 +305,18 @@ def campaign_lift(
     if previous is not None and previous.actual.get("gmv", 0) > 0:
         result.last_year = previous
     return result
+
+
+def sold_out(warehouse: Warehouse, event: EventWindow, data_end: date) -> list[StockOut] | None:
+    """The SKUs that ran out during the campaign: the stock-outs per SKU and warehouse whose first
+    day at zero is one of the campaign's days (so one that began before it is not its doing), with
+    their days at zero and lost sales within the campaign's days, most lost sales first. None when
+    stock or order lines are not recorded (the lost sales need the lines)."""
+    if not has(warehouse, "inventory") or not has(warehouse, "order_lines"):
+        return None
+    end = min(event.end, data_end)
+    if end <= event.start:
+        return []
+    # from the day before: a SKU already at zero then began its stock-out before the campaign
+    runs = stockouts(warehouse, event.start - timedelta(days=1), end, by_warehouse=True)
+    return [r for r in runs if r.first >= event.start]
