@@ -1,75 +1,84 @@
 """Product alerts (issue 19): what the daily scan finds in stock, fulfilment and returns, as
 findings the alert life-cycle (bot/state/alerts.py) deduplicates, cools down and closes.
 
-Five kinds, each one series per slice (the life-cycle's dedup key, `ProductFinding.series`):
+Five kinds, one series per slice (the life-cycle's dedup key, `ProductFinding.series`):
 
-* ``stock_risk`` (``stock_risk|sku=S``): a **top SKU** whose cover is below its lead time. Cover
-  here counts what is on order: (on_hand + on_order) / the average daily units of the
-  `cover_window` days up to the day, for the SKU's whole stock (units by order day, as
-  metrics.products.stock.cover) and at each warehouse (units shipped from it, by ship day: an
-  order line has no warehouse, its shipment has). At risk when the whole stock or one warehouse
-  is below the SKU's lead time (products.lead_time_days, else stock.DEFAULT_LEAD_TIME). GMV at
-  stake: the SKU's daily line GMV × (lead time − cover) for the whole stock, else the sum of that
-  over the warehouses at risk (with their own daily GMV). Named: the SKU, its cover, lead time,
-  GMV at stake and the warehouses holding the least (lowest cover first).
-* ``stockout_began`` (``stockout|sku=S|warehouse=W``; ``stockout|sku=S`` without warehouses): the
-  end-of-day stock of a top SKU at a warehouse is 0 on the day. Reported every day of the run
-  (so the alert stays open) and closed by the restock; the run's first day is `since`. Lost sales
-  so far: days out (the first included, as stock.stockouts counts them) × the SKU's average
-  daily units shipped from that warehouse over the LOST_BASELINE in-stock days before the run ×
-  their average price (without warehouses: units by order day, as stock.stockouts). Per
-  warehouse on purpose: a SKU out at one warehouse while another holds it already loses that
-  warehouse's orders (handlers/products.py says the same of `stock`).
-* ``on_time_drop`` (``on_time|warehouse=W``, ``on_time|carrier=C``): of the orders shipped on the
-  day from a warehouse (or handed to a carrier), the share shipped within `sla_hours` of being
-  placed, below its normal range. By ship day, so a day's rate is final when the day ends and
-  the slice is known (an order not shipped yet has no warehouse); a warehouse that stops
-  shipping shows when its backlog ships, late.
-* ``delivery_slow`` (``delivery|carrier=C``, ``delivery|warehouse=W``): the median delivery time
-  (delivered_at − shipped_at, days) of the parcels delivered on the day, above its normal range.
-  By delivery day, so the number is final when the day ends (parcels still in transit are not
-  in it: a delay shows once the late parcels arrive).
+* ``stock_risk`` (``stock_risk|sku=S``): a **top SKU** that runs short within its lead time and
+  within a week. Cover as stock.cover counts it: (on_hand + on_order) ÷ the units a day of the
+  `cover_window` days up to the day, per warehouse where shipments name the warehouse each order
+  left from (its stock over its own orders' units), else for the SKU's whole stock. Short where
+  that is below the lead time (stock.Cover.at_risk: what is on order arrives in time, a new order
+  would not) **and** below SOON_DAYS (7), at a warehouse (or SKU) selling at least MIN_DAILY_UNITS
+  (0.5) a day. The week and the floor keep the trailing average's noise out: with cover below the
+  lead time alone, the no-anomaly demo shop (whose reorders plan on the real demand) raised 55
+  alerts in 97 days over its 20 top SKUs, nearly all on long lead times (phones, furniture: a cover
+  of 20 days against 27) or thin warehouses (a unit every three days); with the week, 6; with
+  both, 2. GMV at stake: per warehouse
+  short, its daily line GMV × (lead time − cover), summed (stock.cover's). Named: the SKU, the
+  cover and stock of the warehouse holding the least, the lead time, the GMV at stake and the
+  other warehouses short.
+* ``stockout_began`` (``stockout|sku=S|warehouse=W``; ``stockout|sku=S`` where stock has no
+  warehouse): the end-of-day stock of a top SKU at a warehouse is 0. Reported on every day of the
+  run (the alert stays open) and closed by the restock; the run's first day is `since`. Lost sales
+  so far: stock.stockouts' estimate for the run (the SKU's units a day over the in-stock days
+  before, at a warehouse × its share of the stock; × their price) × the days out, the first
+  included. Per warehouse, as `stock` lists them: a SKU out at one warehouse while another holds
+  it already loses that warehouse's orders.
+* ``on_time_drop`` (``on_time|warehouse=W``, ``on_time|carrier=C``): the orders placed on a day,
+  from a warehouse (or handed to a carrier), that shipped within `sla_hours`, judged on the day
+  the last of them fell due (the scan of d + ceil(sla / 24 h)) with what had shipped by then, as
+  a share of those shipped. By order day, not ship day: after a promotion the backlog ships late
+  for days, and a ship-day rate falls with it though every order was handled as usual (the demo's
+  11.11 did that at all three warehouses). An order not shipped yet has no warehouse: a
+  warehouse that stops shipping altogether is not seen here (see the limits in docs/products.md).
+* ``delivery_slow`` (``delivery|carrier=C``): the median delivery time (delivered_at −
+  shipped_at, days) of the parcels a carrier delivered on the day, above its normal range. Per
+  carrier only: a warehouse's median of the day moves with its carrier mix (after a promotion
+  the slow carriers' parcels arrive last); the hint gives the carrier's median at each warehouse.
+  By delivery day, so the day is final when it ends; a delay shows once the late parcels arrive.
 * ``returns_spike`` (``returns|category=K|reason=R``, ``returns|reason=R``, ``returns|sku=S``): a
   reason's share of a category's returned lines, a reason's share of all of them, or one SKU's
-  share of all of them, far above normal on the day (by returned_at). Shares rather than counts:
-  the returns wave after a promotion raises every reason and SKU together, a faulty batch or a
-  mislabelled size chart raises one.
+  share of all of them, far above normal on the day (by returned_at). Shares, not counts: the
+  returns wave after a promotion raises every reason and SKU together; a faulty batch or a
+  wrong size chart raises one. The hint names the SKUs (for a SKU: the reasons) behind it.
 
-**Top SKU** (stock kinds): one of the `top` (TOP_SKUS = 20) SKUs with the most line GMV over the
-`cover_window` days up to the day, judged on the day an episode begins (the day before a
-stock-out's first day: a SKU that sells nothing while out would otherwise drop out of the top).
+**Top SKU**: one of the `top` (TOP_SKUS = 20) SKUs with the most line GMV over the `cover_window`
+days up to the day an episode begins (the day before a stock-out's first day: a SKU that sells
+nothing while it is out would drop out of the top).
 
-**Normal range** (fulfilment and returns) is metrics.anomaly.detectors, as the KPI scan uses it,
-on one wide daily block per dimension, so a scan and a backtest give the same verdicts:
+**Normal range** (fulfilment and returns) comes from metrics.anomaly.detectors, fitted on one wide
+daily block per dimension, every row using only the days before it (a scan and a backtest agree):
 
-* on-time rate and returns shares: `fit_ratio(..., "binomial")`: counts over counts, so the band
-  widens on a day with few shipments or returns (3 of 4 returns for one reason is not 3 of 40),
-  never tighter than binomial; the baseline is the robust weekday / last-7-days median with the
-  level correction and the MAD / quantile spread of the module's docstring;
-* median delivery days: `fit` on the daily medians, weighted by 1/sqrt(parcels), since a median
-  of 10 parcels wanders more than one of 100 (the spread is estimated in those units).
+* median delivery days: `fit` (the KPI scan's detector: robust weekday / last-7-days median
+  baseline, level correction, MAD / quantile spread), weighted by 1/sqrt(parcels) since a median
+  of 10 parcels wanders more than one of 100;
+* late share of the shipped orders and the returns shares: `fit_rare_share`, an exact binomial
+  tail against the share pooled over the last 8 weeks without its worst week. These are shares of
+  a few events a day (3-5 returns of a category, 2 late orders in 20) whose daily median is 0: the
+  median baseline and normal band of `fit_ratio` made 3 returns of 4 for one reason a 6-sigma
+  event (8 returns and 4 on-time alerts in 97 days of the no-anomaly shop; none with this one).
 
-Each dimension's slices are tested at once with the family correction of the scan
-(`family_threshold`: 4 carriers, 90 category × reason pairs). On top of the band a finding needs
-a change worth acting on: on-time rate down by MIN_ON_TIME_DROP (5 points), median delivery up by
-MIN_DELAY_DAYS (half a day) and MIN_DELAY_SHARE (20 %), a returns share at RETURNS_RATIO (2×) its
-expected value and from at least MIN_RETURNS (3) lines. A slice is tested when its typical day
-(median of the last 28) has MIN_SHIPPED (20) shipments, MIN_DELIVERED (10) deliveries, or
-MIN_RETURN_BASE (2) returns of its base (the category, or all).
+Each dimension's slices are tested at once with the scan's family correction (`family_threshold`:
+3 warehouses, 4 carriers, some 90 category × reason pairs). A finding also needs a change worth
+acting on: on-time rate down by MIN_ON_TIME_DROP (5 points) with MIN_LATE (3) late orders; median
+delivery up by MIN_DELAY_DAYS (1 day) and MIN_DELAY_SHARE (25 %); a returns share at RETURNS_RATIO
+(2×) its baseline from at least MIN_RETURNS (3) lines. A slice is tested when its typical day
+(median of the last 28) has MIN_SHIPPED (20) shipped orders, MIN_DELIVERED (10) deliveries, or
+MIN_RETURN_BASE (2) returns in its base (the category, or all).
 
 **One alert per event.** An episode is a run of flagged days with gaps of at most `hold`
-(HOLD_DAYS = 2) days in range; it is reported on every day it lasts, `hold` days after its last
-flagged day included (a delay that dips into range for a day is not closed and reopened), and
-its `score` is its first day's, so the life-cycle's "pushed again when worse" never re-pushes an
-ongoing episode: it is pushed once, updated while open, closed with a recovery note after.
-Stock-outs end with the restock (no hold). A slice explained by another kind of slice is not a
-second alert: a warehouse's delivery time judged without the parcels of carriers that are out
-of range themselves, a carrier's on-time rate without the warehouses that are, a reason's or a
-SKU's returns share without the category × reason pairs (and a SKU's without the reasons) that
-are, back in range, is not reported; the one that is names the other as a hint.
+(HOLD_DAYS = 2) days in range. It is reported on every day it lasts and `hold` days after its
+last flagged day (a delay that dips into range for a day is not closed and reopened), telling the
+last flagged day's numbers; its `score` is its first day's, so the life-cycle's "pushed again when
+worse" never re-pushes an ongoing episode: pushed once, updated while open, closed with a
+recovery note. Stock-outs end with the restock (no hold). A slice that another kind of slice
+explains is not a second alert: a carrier's late share judged without the warehouses that are out
+of range themselves, a reason's or a SKU's returns share without the category × reason pairs
+(and a SKU's without the reasons) that are, back in range, is not reported.
 
-Promotion and expected days (`expected_days`) are left out of every baseline and never flagged.
-A warehouse without the tables (or without data in them) yields no finding and no error.
+Promotion and expected days (`expected_days`) are left out of every baseline and never flagged
+(for the on-time rate: the day their orders fall due). A warehouse without the tables, or with
+empty ones, yields no finding and no error.
 """
 
 from __future__ import annotations
@@ -99,11 +108,12 @@ from metrics.anomaly.scan import lookback_days
 from metrics.data.warehouse import Warehouse
 from metrics.products.fulfilment import DEFAULT_SLA_HOURS, shipments_of
 from metrics.products.source import columns, has
-from metrics.products.stock import COVER_WINDOW, DEFAULT_LEAD_TIME, LOST_BASELINE, lead_times
+from metrics.products.stock import COVER_WINDOW, DEFAULT_LEAD_TIME, lead_times, stockouts
 
 KINDS: tuple[str, ...] = ("stock_risk", "stockout_began", "on_time_drop", "delivery_slow", "returns_spike")
 TOP_SKUS = 20
 SOON_DAYS = 7.0  # stock_risk: the cover below the lead time and below this
+MIN_DAILY_UNITS = 0.5  # stock_risk: a warehouse's (or SKU's) units a day for its cover to mean something
 HOLD_DAYS = 2
 TYPICAL_DAYS = 28  # the typical day of a slice: median of this many days before
 MIN_SHIPPED = 20.0
@@ -291,28 +301,44 @@ def _read_inventory(w: Warehouse, first: date, end: date, skus: list[str]) -> pd
     return frame
 
 
-def _shipped_lines(w: Warehouse, first: date, end: date, skus: list[str]) -> pd.DataFrame:
-    """Units and line GMV of `skus` per ship day and warehouse (lines of orders that count)."""
-    out = pd.DataFrame(columns=["day", "sku", "warehouse", "units", "gmv"])
-    if not has(w, "shipments") or "warehouse" not in columns(w, "shipments"):
-        return out
+def _warehouse_demand(w: Warehouse, days: pd.DatetimeIndex, window: int, pairs: list[tuple[str, str]]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Units and line GMV of each (sku, warehouse) over the `window` days up to each loaded day, as
+    stock.cover counts them (the lines of the orders that count placed in the window, at the
+    warehouse their order shipped from), known at the end of that day (shipped by then): (T, P)."""
+    n = len(days)
+    units = np.zeros((n + 1, len(pairs)))
+    gmv = np.zeros((n + 1, len(pairs)))
+    if not pairs:
+        return units[:n], gmv[:n]
     lines, o, s = w.tables["order_lines"], w.tables["orders"], w.tables["shipments"]
-    # orders placed up to a month before the first day can ship inside the window
-    q = (select(lines.c.sku, lines.c.quantity, w.line_amount().label("gmv"), s.c.warehouse, s.c.shipped_at)
+    skus = sorted({sku for sku, _ in pairs})
+    q = (select(lines.c.sku, lines.c.quantity, w.line_amount().label("gmv"), s.c.warehouse, o.c.ordered_at,
+                s.c.shipped_at)
          .select_from(lines.join(o, lines.c.order_id == o.c.order_id).join(s, s.c.order_id == o.c.order_id))
-         .where(*w.orders_where(_midnight(first - timedelta(days=30)), _midnight(end)), lines.c.sku.in_(skus),
-                s.c.shipped_at.is_not(None), s.c.warehouse.is_not(None)))
+         .where(*w.orders_where(_midnight(days[0].date() - timedelta(days=window)),
+                                _midnight(days[-1].date() + timedelta(days=1))),
+                lines.c.sku.in_(skus), s.c.shipped_at.is_not(None), s.c.warehouse.is_not(None)))
     with w.connect() as conn:
         rows = pd.DataFrame([dict(r) for r in conn.execute(q).mappings().all()],
-                            columns=["sku", "quantity", "gmv", "warehouse", "shipped_at"])
+                            columns=["sku", "quantity", "gmv", "warehouse", "ordered_at", "shipped_at"])
     if rows.empty:
-        return out
-    rows["day"] = _local_days(w, rows["shipped_at"])
-    rows["sku"] = rows["sku"].astype(str)
-    rows["warehouse"] = rows["warehouse"].astype(str)
-    rows["units"] = pd.to_numeric(rows["quantity"]).astype(float)
-    rows["gmv"] = pd.to_numeric(rows["gmv"]).astype(float)
-    return rows.groupby(["day", "sku", "warehouse"], as_index=False)[["units", "gmv"]].sum()
+        return units[:n], gmv[:n]
+    index = {pair: j for j, pair in enumerate(pairs)}
+    col = np.array([index.get((str(a), str(b)), -1) for a, b in zip(rows["sku"], rows["warehouse"], strict=True)])
+    first = days[0]
+    ordered = ((_local_days(w, rows["ordered_at"]) - first).dt.days).to_numpy()
+    shipped = ((_local_days(w, rows["shipped_at"]) - first).dt.days).to_numpy()
+    # a line counts on the days from the later of its order and its shipment to window - 1 after its order
+    lo = np.clip(np.maximum(ordered, shipped), 0, n)
+    hi = np.clip(ordered + window, 0, n)
+    keep = (col >= 0) & (lo < hi)
+    q_units = pd.to_numeric(rows["quantity"]).to_numpy(np.float64)
+    q_gmv = pd.to_numeric(rows["gmv"]).fillna(0.0).to_numpy(np.float64)
+    for target, value in ((units, q_units), (gmv, q_gmv)):
+        np.add.at(target, (lo[keep], col[keep]), value[keep])
+        np.add.at(target, (hi[keep], col[keep]), -value[keep])
+    return np.cumsum(units, axis=0)[:n], np.cumsum(gmv, axis=0)[:n]
 
 
 def _top_sets(gmv: pd.DataFrame, days: pd.DatetimeIndex, window: int, top: int) -> list[frozenset[str]]:
@@ -329,6 +355,14 @@ def _top_sets(gmv: pd.DataFrame, days: pd.DatetimeIndex, window: int, top: int) 
     return out
 
 
+def _pivot(frame: pd.DataFrame, value: str, days: pd.DatetimeIndex, names: list[str]) -> np.ndarray:
+    """(T, P) of `value` per day and `key`, NaN where there is no snapshot row."""
+    if frame.empty:
+        return np.full((len(days), len(names)), np.nan)
+    wide = frame.pivot_table(index="day", columns="key", values=value, aggfunc="sum", observed=True)
+    return wide.reindex(index=days, columns=names).to_numpy(np.float64)
+
+
 def _stock_rules(w: Warehouse, days: pd.DatetimeIndex, report: np.ndarray, options: Options) -> Rows:
     if not (has(w, "inventory") and has(w, "order_lines")) or "sku" not in w.split_dimensions:
         return _nothing(report)
@@ -341,176 +375,152 @@ def _stock_rules(w: Warehouse, days: pd.DatetimeIndex, report: np.ndarray, optio
     inv = _read_inventory(w, days[0].date(), days[-1].date() + timedelta(days=1), watched)
     if inv.empty:
         return _nothing(report)
-    by_warehouse = "warehouse" in inv and inv["warehouse"].notna().any()
-    shipped = _shipped_lines(w, days[0].date() - timedelta(days=window), days[-1].date() + timedelta(days=1),
-                             watched) if by_warehouse else pd.DataFrame()
-    leads = lead_times(w)
-    n = len(days)
-    # whole stock per SKU: (T, K), NaN where no snapshot
-    present = inv.groupby(["day", "sku"], as_index=False)[["on_hand", "on_order"]].sum()
-    skus = [s for s in watched if s in set(present["sku"])]
-    on_hand = present.pivot_table(index="day", columns="sku", values="on_hand").reindex(index=days, columns=skus)
-    on_order = present.pivot_table(index="day", columns="sku", values="on_order").reindex(index=days, columns=skus)
-    u_roll = units.rolling(window, min_periods=1).sum().reindex(index=days, columns=skus).fillna(0.0) / window
-    g_roll = gmv.rolling(window, min_periods=1).sum().reindex(index=days, columns=skus).fillna(0.0) / window
-    position = (on_hand + on_order).to_numpy()
-    daily_u = u_roll.to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cover_total = np.where(daily_u > 0, position / daily_u, np.inf)
-    lead = np.array([leads.get(s, DEFAULT_LEAD_TIME) for s in skus], dtype=np.float64)
-    seen = ~np.isnan(position)
-    soon = np.minimum(lead, SOON_DAYS)
-    total_risk = seen & (cover_total < soon[None, :])
-
-    # per warehouse: pairs (sku, warehouse) with their own demand
-    pairs: list[tuple[str, str | None]] = []
-    pair_hand = pair_pos = pair_u = pair_g = np.zeros((n, 0))
-    if by_warehouse:
-        per = inv[inv["warehouse"].notna()].assign(warehouse=lambda f: f["warehouse"].astype(str))
-        per = per[per["sku"].isin(skus)]
-        unique = per[["sku", "warehouse"]].drop_duplicates()
-        pairs = sorted(zip(unique["sku"].astype(str), unique["warehouse"].astype(str), strict=True))
-        key = per["sku"] + "\x00" + per["warehouse"]
+    # stock-outs per warehouse where the stock names it (as `stock` lists them); cover per warehouse
+    # where the shipments say which warehouse each order left from too (as stock.cover)
+    stocked_at = "warehouse" in inv and bool(inv["warehouse"].notna().any())
+    by_warehouse = stocked_at and has(w, "shipments") and "warehouse" in columns(w, "shipments")
+    if stocked_at:
+        inv = inv[inv["warehouse"].notna()].assign(warehouse=lambda f: f["warehouse"].astype(str))
+        unique = inv[["sku", "warehouse"]].drop_duplicates()
+        pairs: list[tuple[str, str | None]] = sorted(zip(unique["sku"], unique["warehouse"], strict=True))
+        inv = inv.assign(key=inv["sku"] + "\x00" + inv["warehouse"])
         names = [f"{a}\x00{b}" for a, b in pairs]
-        pair_hand = per.assign(key=key).pivot_table(index="day", columns="key", values="on_hand", aggfunc="sum") \
-            .reindex(index=days, columns=names).to_numpy()
-        pair_pos = pair_hand + per.assign(key=key).pivot_table(index="day", columns="key", values="on_order",
-                                                                 aggfunc="sum").reindex(index=days, columns=names) \
-            .fillna(0.0).to_numpy()
-        index = pd.date_range(days[0] - pd.Timedelta(days=window), days[-1], freq="D")
-        if len(shipped):
-            sk = shipped.assign(key=shipped["sku"] + "\x00" + shipped["warehouse"])
-            su = _wide(sk, "day", "key", "units", index).reindex(columns=names, fill_value=0.0)
-            sg = _wide(sk, "day", "key", "gmv", index).reindex(columns=names, fill_value=0.0)
-        else:
-            su = sg = pd.DataFrame(0.0, index=index, columns=names)
-        pair_units_daily = su.reindex(days).fillna(0.0).to_numpy()
-        pair_gmv_daily = sg.reindex(days).fillna(0.0).to_numpy()
-        pair_u = su.rolling(window, min_periods=1).sum().reindex(days).fillna(0.0).to_numpy() / window
-        pair_g = sg.rolling(window, min_periods=1).sum().reindex(days).fillna(0.0).to_numpy() / window
     else:
-        pairs = [(s, None) for s in skus]
-        pair_hand = on_hand.to_numpy()
-        pair_units_daily = units.reindex(index=days, columns=skus).fillna(0.0).to_numpy()
-        pair_gmv_daily = gmv.reindex(index=days, columns=skus).fillna(0.0).to_numpy()
-    pair_sku = np.array([skus.index(s) for s, _ in pairs], dtype=np.int64)
+        pairs = [(sku, None) for sku in sorted(set(inv["sku"]))]
+        inv = inv.assign(key=inv["sku"])
+        names = [sku for sku, _ in pairs]
+    hand = _pivot(inv, "on_hand", days, names)
+    position = hand + np.nan_to_num(_pivot(inv, "on_order", days, names), nan=0.0)
     if by_warehouse:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pair_cover = np.where(pair_u > 0, pair_pos / pair_u, np.inf)
-        pair_risk = ~np.isnan(pair_pos) & (pair_cover < soon[pair_sku][None, :]) & (pair_u > 0)
-    else:
-        pair_cover = np.full((n, len(pairs)), np.inf)
-        pair_risk = np.zeros((n, len(pairs)), dtype=bool)
-    risk = total_risk.copy()
-    for j, k in enumerate(pair_sku):
-        risk[:, k] |= pair_risk[:, j]
+        covered = list(pairs)
+        demand_u, demand_g = _warehouse_demand(w, days, window, pairs)  # type: ignore[arg-type]
+        cover_hand, cover_pos = hand, position
+    else:  # the SKU's whole stock
+        covered = [(sku, None) for sku in sorted({sku for sku, _ in pairs})]
+        sku_of = np.array([covered.index((sku, None)) for sku, _ in pairs])
+        cover_hand = np.full((len(days), len(covered)), np.nan)
+        cover_pos = np.full((len(days), len(covered)), np.nan)
+        for k in range(len(covered)):
+            mine = sku_of == k
+            seen_any = ~np.isnan(hand[:, mine]).all(axis=1)
+            cover_hand[:, k] = np.where(seen_any, np.nansum(hand[:, mine], axis=1), np.nan)
+            cover_pos[:, k] = np.where(seen_any, np.nansum(position[:, mine], axis=1), np.nan)
+        cols = [sku for sku, _ in covered]
+        demand_u = units.rolling(window, min_periods=1).sum().reindex(index=days, columns=cols).fillna(0.0).to_numpy()
+        demand_g = gmv.rolling(window, min_periods=1).sum().reindex(index=days, columns=cols).fillna(0.0).to_numpy()
+    leads = lead_times(w)
+    skus = sorted({sku for sku, _ in covered})
+    lead_of = np.array([leads.get(sku, DEFAULT_LEAD_TIME) for sku, _ in covered], dtype=np.float64)
+    daily_u, daily_g = demand_u / window, demand_g / window
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cover = np.where(daily_u > 0, cover_pos / daily_u, np.inf)
+    # at risk (stock.Cover.at_risk: on hand and on order would not last the lead time) and short
+    # within a week
+    risky = ~np.isnan(cover_pos) & (daily_u >= MIN_DAILY_UNITS) & (cover < np.minimum(lead_of, SOON_DAYS)[None, :])
+    k_of = np.array([skus.index(sku) for sku, _ in covered], dtype=np.int64)
+    risk = np.zeros((len(days), len(skus)), dtype=bool)
+    seen = np.zeros((len(days), len(skus)), dtype=bool)
+    for j, k in enumerate(k_of):
+        risk[:, k] |= risky[:, j]
+        seen[:, k] |= ~np.isnan(cover_pos[:, j])
 
     def top_at(sku: str, row: int) -> bool:
         return sku in tops[max(row, 0)]
 
     out = _nothing(report)
-    # ---- stock_risk
-    worst = np.where(total_risk, cover_total, np.inf)  # the lowest cover at risk, whole stock or a warehouse
-    for j, k in enumerate(pair_sku):
-        worst[:, k] = np.fmin(worst[:, k], np.where(pair_risk[:, j], pair_cover[:, j], np.inf))
+    # ---- stock_risk: one series per SKU, naming its warehouses that run short
+    worst = np.full((len(days), len(skus)), np.inf)
+    for j, k in enumerate(k_of):
+        worst[:, k] = np.fmin(worst[:, k], np.where(risky[:, j], cover[:, j], np.inf))
     began, latest = episodes(risk, options.hold)
     for i, t in enumerate(report):
         found, scanned = out[i]
         for k, sku in enumerate(skus):
             if not seen[t, k]:
                 continue  # no snapshot: unknown, not in range
-            series = f"stock_risk|sku={sku}"
-            scanned.add(series)
+            scanned.add(f"stock_risk|sku={sku}")
             b, last = int(began[t, k]), int(latest[t, k])
             if b < 0 or not top_at(sku, b):
                 continue
-            # inside the hold (back in range for a day or two) the episode's last risky day is told
-            found.append(_stock_risk(days, t, b, last, k, sku, pairs, pair_sku, lead, on_hand, on_order,
-                                     cover_total, worst, u_roll, g_roll, total_risk, pair_hand, pair_pos,
-                                     pair_cover, pair_u, pair_g, pair_risk))
+            rows = []
+            for j in np.flatnonzero(k_of == k):
+                if np.isnan(cover_pos[last, j]):
+                    continue
+                c = cover[last, j]
+                short = bool(risky[last, j])
+                rows.append({"warehouse": covered[j][1], "on_hand": _num(cover_hand[last, j]),
+                             "on_order": _num(cover_pos[last, j] - cover_hand[last, j]),
+                             "daily_units": _num(daily_u[last, j]),
+                             "cover_days": _num(c) if math.isfinite(c) else None, "at_risk": short,
+                             "gmv_at_stake": _num(daily_g[last, j] * (lead_of[j] - c) if short else 0.0)})
+            rows.sort(key=lambda r: (r["cover_days"] if r["cover_days"] is not None else math.inf,
+                                     r["on_hand"] or 0.0, str(r["warehouse"])))
+            found.append(_stock_risk(days, t, b, last, sku, float(lead_of[np.flatnonzero(k_of == k)[0]]),
+                                     float(worst[b, k]), rows))
     # ---- stockout_began: a pair at 0 at the end of the day; no hold (the restock ends it)
-    out_flag = ~np.isnan(pair_hand) & (np.nan_to_num(pair_hand, nan=1.0) <= 0)
+    out_flag = ~np.isnan(hand) & (np.nan_to_num(hand, nan=1.0) <= 0)
     run_start, _ = episodes(out_flag, 0)
+    total_hand = {}
+    for sku in {sku for sku, _ in pairs}:
+        mine = [j for j, (s_, _) in enumerate(pairs) if s_ == sku]
+        total_hand[sku] = np.where(np.isnan(hand[:, mine]).all(axis=1), np.nan, np.nansum(hand[:, mine], axis=1))
+    baselines: dict[tuple[str, str | None, date], tuple[float | None, float | None]] = {}
     for i, t in enumerate(report):
         found, scanned = out[i]
         for j, (sku, wh) in enumerate(pairs):
-            if np.isnan(pair_hand[t, j]):
+            if np.isnan(hand[t, j]):
                 continue
             series = f"stockout|sku={sku}" + (f"|warehouse={wh}" if wh is not None else "")
             scanned.add(series)
             b = int(run_start[t, j])
             if b < 0 or not top_at(sku, b - 1):
                 continue
-            found.append(_stockout(days, t, b, j, sku, wh, pair_hand, pair_units_daily, pair_gmv_daily,
-                                   on_hand[sku].to_numpy(), lead[skus.index(sku)], options))
+            first = days[b].date()
+            if (sku, wh, first) not in baselines:
+                baselines[sku, wh, first] = _lost_per_day(w, sku, wh, first, stocked_at)
+            per_day, asp = baselines[sku, wh, first]
+            out_days = t - b + 1
+            lost_units = per_day * out_days if per_day is not None else None
+            lost_gmv = lost_units * asp if lost_units is not None and asp is not None else None
+            total = total_hand[sku][t]
+            everywhere = wh is None or (not np.isnan(total) and total <= 0)
+            daily_lost = per_day * asp if per_day is not None and asp is not None else 0.0
+            found.append(ProductFinding(
+                "stockout_began", series, days[t].date(), first, "warning", round(max(daily_lost, 1.0), 4), {
+                    "sku": sku, "warehouse": wh, "everywhere": bool(everywhere), "days_out": int(out_days),
+                    "daily_units_lost": _num(per_day), "lost_units": _num(lost_units), "lost_gmv": _num(lost_gmv),
+                    "lead_time": int(leads.get(sku, DEFAULT_LEAD_TIME)), "money_at_stake": _num(daily_lost)}))
     return out
 
 
-def _stock_risk(days: pd.DatetimeIndex, t: int, began: int, last: int, k: int, sku: str,
-                pairs: list[tuple[str, str | None]], pair_sku: np.ndarray, lead: np.ndarray, on_hand: pd.DataFrame,
-                on_order: pd.DataFrame, cover_total: np.ndarray, worst: np.ndarray, u_roll: pd.DataFrame,
-                g_roll: pd.DataFrame,
-                total_risk: np.ndarray, pair_hand: np.ndarray, pair_pos: np.ndarray, pair_cover: np.ndarray,
-                pair_u: np.ndarray, pair_g: np.ndarray, pair_risk: np.ndarray) -> ProductFinding:
-    lt = float(lead[k])
-    cover = float(cover_total[last, k])
-    daily_gmv = float(g_roll.iat[last, k])
-    warehouses = []
-    for j in np.flatnonzero(pair_sku == k):
-        wh = pairs[j][1]
-        if wh is None or np.isnan(pair_hand[last, j]):
-            continue
-        c = pair_cover[last, j]
-        stake = float(pair_g[last, j] * (lt - c)) if pair_risk[last, j] else 0.0
-        warehouses.append({"warehouse": wh, "on_hand": _num(pair_hand[last, j]), "daily_units": _num(pair_u[last, j]),
-                           "on_order": _num(pair_pos[last, j] - pair_hand[last, j]),
-                           "cover_days": _num(c) if math.isfinite(c) else None, "at_risk": bool(pair_risk[last, j]),
-                           "gmv_at_stake": _num(stake)})
-    warehouses.sort(key=lambda x: (x["cover_days"] if x["cover_days"] is not None else math.inf,  # type: ignore[operator]
-                                   x["on_hand"] or 0.0, str(x["warehouse"])))
-    if total_risk[last, k]:
-        stake = daily_gmv * (lt - cover)
-    else:
-        stake = sum(float(x["gmv_at_stake"] or 0.0) for x in warehouses if x["at_risk"])  # type: ignore[arg-type]
-    at_risk = [x for x in warehouses if x["at_risk"]]
-    least = at_risk[:HINTS] or warehouses[:1]
-    whole = bool(total_risk[last, k])
-    shown = cover if whole or not at_risk else at_risk[0]["cover_days"]
+def _lost_per_day(w: Warehouse, sku: str, warehouse: str | None, first: date,
+                  by_warehouse: bool) -> tuple[float | None, float | None]:
+    """What a stock-out that began on `first` costs a day, as stock.stockouts estimates it: (units,
+    their average price); None where the SKU never sold in stock before."""
+    for run in stockouts(w, first, first + timedelta(days=1), by_warehouse):
+        if run.sku == sku and run.warehouse == warehouse and run.first == first:
+            if run.lost_units is None:
+                return None, None
+            asp = run.lost_gmv / run.lost_units if run.lost_gmv is not None and run.lost_units else None
+            return run.lost_units / run.days, asp
+    return None, None
+
+
+def _stock_risk(days: pd.DatetimeIndex, t: int, began: int, last: int, sku: str, lead: float, first_cover: float,
+                rows: list[dict[str, object]]) -> ProductFinding:
+    at_risk = [r for r in rows if r["at_risk"]]
+    least = at_risk[:HINTS] or rows[:1]
+    worst = at_risk[0] if at_risk else (rows[0] if rows else {})
+    stake = sum(float(r["gmv_at_stake"] or 0.0) for r in at_risk)  # type: ignore[arg-type]
     # how far below its lead time the episode began: lead time / cover (fixed while it lasts)
-    score = lt / max(float(worst[began, k]), 0.1)
+    score = lead / max(first_cover, 0.1)
     return ProductFinding("stock_risk", f"stock_risk|sku={sku}", days[t].date(), days[began].date(), "warning",
                           round(score, 4), {
-                              "sku": sku, "as_of": _iso(days, last), "lead_time": int(lt), "whole_stock": whole,
-                              "cover_days": _num(shown) if shown is not None and math.isfinite(float(shown)) else None,  # type: ignore[arg-type]
-                              "warehouse": None if whole or not at_risk else at_risk[0]["warehouse"],
-                              "stock_cover_days": _num(cover) if math.isfinite(cover) else None,
-                              "on_hand": _num(on_hand.iat[last, k]), "on_order": _num(on_order.iat[last, k]),
-                              "daily_units": _num(u_roll.iat[last, k]), "daily_gmv": _num(daily_gmv),
-                              "gmv_at_stake": _num(stake), "warehouses": least, "money_at_stake": _num(stake)})
-
-
-def _stockout(days: pd.DatetimeIndex, t: int, began: int, j: int, sku: str, wh: str | None, pair_hand: np.ndarray,
-              units: np.ndarray, gmv: np.ndarray, total_hand: np.ndarray, lead: float,
-              options: Options) -> ProductFinding:
-    # the LOST_BASELINE in-stock days before the run (days with a snapshot above 0)
-    before = np.flatnonzero(~np.isnan(pair_hand[:began, j]) & (np.nan_to_num(pair_hand[:began, j]) > 0))
-    base = before[-LOST_BASELINE:]
-    per_day = lost_units = lost_gmv = asp = None
-    if len(base):
-        u = float(units[base, j].sum())
-        per_day = u / len(base)
-        asp = float(gmv[base, j].sum()) / u if u else None
-    out_days = t - began + 1
-    if per_day is not None:
-        lost_units = per_day * out_days
-        lost_gmv = lost_units * asp if asp is not None else None
-    everywhere = wh is None or (not np.isnan(total_hand[t]) and total_hand[t] <= 0)
-    daily_lost = per_day * asp if per_day is not None and asp is not None else 0.0
-    return ProductFinding("stockout_began", f"stockout|sku={sku}" + (f"|warehouse={wh}" if wh is not None else ""),
-                          days[t].date(), days[began].date(), "warning", round(max(daily_lost, 1.0), 4), {
-                              "sku": sku, "warehouse": wh, "everywhere": bool(everywhere), "days_out": int(out_days),
-                              "daily_units_lost": _num(per_day), "lost_units": _num(lost_units),
-                              "lost_gmv": _num(lost_gmv), "lead_time": int(lead), "money_at_stake": _num(daily_lost)})
+                              "sku": sku, "as_of": _iso(days, last), "lead_time": int(lead),
+                              "warehouse": worst.get("warehouse"), "cover_days": worst.get("cover_days"),
+                              "on_hand": worst.get("on_hand"), "on_order": worst.get("on_order"),
+                              "daily_units": worst.get("daily_units"), "gmv_at_stake": _num(stake),
+                              "warehouses": least, "money_at_stake": _num(stake)})
 
 
 # ---- fulfilment -------------------------------------------------------------------------------------
