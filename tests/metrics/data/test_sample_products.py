@@ -75,6 +75,14 @@ def test_catalogue(shop_and_spec: tuple[Shop, ShopSpec]) -> None:
     assert set(p.category) == set(CATEGORIES)  # every category has SKUs, and only the shop's categories
     assert p.name.map(lambda s: isinstance(s, str) and len(s) > 1).all()
     assert p.name.str.contains(r"[\u4e00-\u9fff]").any() and p.name.str.contains(r"[A-Za-z]").any()
+    # a chart of products draws their names with the shipped font subset on a fresh install
+    from matplotlib import font_manager
+
+    from metrics import charts
+
+    charmap = font_manager.get_font(str(charts.SHIPPED_FONT)).get_charmap()
+    wide = {ch for name in p.name for ch in name if ord(ch) > 0x2E80}
+    assert not {ch for ch in wide if ord(ch) not in charmap}
     margin = 1 - p.cost / p.unit_price
     assert margin.between(0.2 - 0.005, 0.7 + 0.005).all()
     assert p.lead_time_days.between(3, 30).all() and p.lead_time_days.dtype == np.int64
