@@ -87,6 +87,7 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -106,7 +107,7 @@ from metrics.anomaly.detectors import (
 )
 from metrics.anomaly.scan import lookback_days
 from metrics.data.warehouse import Warehouse
-from metrics.products.fulfilment import DEFAULT_SLA_HOURS, shipments_of
+from metrics.products.fulfilment import DEFAULT_SLA_HOURS
 from metrics.products.source import columns, has
 from metrics.products.stock import COVER_WINDOW, DEFAULT_LEAD_TIME, lead_times, stockouts
 
@@ -115,6 +116,7 @@ TOP_SKUS = 20
 SOON_DAYS = 7.0  # stock_risk: the cover below the lead time and below this
 MIN_DAILY_UNITS = 0.5  # stock_risk: a warehouse's (or SKU's) units a day for its cover to mean something
 HOLD_DAYS = 2
+STOCK_HISTORY = 56  # days of stock read before the first reported day (where a stock episode can begin)
 TYPICAL_DAYS = 28  # the typical day of a slice: median of this many days before
 MIN_SHIPPED = 20.0
 MIN_DELIVERED = 10.0
@@ -244,11 +246,12 @@ def _typical(values: np.ndarray, expected_rows: np.ndarray, window: int = TYPICA
 
 
 def _wide(frame: pd.DataFrame, day: str, key: str, value: str, days: pd.DatetimeIndex) -> pd.DataFrame:
+    """Sums of `value` per day (rows: `days`, 0 where none) and `key` (columns, as text)."""
     if frame.empty:
         return pd.DataFrame(index=days, dtype=float)
-    wide = frame.pivot_table(index=day, columns=key, values=value, aggfunc="sum", observed=True)
+    wide = frame.groupby([day, key], observed=True, sort=False)[value].sum().unstack(key)
     wide.columns = [str(c) for c in wide.columns]
-    return wide.reindex(days).fillna(0.0).astype(np.float64)
+    return wide.reindex(index=days, columns=sorted(wide.columns)).fillna(0.0).astype(np.float64)
 
 
 def _grade(score: float, change: float | None, threshold: float, params: Params) -> str:
@@ -259,18 +262,30 @@ def _grade(score: float, change: float | None, threshold: float, params: Params)
 # ---- stock ------------------------------------------------------------------------------------------
 
 
-def _local_days(w: Warehouse, values: pd.Series) -> pd.Series:
-    """Timestamps as stored → the business day they fall on (naive midnight)."""
+def _local(w: Warehouse, values: pd.Series) -> pd.Series:
+    """Timestamps as stored → naive business-local time (as fulfilment.shipments_of reads them)."""
     stamps = pd.to_datetime(values)
     if w.mapping.timestamps == "utc":
         if stamps.dt.tz is None:
             stamps = stamps.dt.tz_localize("UTC")
         stamps = stamps.dt.tz_convert(w.mapping.timezone).dt.tz_localize(None)
-    return stamps.dt.normalize()
+    return stamps
+
+
+def _local_days(w: Warehouse, values: pd.Series) -> pd.Series:
+    """Timestamps as stored → the business day they fall on (naive midnight)."""
+    return _local(w, values).dt.normalize()
 
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time())
+
+
+def _read(w: Warehouse, query: Any, names: list[str]) -> pd.DataFrame:
+    """The rows of `query` as a frame with these column names (plain tuples: rows of a few
+    hundred thousand shipments are read in a blink rather than mapped one by one)."""
+    with w.connect() as conn:
+        return pd.DataFrame.from_records(conn.execute(query).all(), columns=names)
 
 
 def _sales(w: Warehouse, days: pd.DatetimeIndex, window: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -291,9 +306,7 @@ def _read_inventory(w: Warehouse, first: date, end: date, skus: list[str]) -> pd
     inv = w.tables["inventory"]
     cols = [inv.c.day, inv.c.sku, inv.c.on_hand] + [inv.c[c] for c in ("warehouse", "on_order") if c in have]
     q = select(*cols).where(inv.c.day >= first, inv.c.day < end, inv.c.sku.in_(skus))
-    with w.connect() as conn:
-        frame = pd.DataFrame([dict(r) for r in conn.execute(q).mappings().all()],
-                             columns=[c.key for c in cols])
+    frame = _read(w, q, [c.key for c in cols])
     frame["day"] = pd.to_datetime(frame["day"].astype(str))
     frame["sku"] = frame["sku"].astype(str)
     frame["on_hand"] = pd.to_numeric(frame["on_hand"]).fillna(0.0).astype(float)
@@ -319,9 +332,7 @@ def _warehouse_demand(w: Warehouse, days: pd.DatetimeIndex, window: int, pairs: 
          .where(*w.orders_where(_midnight(days[0].date() - timedelta(days=window)),
                                 _midnight(days[-1].date() + timedelta(days=1))),
                 lines.c.sku.in_(skus), s.c.shipped_at.is_not(None), s.c.warehouse.is_not(None)))
-    with w.connect() as conn:
-        rows = pd.DataFrame([dict(r) for r in conn.execute(q).mappings().all()],
-                            columns=["sku", "quantity", "gmv", "warehouse", "ordered_at", "shipped_at"])
+    rows = _read(w, q, ["sku", "quantity", "gmv", "warehouse", "ordered_at", "shipped_at"])
     if rows.empty:
         return units[:n], gmv[:n]
     index = {pair: j for j, pair in enumerate(pairs)}
@@ -366,6 +377,9 @@ def _pivot(frame: pd.DataFrame, value: str, days: pd.DatetimeIndex, names: list[
 def _stock_rules(w: Warehouse, days: pd.DatetimeIndex, report: np.ndarray, options: Options) -> Rows:
     if not (has(w, "inventory") and has(w, "order_lines")) or "sku" not in w.split_dimensions:
         return _nothing(report)
+    # stock needs no detector's history: STOCK_HISTORY days before the first reported one
+    offset = max(0, int(report[0]) - STOCK_HISTORY)
+    days, report = days[offset:], report - offset
     window = options.cover_window
     units, gmv = _sales(w, days, window)
     tops = _top_sets(gmv, days, window, options.top)
@@ -416,7 +430,11 @@ def _stock_rules(w: Warehouse, days: pd.DatetimeIndex, report: np.ndarray, optio
         cover = np.where(daily_u > 0, cover_pos / daily_u, np.inf)
     # at risk (stock.Cover.at_risk: on hand and on order would not last the lead time) and short
     # within a week
-    risky = ~np.isnan(cover_pos) & (daily_u >= MIN_DAILY_UNITS) & (cover < np.minimum(lead_of, SOON_DAYS)[None, :])
+    short = ~np.isnan(cover_pos) & (daily_u >= MIN_DAILY_UNITS) & (cover < np.minimum(lead_of, SOON_DAYS)[None, :])
+    # an empty warehouse is the stock-out's alert: it does not start a risk, only continues one
+    risky = np.zeros_like(short)
+    for t in range(len(days)):
+        risky[t] = short[t] & ((np.nan_to_num(cover_hand[t], nan=0.0) > 0) | (risky[t - 1] if t else False))
     k_of = np.array([skus.index(sku) for sku, _ in covered], dtype=np.int64)
     risk = np.zeros((len(days), len(skus)), dtype=bool)
     seen = np.zeros((len(days), len(skus)), dtype=bool)
@@ -580,13 +598,10 @@ def _fulfilment_rules(w: Warehouse, days: pd.DatetimeIndex, report: np.ndarray, 
     if not dims:
         return _nothing(report)
     lag = max(1, math.ceil(options.sla_hours / 24))  # an order placed on day d is decided by the end of d + lag
-    frame = shipments_of(w, _midnight(days[0].date() - timedelta(days=40)),
-                         _midnight(days[-1].date() + timedelta(days=1)))
-    frame = frame[frame["shipped_at"].notna()].copy()
+    frame = _shipped(w, _midnight(days[0].date() - timedelta(days=40)), _midnight(days[-1].date() + timedelta(days=1)),
+                     dims)
     if frame.empty:
         return _nothing(report)
-    for d in dims:
-        frame[d] = frame[d].astype("string")
     # on time: the orders placed on d, as the end of d + lag knows them (shipped by then), by
     # the scan day d + lag; late ones shipped later are not known yet, and neither is their slice
     frame["scan_day"] = frame["ordered_at"].dt.normalize() + pd.Timedelta(days=lag)
@@ -646,6 +661,24 @@ def _fulfilment_rules(w: Warehouse, days: pd.DatetimeIndex, report: np.ndarray, 
 
             _family_findings("delivery_slow", "delivery", fam, days, report, options, out, where_hint)
     return out
+
+
+def _shipped(w: Warehouse, start: datetime, end: datetime, dims: list[str]) -> pd.DataFrame:
+    """The shipped orders that count placed in [start, end): ordered_at, shipped_at, delivered_at
+    (local naive), and the warehouse and carrier where recorded (fulfilment.shipments_of's rows,
+    the unshipped ones left out)."""
+    have = columns(w, "shipments")
+    o, s = w.tables["orders"], w.tables["shipments"]
+    extra = [c for c in ("delivered_at", *dims) if c in have]
+    q = (select(o.c.ordered_at, s.c.shipped_at, *[s.c[c] for c in extra])
+         .select_from(o.join(s, s.c.order_id == o.c.order_id))
+         .where(*w.orders_where(start, end), s.c.shipped_at.is_not(None)))
+    frame = _read(w, q, ["ordered_at", "shipped_at", *extra])
+    for column in ("ordered_at", "shipped_at", "delivered_at"):
+        frame[column] = _local(w, frame[column]) if column in frame else pd.NaT
+    for d in dims:
+        frame[d] = frame[d].astype("string")
+    return frame
 
 
 def _median_family(dimension: str, rows: pd.DataFrame, days: pd.DatetimeIndex, options: Options) -> _Family | None:
@@ -735,9 +768,7 @@ def _read_returns(w: Warehouse, first: date, end: date) -> pd.DataFrame:
         cols.append(p.c.category.label("category"))
     lo, hi = w.ts_bounds(_midnight(first), _midnight(end))
     q = select(*cols).select_from(source).where(r.c.returned_at >= lo, r.c.returned_at < hi)
-    with w.connect() as conn:
-        frame = pd.DataFrame([dict(x) for x in conn.execute(q).mappings().all()],
-                             columns=[c.key for c in cols])
+    frame = _read(w, q, [c.key for c in cols])
     frame["day"] = _local_days(w, frame["returned_at"]) if len(frame) else pd.Series(dtype="datetime64[ns]")
     for c in ("sku", "reason", "category"):
         if c in frame:
