@@ -4,6 +4,7 @@ commands people use on an alert (ack, assign, snooze, expected)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,15 +20,19 @@ from bot.router import Router
 from bot.state.alerts import AlertBook, Finding, Outcome, severity_at_least
 from bot.state.keys import rule_key
 from bot.state.store import Alert, AlertRule, Subscription, utcnow
-from bot.text.i18n import fmt_percent, fmt_value
-from bot.text.messages import dimension_label, metric_label
+from bot.text.i18n import fmt_count, fmt_decimal, fmt_money, fmt_percent, fmt_value
+from bot.text.messages import MESSAGES, dimension_label, metric_label
 from handlers.common import by_scope, parse_dimension, parse_id, parse_metric, seen_from
 from metrics.anomaly.intraday import expected_so_far
 from metrics.anomaly.scan import ScanResult, scan
+from metrics.errors import SourceUnavailable
 from metrics.kpis import CATALOG, KpiQuery, evaluate
 from metrics.periods import Period
+from metrics.products import catalog
+from metrics.products.alerts import scan_products
 
 router = Router()
+log = logging.getLogger(__name__)
 
 SNOOZE = re.compile(r"^(\d{1,3})(m|h|d)$")
 SEVERITY_ICON = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
@@ -111,6 +116,47 @@ def rule_findings(ctx: Context, rules: list[AlertRule], day: date) -> tuple[list
     return findings, scanned
 
 
+PRODUCT_SOURCE = "products"
+STOCK_KINDS = ("stock_risk", "stockout_began")
+
+
+def product_findings(ctx: Context, day: date, expected: set[date],
+                     typical_gmv: float | None = None) -> tuple[list[Finding], set[str]]:
+    """Stock, fulfilment and returns (metrics/products/alerts.py): a top SKU about to run out or
+    out of stock, a warehouse or carrier shipping late or delivering slowly, a returns spike. Their
+    kind stands in for the KPI in routing (`[[alerts.routes]] kpis = ["stock_risk"]`); the stock
+    kinds get the severity of the money at stake, like a GMV gap. Nothing, and no error, where the
+    tables are not there."""
+    settings = ctx.settings
+    result = scan_products(ctx.warehouse, day, sla_hours=settings.products.ship_sla_hours,
+                           cover_window=settings.products.cover_window_days,
+                           sensitivity=settings.alerts.sensitivity, expected_days=expected)
+    findings = []
+    for f in result.findings:
+        details = {**f.details, "kpi": f.kind, "product": f.kind, "day": day.isoformat(), "since": f.since.isoformat()}
+        severity = f.severity
+        stake = f.details.get("money_at_stake")
+        if f.kind in STOCK_KINDS and isinstance(stake, float | int):
+            severity = escalate(severity, float(stake), typical_gmv)
+        if f.kind == "on_time_drop":
+            details["sla_hours"] = settings.products.ship_sla_hours
+        findings.append(Finding(f.series, PRODUCT_SOURCE, day.isoformat(), severity, f.score, details))
+    return findings, result.scanned
+
+
+def _daily_product_findings(ctx: Context, day: date, expected: set[date],
+                            typical_gmv: float | None) -> tuple[list[Finding], set[str]]:
+    """In the daily scan a failure here (an optional table with unexpected contents) is logged and
+    leaves the KPI alerts alone."""
+    try:
+        return product_findings(ctx, day, expected, typical_gmv)
+    except SourceUnavailable:
+        raise
+    except Exception:
+        log.exception("product alerts of %s failed; the KPI alerts go out without them", day)
+        return [], set()
+
+
 def chats_for(ctx: Context, severity: str, kpi: str) -> list[str]:
     """Where a detector anomaly goes: the configured routes, else every chat with a digest."""
     routes = ctx.settings.alerts.routes
@@ -146,19 +192,24 @@ def scan_day(ctx: Context, day: date, now: datetime) -> list[ChatScan]:
     out = []
     for sctx, members in by_scope(ctx, alert_chats(ctx) | set(by_chat_rules) | open_chats):
         result = scan(sctx.warehouse, day, expected_days=expected, sensitivity=ctx.settings.alerts.sensitivity)
-        detected, _ = detector_findings(result, *_typical(sctx, day))
+        typical = _typical(sctx, day)
+        detected, _ = detector_findings(result, *typical)
         detected += segment_shift_findings(sctx, day)
+        products, product_series = _daily_product_findings(sctx, day, expected, typical[0])
         per_chat: dict[str, list[Finding]] = {}
-        for f in detected:
-            for chat in chats_for(ctx, f.severity, str(f.details["kpi"])):
-                if chat in members:
-                    per_chat.setdefault(chat, []).append(f)
+        per_chat_products: dict[str, list[Finding]] = {}
+        for found, into in ((detected, per_chat), (products, per_chat_products)):
+            for f in found:
+                for chat in chats_for(ctx, f.severity, str(f.details["kpi"])):
+                    if chat in members:
+                        into.setdefault(chat, []).append(f)
         # every series the detector looked at counts as scanned: absent from findings means in range
-        scanned_here = {f.series for f in detected} | _detector_series(result) | {SEGMENT_SERIES}
-        for chat in sorted((set(per_chat) | set(by_chat_rules) | open_chats) & members):
+        scanned_here = {f.series for f in detected} | _detector_series(result) | {SEGMENT_SERIES} | product_series
+        for chat in sorted((set(per_chat) | set(per_chat_products) | set(by_chat_rules) | open_chats) & members):
             findings = list(per_chat.get(chat, []))
             rf, rs = rule_findings(seen_from(ctx, chat), by_chat_rules.get(chat, []), day)
-            findings += rf
+            # after the KPIs and the chat's own rules: those keep their place in the daily budget
+            findings += rf + per_chat_products.get(chat, [])
             # yesterday's findings are still news after the quiet hours: deferred, not dropped
             out.append(chat_scan(ctx, chat, findings, scanned_here | rs, now, local_now, day,
                                  f"alerts:{chat}:{day.isoformat()}", defer_quiet=True))
@@ -276,6 +327,8 @@ def promotion_days(ctx: Context) -> set[date]:
 
 def _headline(ctx: Context, alert: Alert) -> str:
     d = alert.details
+    if d.get("product"):
+        return _product_headline(ctx, d)
     if d.get("segment_shift"):
         return ctx.t("alert_segment_shift", customers=d["customers"], rate=fmt_percent(d["rate"], ctx.lang),
                      usual=fmt_percent(d["usual"], ctx.lang))
@@ -318,8 +371,13 @@ def render_alerts(ctx: Context, outcome: Outcome, day: date) -> Reply:
             Action(ctx.t("btn_snooze_1d"), f"snooze {alert.id} 1d"),
             Action(ctx.t("btn_expected"), f"expected {alert.id}"),
         ]
+        # a product alert also opens what to look at; the same view once per message
+        for action in _product_actions(ctx, alert.details):
+            if all(a.command != action.command for a in reply.actions):
+                reply.actions.append(action)
     for alert in outcome.recovered:
-        reply.text.append(ctx.t("alert_recovered", id=alert.id, series=alert.series))
+        label = _product_label(ctx, alert.details) if alert.details.get("product") else alert.series
+        reply.text.append(ctx.t("alert_recovered", id=alert.id, series=label))
     if not outcome.push:
         reply.title = ctx.t("alerts_recovered_title", day=day.isoformat())
     reply.data = {"day": day.isoformat(),
@@ -327,6 +385,151 @@ def render_alerts(ctx: Context, outcome: Outcome, day: date) -> Reply:
                              for a in outcome.push],
                   "recovered": [{"id": a.id, "series": a.series} for a in outcome.recovered]}
     return reply
+
+
+# ---- product alerts: the message -----------------------------------------------------------------
+
+
+def _product(ctx: Context, sku: str) -> str:
+    name = catalog.name_of(ctx.warehouse, sku)
+    return sku if name == sku else f"{sku} {name}"
+
+
+def _days(ctx: Context, value: object) -> str:
+    return fmt_decimal(float(value), ctx.lang) if isinstance(value, float | int) else "∞"  # type: ignore[arg-type]
+
+
+def _money(ctx: Context, value: object) -> str:
+    return fmt_money(float(value), ctx.lang, ctx.settings.bot.currency) if isinstance(value, float | int) else "–"
+
+
+def _slice(ctx: Context, d: dict[str, object]) -> str:
+    return ctx.t(f"palert_slice_{d.get('dimension')}", value=d.get("value"))
+
+
+def _reason(ctx: Context, reason: object) -> str:
+    key = f"reason_{reason}"
+    return ctx.t(key) if key in MESSAGES else str(reason)
+
+
+def _product_headline(ctx: Context, d: dict[str, object]) -> str:
+    kind = d["product"]
+    lang = ctx.lang
+    since = d.get("since")
+    if kind == "stock_risk":
+        warehouses = list(d.get("warehouses") or [])  # type: ignore[call-overload]
+        named = d.get("warehouse")
+        if named:  # short at a warehouse: its numbers in the sentence, the others after it
+            first, others = warehouses[0], warehouses[1:]
+            on_hand, on_order = first.get("on_hand"), first.get("on_order")
+        else:
+            others, on_hand, on_order = warehouses, d.get("on_hand"), d.get("on_order")
+        least = "; ".join(ctx.t("palert_least", warehouse=w["warehouse"], cover=_days(ctx, w.get("cover_days")),
+                                on_hand=fmt_count(w.get("on_hand") or 0, lang),
+                                on_order=fmt_count(w.get("on_order") or 0, lang)) for w in others)
+        line = ctx.t("palert_stock_risk_at" if named else "palert_stock_risk", product=_product(ctx, str(d["sku"])),
+                     warehouse=named, cover=_days(ctx, d.get("cover_days")), lead=d.get("lead_time"),
+                     on_hand=fmt_count(float(on_hand or 0), lang), on_order=fmt_count(float(on_order or 0), lang),
+                     stake=_money(ctx, d.get("gmv_at_stake")), least=least or "–")
+        if named and least:
+            line += " " + ctx.t("palert_also_short", least=least)
+    elif kind == "stockout_began":
+        where = d.get("warehouse") or ctx.t("palert_everywhere")
+        params = {"product": _product(ctx, str(d["sku"])), "warehouse": where, "since": since,
+                  "days": fmt_count(d.get("days_out") or 0, lang)}  # type: ignore[arg-type]
+        if isinstance(d.get("lost_gmv"), float | int):
+            line = ctx.t("palert_stockout", lost=_money(ctx, d["lost_gmv"]),
+                         units=fmt_decimal(float(d.get("lost_units") or 0.0), lang), **params)  # type: ignore[arg-type]
+        else:
+            line = ctx.t("palert_stockout_unknown", **params)
+        if d.get("warehouse") and d.get("everywhere"):
+            line += " " + ctx.t("palert_also_everywhere")
+        since = None  # said already
+    elif kind == "on_time_drop":
+        count, base = int(d.get("count") or 0), int(d.get("base") or 0)
+        line = ctx.t("palert_on_time", slice=_slice(ctx, d), day=d.get("orders_of"),
+                     actual=fmt_percent(float(d.get("actual") or 0.0), lang),
+                     expected=fmt_percent(float(d.get("expected") or 0.0), lang),
+                     hours=f"{float(d.get('sla_hours') or 24):g}", late=fmt_count(count, lang),
+                     shipped=fmt_count(base, lang))
+    elif kind == "delivery_slow":
+        line = ctx.t("palert_delivery", slice=_slice(ctx, d), day=d.get("on"), actual=_days(ctx, d.get("actual")),
+                     expected=_days(ctx, d.get("expected")), count=fmt_count(int(d.get("count") or 0), lang))
+    else:  # returns_spike
+        params = {"day": d.get("on"), "count": fmt_count(int(d.get("count") or 0), lang),
+                  "base": fmt_count(int(d.get("base") or 0), lang),
+                  "actual": fmt_percent(float(d.get("actual") or 0.0), lang),
+                  "expected": fmt_percent(float(d.get("expected") or 0.0), lang)}
+        if d.get("dimension") == "sku":
+            line = ctx.t("palert_returns_sku", product=_product(ctx, str(d["value"])), **params)
+        else:
+            scope = ctx.t("palert_returns_in", category=d["category"]) if d.get("category") else ""
+            line = ctx.t("palert_returns", reason=_reason(ctx, d.get("reason")), scope=scope, **params)
+    hint = _product_hint(ctx, d)
+    if hint:
+        line += " " + hint
+    if since and since != d.get("day"):
+        line += " " + ctx.t("palert_since", since=since)
+    return line
+
+
+def _product_hint(ctx: Context, d: dict[str, object]) -> str:
+    """The root-cause hint: the SKUs (or reason) behind a returns spike, the warehouses of a slow
+    carrier, the carriers (or warehouses) of a late warehouse (or carrier)."""
+    items = d.get("hint") or []
+    if not items:
+        return ""
+    lang = ctx.lang
+    kind = d["product"]
+    if kind == "returns_spike":
+        if "sku" in items[0]:  # type: ignore[index]
+            text = ", ".join(f"{_product(ctx, str(i['sku']))} ({fmt_count(i['lines'], lang)})"
+                             for i in items)  # type: ignore[union-attr]
+            return ctx.t("palert_hint_sku", items=text)
+        text = ", ".join(f"{_reason(ctx, i['reason'])} ({fmt_count(i['lines'], lang)})"
+                         for i in items)  # type: ignore[union-attr]
+        return ctx.t("palert_hint_reason", items=text)
+    if kind == "delivery_slow":
+        text = ", ".join(f"{i['warehouse']} {ctx.t('palert_days', value=_days(ctx, i['delivery_days']))}"
+                         for i in items)  # type: ignore[union-attr]
+        return ctx.t("palert_hint_where", items=text)
+    if kind == "on_time_drop":
+        other = "carrier" if "carrier" in items[0] else "warehouse"  # type: ignore[operator]
+        text = ", ".join(f"{i[other]} {fmt_percent(float(i['on_time_rate'] or 0.0), lang)}"
+                         for i in items)  # type: ignore[union-attr]
+        return ctx.t(f"palert_hint_{other}", items=text)
+    return ""
+
+
+def _product_label(ctx: Context, d: dict[str, object]) -> str:
+    kind = d["product"]
+    if kind == "returns_spike":
+        if d.get("dimension") == "sku":
+            what = str(d.get("value"))
+        else:
+            what = _reason(ctx, d.get("reason")) + (f" · {d['category']}" if d.get("category") else "")
+        return ctx.t("palert_label_returns_spike", what=what)
+    if kind in STOCK_KINDS:
+        return ctx.t(f"palert_label_{kind}", sku=d.get("sku"),
+                     warehouse=d.get("warehouse") or ctx.t("palert_everywhere"))
+    return ctx.t(f"palert_label_{kind}", slice=_slice(ctx, d))
+
+
+def _product_actions(ctx: Context, d: dict[str, object]) -> list[Action]:
+    """The command to run on a product alert: the SKU's card and the stock list, the fulfilment by
+    the slice's dimension, the returns by reason (and the SKU's card for a SKU's returns)."""
+    kind = d.get("product")
+    if not kind:
+        return []
+    if kind in STOCK_KINDS:
+        return [Action(ctx.t("btn_sku", sku=d["sku"]), f"sku {d['sku']}"), Action(ctx.t("btn_stock"), "stock")]
+    if kind in ("on_time_drop", "delivery_slow"):
+        by = str(d.get("dimension"))
+        return [Action(ctx.t("btn_fulfilment_by", by=ctx.t(f"palert_by_{by}")), f"fulfilment last 7d by {by}")]
+    actions = [Action(ctx.t("btn_returns_by_reason"), "returns last 7d by reason")]
+    if d.get("dimension") == "sku":
+        actions.append(Action(ctx.t("btn_sku", sku=d["value"]), f"sku {d['value']}"))
+    return actions
 
 
 # ---- commands ------------------------------------------------------------------------------------
@@ -508,22 +711,27 @@ async def scan_now(ctx: Context, args: Args) -> Reply:
     else:
         day = now.date() - timedelta(days=1)
     zone = ZoneInfo(ctx.settings.bot.timezone)
+    promotions = await ctx.run(promotion_days, ctx)
     result = await ctx.run(scan, ctx.warehouse, day, sensitivity=ctx.settings.alerts.sensitivity,
-                           expected_days=await ctx.run(promotion_days, ctx))
-    findings, scanned = detector_findings(result, *await ctx.run(_typical, ctx, day))
+                           expected_days=promotions)
+    typical = await ctx.run(_typical, ctx, day)
+    findings, scanned = detector_findings(result, *typical)
     # the chat's own threshold rules are part of every scan, on demand as in the daily one
     chat = str(ctx.incoming.chat)
     rules = await ctx.run(chat_rules, ctx, chat)
     broken, rule_series = await ctx.run(rule_findings, ctx, rules, day)
-    outcome = await ctx.run(book(ctx).record, chat, findings + broken,
-                            scanned | set(_detector_series(result)) | rule_series,
+    products, product_series = await ctx.run(product_findings, ctx, day, promotions, typical[0])
+    outcome = await ctx.run(book(ctx).record, chat, findings + broken + products,
+                            scanned | set(_detector_series(result)) | rule_series | product_series,
                             now.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None), now,
                             asked=True)  # whoever asked gets all of it, whatever the hour or the budget
     found = {"day": day.isoformat(), "anomalies": [a.as_dict() for a in result.anomalies],
              "rules_broken": [dict(f.details, series=f.series) for f in broken]}
+    if products:
+        found["products"] = [dict(f.details, series=f.series, severity=f.severity) for f in products]
     if not outcome.push and not outcome.recovered:
-        return Reply(text=[ctx.t("scan_nothing", day=day.isoformat(), count=len(result.anomalies) + len(broken))],
-                     data=found)
+        count = len(result.anomalies) + len(broken) + len(products)
+        return Reply(text=[ctx.t("scan_nothing", day=day.isoformat(), count=count)], data=found)
     reply = render_alerts(ctx, outcome, day)
     reply.data.update(found)
     return reply

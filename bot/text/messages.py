@@ -630,3 +630,8 @@ MESSAGES.update(PRODUCT_MESSAGES)
 from bot.text.digest_products import DIGEST_PRODUCT_MESSAGES  # noqa: E402
 
 MESSAGES.update(DIGEST_PRODUCT_MESSAGES)
+
+# The product alerts (stock, fulfilment, returns: metrics/products/alerts.py).
+from bot.text.product_alerts import PRODUCT_ALERT_MESSAGES  # noqa: E402
+
+MESSAGES.update(PRODUCT_ALERT_MESSAGES)
