@@ -54,7 +54,7 @@ def stock_on(w: Warehouse, day: date, by_warehouse: bool = False) -> pd.DataFram
         on_order = func.coalesce(func.sum(inv.c.on_order), 0) if "on_order" in have else func.sum(0)
         q = (select(*keys, func.coalesce(func.sum(inv.c.on_hand), 0).label("on_hand"), on_order.label("on_order"))
              .where(inv.c.day == last).group_by(*keys))
-        frame = pd.DataFrame([dict(r) for r in conn.execute(q).mappings().all()])
+        frame = pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in q.selected_columns])
     frame["sku"] = frame["sku"].astype(str)
     frame["as_of"] = pd.Timestamp(str(last)).date()
     return frame
@@ -131,21 +131,28 @@ def cover(w: Warehouse, day: date, window: int = COVER_WINDOW) -> list[Cover]:
         return []
     first, after = day - timedelta(days=window - 1), day + timedelta(days=1)
     sales = sales_by_warehouse(w, first, after) if by_warehouse else sales_by_sku(w, first, after)
+    keys = ["sku", "warehouse"] if by_warehouse else ["sku"]
+    if by_warehouse:
+        stock["warehouse"] = stock["warehouse"].astype(str)
+    sales = sales.reset_index()
+    sales.columns = [*keys, *sales.columns[len(keys):]]
+    frame = stock.merge(sales[[*keys, "units", "line_gmv"]], on=keys, how="left").fillna(
+        {"units": 0.0, "line_gmv": 0.0})
     leads = lead_times(w)
-    out: list[Cover] = []
-    for row in stock.itertuples():
-        key = (row.sku, str(row.warehouse)) if by_warehouse else row.sku
-        units = float(sales.at[key, "units"]) if key in sales.index else 0.0
-        gmv = float(sales.at[key, "line_gmv"]) if key in sales.index else 0.0
-        daily, daily_gmv = units / window, gmv / window
-        days = float(row.on_hand) / daily if daily > 0 else None
-        lead = leads.get(row.sku, DEFAULT_LEAD_TIME)
-        lasting = (float(row.on_hand) + float(row.on_order)) / daily if daily > 0 else None
-        stake = daily_gmv * (lead - lasting) if lasting is not None and lasting < lead else 0.0
-        out.append(Cover(row.sku, float(row.on_hand), daily, daily_gmv, days, lead, stake, float(row.on_order),
-                         str(row.warehouse) if by_warehouse else None))
-    out.sort(key=lambda c: (-c.gmv_at_stake, -c.daily_gmv, c.sku, c.warehouse or ""))
-    return out
+    frame["daily"] = frame["units"].astype(float) / window
+    frame["daily_gmv"] = frame["line_gmv"].astype(float) / window
+    frame["lead"] = frame["sku"].map(leads).fillna(DEFAULT_LEAD_TIME).astype(int)
+    selling = frame["daily"] > 0
+    frame["days"] = (frame["on_hand"] / frame["daily"]).where(selling)
+    lasting = ((frame["on_hand"] + frame["on_order"]) / frame["daily"]).where(selling)
+    frame["stake"] = (frame["daily_gmv"] * (frame["lead"] - lasting)).where(lasting < frame["lead"], 0.0)
+    frame = frame.sort_values(["stake", "daily_gmv", "sku", *keys[1:]], ascending=[False, False, True,
+                                                                                    *[True] * (len(keys) - 1)])
+    return [Cover(sku, float(on_hand), float(daily), float(daily_gmv), None if pd.isna(days) else float(days), int(lead),
+                  float(stake), float(on_order), str(wh) if by_warehouse else None)
+            for sku, on_hand, daily, daily_gmv, days, lead, stake, on_order, wh in zip(
+                frame["sku"], frame["on_hand"], frame["daily"], frame["daily_gmv"], frame["days"], frame["lead"],
+                frame["stake"], frame["on_order"], frame["warehouse"] if by_warehouse else frame["sku"], strict=True)]
 
 
 def at_risk(w: Warehouse, day: date, window: int = COVER_WINDOW) -> list[Cover]:
@@ -184,32 +191,47 @@ class StockOut:
     ongoing: bool  # still at zero on the period's last snapshot day
 
 
+def _zero_days(w: Warehouse, start: date, end: date, by_warehouse: bool) -> tuple[pd.DataFrame, date | None]:
+    """The (sku[, warehouse], day) snapshot rows at zero stock in [start, end) (per SKU: the days its
+    warehouses sum to zero), and the window's last snapshot day. Only the zero rows leave the
+    database: a stock table is millions of rows, its stock-outs a handful."""
+    have = columns(w, "inventory")
+    inv = w.tables["inventory"]
+    in_window = (inv.c.day >= start, inv.c.day < end)
+    keys = [inv.c.sku] + ([inv.c.warehouse] if by_warehouse and "warehouse" in have else [])
+    if len(keys) > 1:
+        q = select(*keys, inv.c.day).where(*in_window, inv.c.on_hand <= 0)
+    else:
+        q = select(inv.c.sku, inv.c.day).where(*in_window).group_by(inv.c.sku, inv.c.day).having(
+            func.sum(inv.c.on_hand) <= 0)
+    with w.connect() as conn:
+        last = conn.execute(select(func.max(inv.c.day)).where(*in_window)).scalar()
+        frame = pd.DataFrame(conn.execute(q).all(), columns=[c.key for c in keys] + ["day"])
+    frame["day"] = pd.to_datetime(frame["day"].astype(str)).dt.date if len(frame) else frame["day"]
+    for column in ("sku", "warehouse"):
+        if column in frame:
+            frame[column] = frame[column].astype(str)
+    return frame, (pd.Timestamp(str(last)).date() if last is not None else None)
+
+
 def stockouts(w: Warehouse, start: date, end: date, by_warehouse: bool = False) -> list[StockOut]:
-    """Runs of snapshot days at zero stock within [start, end), with their lost-sales estimate."""
-    stock = daily_stock(w, start, end, by_warehouse=by_warehouse)
-    if stock.empty:
+    """Runs of consecutive days at zero stock within [start, end), with their lost-sales estimate."""
+    zeros, last_day = _zero_days(w, start, end, by_warehouse)
+    if zeros.empty:
         return []
-    group = ["sku", "warehouse"] if by_warehouse and "warehouse" in stock else ["sku"]
-    last_day = stock["day"].max()
-    runs: list[tuple[tuple[str, ...], list[date]]] = []
-    for key, rows in stock.sort_values("day").groupby(group):
-        key = key if isinstance(key, tuple) else (key,)
-        run: list[date] = []
-        for day, on_hand in zip(rows["day"], rows["on_hand"], strict=True):
-            if on_hand <= 0:
-                run.append(day)
-            elif run:
-                runs.append((key, run))
-                run = []
-        if run:
-            runs.append((key, run))
-    if not runs:
-        return []
-    starts = {(str(key[0]), str(key[1]) if len(key) > 1 else None, run[0]) for key, run in runs}
+    group = ["sku", "warehouse"] if "warehouse" in zeros else ["sku"]
+    zeros = zeros.sort_values([*group, "day"]).reset_index(drop=True)
+    days = pd.to_datetime(zeros["day"])
+    same = (zeros[group].shift() == zeros[group]).all(axis=1)
+    new_run = ~(same & (days.diff() == pd.Timedelta(days=1)))
+    zeros["run"] = new_run.cumsum()
+    runs: list[tuple[tuple[str, ...], list[date]]] = [
+        (tuple(str(rows[g].iloc[0]) for g in group), list(rows["day"])) for _, rows in zeros.groupby("run")]
+    starts = {(key[0], key[1] if len(key) > 1 else None, run[0]) for key, run in runs}
     baseline = _baselines(w, starts, end)
     out = []
     for key, run in runs:
-        units, asp = baseline.get((str(key[0]), str(key[1]) if len(key) > 1 else None, run[0]), (None, None))
+        units, asp = baseline.get((key[0], key[1] if len(key) > 1 else None, run[0]), (None, None))
         lost_units = units * len(run) if units is not None else None
         out.append(StockOut(key[0], key[1] if len(key) > 1 else None, run[0], run[-1], len(run), lost_units,
                             lost_units * asp if lost_units is not None and asp is not None else None,
