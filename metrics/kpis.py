@@ -57,7 +57,7 @@ CATALOG: dict[str, Kpi] = {
         Kpi("asp", "件均价", "line_gmv", "units", "money", True, ("average_selling_price", "unit_price", "均价")),
         Kpi("gross_margin", "毛利", "margin", None, "money", True, ("margin", "profit", "毛利额")),
         Kpi("margin_rate", "毛利率", "margin", "costed_gmv", "percent", True, ("gross_margin_rate", "margin_pct")),
-        Kpi("sell_through", "售罄率", "units", "sell_base", "percent", True, ("sellthrough", "str", "动销率")),
+        Kpi("sell_through", "售出率", "units", "sell_base", "percent", True, ("sellthrough", "str", "动销率")),
         Kpi("return_rate", "退货率", "returned_units", "units", "percent", False, ("returns_rate", "退货件数率")),
     )
 }

@@ -585,7 +585,7 @@ METRIC_LABELS: dict[str, dict[str, str]] = {
     "asp": {"en": "ASP", "zh": "件均价"},
     "gross_margin": {"en": "Gross margin", "zh": "毛利"},
     "margin_rate": {"en": "Margin rate", "zh": "毛利率"},
-    "sell_through": {"en": "Sell-through", "zh": "售罄率"},
+    "sell_through": {"en": "Sell-through", "zh": "售出率"},
     "return_rate": {"en": "Return rate", "zh": "退货率"},
 }
 

@@ -137,7 +137,7 @@ def test_the_subset_covers_every_chinese_character_opsbot_writes() -> None:
     # A new message with a character the subset lacks would be boxed on a fresh install:
     # re-run metrics/charts/fonts/make_subset.py (see metrics/charts/fonts/README.md).
     charmap = font_manager.get_font(str(charts.SHIPPED_FONT)).get_charmap()
-    sources = sorted(ROOT.glob("bot/messages*.py")) + [ROOT / "metrics" / "kpis.py", ROOT / "metrics" / "periods.py"]
+    sources = sorted(ROOT.glob("bot/text/*.py")) + [ROOT / "metrics" / "kpis.py", ROOT / "metrics" / "periods.py"]
     missing = {
         path.name: "".join(sorted(ch for ch in wide_text_chars(path.read_text(encoding="utf-8")) if ord(ch) not in charmap))
         for path in sources
