@@ -77,13 +77,12 @@ async def stock_(ctx: Context, args: Args) -> Reply:
         raise UsageError("unexpected_words", text=args.raw.strip()[:60])
     window = ctx.settings.products.cover_window_days
     day = ctx.now().date() - timedelta(days=1)  # the last closed day's snapshot
-    covers = await ctx.run(stock.cover, ctx.warehouse, day, window)
+    risky = await ctx.run(stock.at_risk, ctx.warehouse, day, window)
     # per warehouse: a SKU out at one warehouse while another still holds it is already losing
     # that warehouse's orders
     outs = await ctx.run(stock.stockouts, ctx.warehouse, day - timedelta(days=STOCKOUT_DAYS - 1),
                          day + timedelta(days=1), True)
     names = {sku: p.name for sku, p in (await ctx.run(catalog.catalogue, ctx.warehouse)).items()}
-    risky = [c for c in covers if c.at_risk]
     out_now = [o for o in outs if o.ongoing]
     title = ctx.t("stock_title", day=day.isoformat())
     tables: list[Table] = []
@@ -272,7 +271,7 @@ async def _sku_card(ctx: Context, product: catalog.Product, period: Period) -> R
               Field(metric_label("asp", ctx.lang), _money(ctx, gmv / units) if units else "–")]
     text = [ctx.t("sku_sales", period=period_text(period, ctx.lang))]
     tables = []
-    covers = [c for c in await _cover_or_none(ctx, day) if c.sku == product.sku]
+    covers = await _cover_or_none(ctx, day, product.sku)
     if covers:
         on_hand = sum(c.on_hand for c in covers)
         daily = sum(c.daily_units for c in covers)
@@ -302,10 +301,10 @@ async def _sku_card(ctx: Context, product: catalog.Product, period: Period) -> R
                                                               "at_risk": c.at_risk} for c in covers}}})
 
 
-async def _cover_or_none(ctx: Context, day: date) -> list[stock.Cover]:
+async def _cover_or_none(ctx: Context, day: date, sku: str) -> list[stock.Cover]:
     from metrics.errors import DataNotMapped
 
     try:
-        return await ctx.run(stock.cover, ctx.warehouse, day, ctx.settings.products.cover_window_days)
+        return await ctx.run(partial(stock.cover, sku=sku), ctx.warehouse, day, ctx.settings.products.cover_window_days)
     except DataNotMapped:
         return []

@@ -65,7 +65,7 @@ def shipments_of(w: Warehouse, start: datetime, end: datetime, filters: tuple[Fi
          .select_from(o.outerjoin(s, s.c.order_id == o.c.order_id))
          .where(*w.orders_where(start, end, filters)))
     with w.connect() as conn:
-        frame = pd.DataFrame([dict(r) for r in conn.execute(q).mappings().all()],
+        frame = pd.DataFrame([tuple(r) for r in conn.execute(q)],
                              columns=["order_id", "ordered_at", "shipped_at", *[c.key for c in extra]])
     for column in ("ordered_at", "shipped_at", "delivered_at"):
         frame[column] = _local(w, frame[column]) if column in frame else pd.NaT

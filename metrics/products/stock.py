@@ -54,7 +54,7 @@ def stock_on(w: Warehouse, day: date, by_warehouse: bool = False) -> pd.DataFram
         on_order = func.coalesce(func.sum(inv.c.on_order), 0) if "on_order" in have else func.sum(0)
         q = (select(*keys, func.coalesce(func.sum(inv.c.on_hand), 0).label("on_hand"), on_order.label("on_order"))
              .where(inv.c.day == last).group_by(*keys))
-        frame = pd.DataFrame(conn.execute(q).all(), columns=[c.name for c in q.selected_columns])
+        frame = pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=[c.name for c in q.selected_columns])
     frame["sku"] = frame["sku"].astype(str)
     frame["as_of"] = pd.Timestamp(str(last)).date()
     return frame
@@ -108,8 +108,7 @@ def sales_by_warehouse(w: Warehouse, start: date, end: date) -> pd.DataFrame:
          .select_from(joined).where(*w.orders_where(_midnight(start), _midnight(end)))
          .group_by(lines.c.sku, s.c.warehouse))
     with w.connect() as conn:
-        frame = pd.DataFrame([dict(r) for r in conn.execute(q).mappings().all()],
-                             columns=["sku", "warehouse", "units", "line_gmv"])
+        frame = pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=["sku", "warehouse", "units", "line_gmv"])
     frame["sku"] = frame["sku"].astype(str)
     frame["warehouse"] = frame["warehouse"].astype(str)
     return frame.set_index(["sku", "warehouse"])
@@ -121,7 +120,8 @@ def _per_warehouse(w: Warehouse) -> bool:
             and "warehouse" in columns(w, "inventory"))
 
 
-def cover(w: Warehouse, day: date, window: int = COVER_WINDOW) -> list[Cover]:
+def cover(w: Warehouse, day: date, window: int = COVER_WINDOW, *, only_at_risk: bool = False,
+          sku: str | None = None) -> list[Cover]:
     """Days of cover as of `day` (inclusive), most GMV at stake first: per SKU and warehouse where
     shipments say which warehouse each order left from (a warehouse empties on its own orders),
     else per SKU over all its stock."""
@@ -146,6 +146,11 @@ def cover(w: Warehouse, day: date, window: int = COVER_WINDOW) -> list[Cover]:
     frame["days"] = (frame["on_hand"] / frame["daily"]).where(selling)
     lasting = ((frame["on_hand"] + frame["on_order"]) / frame["daily"]).where(selling)
     frame["stake"] = (frame["daily_gmv"] * (frame["lead"] - lasting)).where(lasting < frame["lead"], 0.0)
+    risky = lasting < frame["lead"]
+    if only_at_risk:
+        frame = frame[risky]
+    if sku is not None:
+        frame = frame[frame["sku"] == sku]
     frame = frame.sort_values(["stake", "daily_gmv", "sku", *keys[1:]], ascending=[False, False, True,
                                                                                     *[True] * (len(keys) - 1)])
     return [Cover(sku, float(on_hand), float(daily), float(daily_gmv), None if pd.isna(days) else float(days), int(lead),
@@ -158,7 +163,7 @@ def cover(w: Warehouse, day: date, window: int = COVER_WINDOW) -> list[Cover]:
 def at_risk(w: Warehouse, day: date, window: int = COVER_WINDOW) -> list[Cover]:
     """The SKUs (at a warehouse) whose stock and orders would not last their lead time, most GMV
     at stake first."""
-    return [c for c in cover(w, day, window) if c.at_risk]
+    return cover(w, day, window, only_at_risk=True)
 
 
 def daily_stock(w: Warehouse, start: date, end: date, skus: list[str] | None = None,
