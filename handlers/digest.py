@@ -282,12 +282,12 @@ def _stock_tables(ctx: Context, found: StockToday) -> list[Table]:
                             title=ctx.t("digest_stock_outs_table", count=fmt_count(len(found.out), ctx.lang)),
                             align=["l", "l", "l", "l", "r"]))
     if found.partial:
-        rows = [[o.sku, names.get(o.sku, o.sku), ", ".join(o.warehouses), o.since.isoformat()]
+        rows = [[o.sku, names.get(o.sku, o.sku), ", ".join(o.warehouses), o.since.isoformat(), money(o.lost_gmv)]
                 for o in found.partial[:SECTION_TOP]]
-        tables.append(Table([ctx.t("dimension_sku"), "", ctx.t("stock_warehouse"), ctx.t("stock_since")],
-                            more(rows, len(found.partial), 4),
+        tables.append(Table([ctx.t("dimension_sku"), "", ctx.t("stock_warehouse"), ctx.t("stock_since"),
+                             ctx.t("stock_lost")], more(rows, len(found.partial), 5),
                             title=ctx.t("digest_stock_partial_table", count=fmt_count(len(found.partial), ctx.lang)),
-                            align=["l", "l", "l", "l"]))
+                            align=["l", "l", "l", "l", "r"]))
     if found.at_risk:
         # as `stock` shows them: cover is the stock on hand's, and what is on order beside it
         rows = [[c.sku, names.get(c.sku, c.sku), c.warehouse or "–", fmt_decimal(c.cover_days or 0.0, ctx.lang),
@@ -330,7 +330,7 @@ class OutNow:
 class StockToday:
     as_of: date | None  # the snapshot read: the last on or before the day asked for (None: none)
     out: list[OutNow]  # the SKUs at zero in total, most lost sales first
-    partial: list[OutNow]  # at zero at a warehouse, in stock at another, most daily GMV first
+    partial: list[OutNow]  # at zero at a warehouse, in stock at another, most lost sales first
     at_risk: list[stock.Cover]  # in stock and at risk (metrics/products/stock.py), most GMV at stake first
     names: dict[str, str]
 
@@ -368,21 +368,18 @@ def stock_today(w: Warehouse, day: date, window: int) -> StockToday:
     start, end = as_of - timedelta(days=STOCKOUT_LOOKBACK - 1), as_of + timedelta(days=1)
     whole = [o for o in stock.stockouts(w, start, end) if o.ongoing]
     per_warehouse = [o for o in stock.stockouts(w, start, end, by_warehouse=True) if o.ongoing]
-    covers = stock.cover(w, day, window)  # per SKU and warehouse where shipments name the warehouse
-    gmv: dict[str, float] = {}
-    for c in covers:
-        gmv[c.sku] = gmv.get(c.sku, 0.0) + c.daily_gmv
     zero_at: dict[str, list[str]] = {}
     for o in per_warehouse:
         if o.warehouse is not None:
             zero_at.setdefault(o.sku, []).append(str(o.warehouse))
     out_skus = {o.sku for o in whole}
     out = [OutNow(o.sku, tuple(sorted(zero_at.get(o.sku, []))), o.first, o.lost_gmv) for o in whole]
-    partial = [OutNow(o.sku, (str(o.warehouse),), o.first, None) for o in per_warehouse
+    # stockouts() orders both lists by lost sales, most first
+    partial = [OutNow(o.sku, (str(o.warehouse),), o.first, o.lost_gmv) for o in per_warehouse
                if o.sku not in out_skus and o.warehouse is not None]
-    partial.sort(key=lambda o: (-gmv.get(o.sku, 0.0), o.sku, o.warehouses))
-    # stock already out (there) is in the lists above, not "about to run out"
-    risky = [c for c in covers if c.at_risk and c.on_hand > 0]
+    # per SKU and warehouse where shipments name the warehouse; stock already out (there) is in the
+    # lists above, not "about to run out"
+    risky = [c for c in stock.at_risk(w, day, window) if c.on_hand > 0]
     skus = {o.sku for o in out} | {o.sku for o in partial} | {c.sku for c in risky}
     names = {sku: catalog.name_of(w, sku) for sku in skus}
     return StockToday(as_of, out, partial, risky, names)
