@@ -417,21 +417,19 @@ def _product_headline(ctx: Context, d: dict[str, object]) -> str:
     lang = ctx.lang
     since = d.get("since")
     if kind == "stock_risk":
-        warehouses = list(d.get("warehouses") or [])  # type: ignore[call-overload]
+        # short at a warehouse: its numbers in the sentence, the other warehouses short after it;
+        # without warehouses (shipments do not name them), the SKU's whole stock
         named = d.get("warehouse")
-        if named:  # short at a warehouse: its numbers in the sentence, the others after it
-            first, others = warehouses[0], warehouses[1:]
-            on_hand, on_order = first.get("on_hand"), first.get("on_order")
-        else:
-            others, on_hand, on_order = warehouses, d.get("on_hand"), d.get("on_order")
+        others = [w for w in d.get("warehouses") or [] if w.get("warehouse") and w.get("warehouse") != named]  # type: ignore[union-attr]
+        on_hand, on_order = d.get("on_hand"), d.get("on_order")
         least = "; ".join(ctx.t("palert_least", warehouse=w["warehouse"], cover=_days(ctx, w.get("cover_days")),
                                 on_hand=fmt_count(w.get("on_hand") or 0, lang),
                                 on_order=fmt_count(w.get("on_order") or 0, lang)) for w in others)
         line = ctx.t("palert_stock_risk_at" if named else "palert_stock_risk", product=_product(ctx, str(d["sku"])),
                      warehouse=named, cover=_days(ctx, d.get("cover_days")), lead=d.get("lead_time"),
                      on_hand=fmt_count(float(on_hand or 0), lang), on_order=fmt_count(float(on_order or 0), lang),
-                     stake=_money(ctx, d.get("gmv_at_stake")), least=least or "–")
-        if named and least:
+                     stake=_money(ctx, d.get("gmv_at_stake")))
+        if least:
             line += " " + ctx.t("palert_also_short", least=least)
     elif kind == "stockout_began":
         where = d.get("warehouse") or ctx.t("palert_everywhere")

@@ -7,9 +7,9 @@ PRODUCT_ALERT_MESSAGES: dict[str, dict[str, str]] = {
     # the headline of each kind
     "palert_stock_risk": {
         "en": "{product} runs short: {cover} days of cover with what is on order ({on_hand} on hand, {on_order} on "
-              "order), lead time {lead} days; {stake} of GMV at stake. Least: {least}.",
+              "order), lead time {lead} days; {stake} of GMV at stake.",
         "zh": "{product} 即将缺货：含在途可售 {cover} 天（在库 {on_hand}，在途 {on_order}），补货周期 {lead} 天，"
-              "潜在损失销售额 {stake}。库存最少：{least}。"},
+              "潜在损失销售额 {stake}。"},
     "palert_stock_risk_at": {
         "en": "{product} runs short at {warehouse}: {cover} days of cover with what is on order ({on_hand} on hand, "
               "{on_order} on order), lead time {lead} days; {stake} of GMV at stake.",
