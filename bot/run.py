@@ -64,12 +64,14 @@ def sync_config_subscriptions(settings: Settings, store: Store) -> None:
                 continue
             seen.add(key)
             sub.metrics, sub.by, sub.wait_until = list(d.metrics), d.by, d.wait_until
+            sub.sections = list(d.sections)
             sub.timezone = settings.bot.timezone
         for key, d in wanted.items():
             if key not in seen:
                 s.add(Subscription(chat=d.chat, cadence=d.cadence, weekday=d.weekday, at=d.at,
                                    timezone=settings.bot.timezone, metrics=list(d.metrics), by=d.by,
-                                   wait_until=d.wait_until, paused=False, source="config", created_by="config"))
+                                   wait_until=d.wait_until, sections=list(d.sections), paused=False,
+                                   source="config", created_by="config"))
 
 
 def _follow_chat_changes(adapters: list[Adapter], outbox: Outbox) -> None:

@@ -101,6 +101,7 @@ class SubscriptionRecord(_Record):
     metrics: list[KpiName] = []
     by: Annotated[str | None, Field(max_length=64)] = None
     wait_until: HhMm | None = None
+    sections: list[Literal["stock"]] = []  # the digest's optional sections (handlers/digest.py)
     paused: bool = False
     paused_reason: Annotated[str | None, Field(max_length=200)] = None
     source: Literal["chat", "config"] = "chat"

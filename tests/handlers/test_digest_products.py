@@ -397,8 +397,6 @@ def test_config_digest_sections_are_refused_in_a_file_by_name(tmp_path: Path) ->
         load_settings(cfg)
 
 
-@pytest.mark.xfail(strict=True, reason="bot/run.py sync_config_subscriptions does not copy `sections` yet "
-                                        "(the change is in the report of this step); remove this mark with it")
 def test_config_digest_sections_reach_the_subscription(tmp_path: Path, store: Store) -> None:
     from bot.config import load_settings
     from bot.run import sync_config_subscriptions
