@@ -14,6 +14,7 @@ from bot.context import Args, Context
 from bot.dispatch import Dispatcher
 from bot.reply import Action, Attachment, Chart, Field, Reply, Table
 from bot.router import Router
+from bot.state.store import Store
 from metrics.data.warehouse import Warehouse
 from tests.bot.adapters.dingtalk.support import PNG, config, env
 from tests.conftest import Clock
@@ -27,7 +28,7 @@ def long_table_row(i: int) -> list[str]:
 
 
 @pytest.fixture
-def dingtalk_dispatcher(demo_settings: Settings, demo_warehouse: Warehouse, clock: Clock) -> Dispatcher:
+def dingtalk_dispatcher(demo_settings: Settings, demo_warehouse: Warehouse, clock: Clock, store: Store) -> Dispatcher:
     """The demo shop's dispatcher with cidOPS and staff_alice allowed (CORP only), and two test-only
     commands: `chartdemo` (fields, a chart, a CSV file, a button) and `longtable`."""
     settings = demo_settings.model_copy(update={
@@ -36,7 +37,8 @@ def dingtalk_dispatcher(demo_settings: Settings, demo_warehouse: Warehouse, cloc
             "dingtalk_corps": (CORP,)}),
         "dingtalk": DingTalkSection(mode="stream"),
     })
-    dispatcher = build_dispatcher(settings, demo_warehouse, clock=clock)
+    # a state database of its own: outbox items and seen events never meet another test's
+    dispatcher = build_dispatcher(settings, demo_warehouse, clock=clock, store=store)
     router = Router()
 
     @router.command("chartdemo")

@@ -207,7 +207,7 @@ async def test_a_push_through_the_outbox_lands_card_image_and_file_with_buttons(
     outbox = Outbox(dingtalk_dispatcher.services.store)
     reply = await dingtalk_dispatcher.dispatch(Incoming(text="chartdemo", chat=ChatRef("dingtalk", "cidOPS"),
                                                         user="dingtalk:staff_alice", team=CORP))
-    await asyncio.to_thread(outbox.enqueue, "digest:1", ChatRef("dingtalk", "cidOPS"), reply)
+    await asyncio.to_thread(outbox.enqueue, "dingtalk-digest:1", ChatRef("dingtalk", "cidOPS"), reply)
     assert await Deliverer(outbox, {"dingtalk": adapter}).run_once() == 1
     card_call, image_call, file_call = fake_dingtalk.messages()
     buttons = json.loads(card_call.card["sys_full_json_obj"])["msgButtons"]
@@ -218,7 +218,7 @@ async def test_a_push_through_the_outbox_lands_card_image_and_file_with_buttons(
     assert set(image_call.msg_param) == {"photoURL"} and image_call.msg_param["photoURL"].startswith("@lADP")
     assert file_upload.form["media"] == b"a,b\n1,2\n" and file_upload.query["type"] == "file"
     assert file_call.json["msgKey"] == "sampleFile" and file_call.msg_param["fileName"] == "export.csv"
-    item = await asyncio.to_thread(outbox.get, "digest:1")
+    item = await asyncio.to_thread(outbox.get, "dingtalk-digest:1")
     assert item is not None and item.status == "sent" and item.message_id == card_call.json["outTrackId"]
     await adapter.stop()
 
@@ -253,9 +253,9 @@ async def test_throttling_is_retried_and_a_permanent_refusal_fails_the_item(
 
     outbox = Outbox(dingtalk_dispatcher.services.store)
     fake_dingtalk.fail(f"POST {CARD_DELIVER}", 400, {"code": "param.invalid", "message": "robot not in group"})
-    await asyncio.to_thread(outbox.enqueue, "alert:1", ChatRef("dingtalk", "cidGONE"), Reply(title="Alert"))
+    await asyncio.to_thread(outbox.enqueue, "dingtalk-alert:1", ChatRef("dingtalk", "cidGONE"), Reply(title="Alert"))
     assert await Deliverer(outbox, {"dingtalk": adapter}).run_once() == 0
-    item = await asyncio.to_thread(outbox.get, "alert:1")
+    item = await asyncio.to_thread(outbox.get, "dingtalk-alert:1")
     assert item is not None and item.status == "failed" and "param.invalid" in (item.last_error or "")
     await adapter.stop()
 

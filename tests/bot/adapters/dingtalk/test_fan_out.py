@@ -20,7 +20,7 @@ QPS = {"code": "Forbidden.AccessDenied.QpsLimitForApi", "message": "qps limit fo
 
 
 def status(outbox: Outbox, group: str) -> str | None:
-    item = outbox.get(f"digest:{group}")
+    item = outbox.get(f"dingtalk-digest:{group}")
     return item.status if item is not None else None
 
 
@@ -43,7 +43,7 @@ async def test_a_digest_to_20_groups_through_throttling_and_5xx_arrives_once_in_
         elif n % 3 == 1:
             fake_dingtalk.fail_for(f"POST {CARD_DELIVER}", this, 503, "Service Unavailable", times=5)
     for group in GROUPS:
-        assert outbox.enqueue(f"digest:{group}", ChatRef("dingtalk", group), digest)
+        assert outbox.enqueue(f"dingtalk-digest:{group}", ChatRef("dingtalk", group), digest)
     deliverer = Deliverer(outbox, {"dingtalk": adapter})
     with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
         for _ in range(len(BACKOFF) + 1):
