@@ -132,7 +132,8 @@ async def test_the_stream_reconnects_after_a_drop(
 ) -> None:
     assert fake_dingtalk.ws_connects == 1
     fake_dingtalk.drop()
-    await fake_dingtalk.wait_for(lambda: fake_dingtalk.ws_connects == 2 and fake_dingtalk.connected)
+    # at least one reconnect (a second may follow if the first lands while the old socket closes)
+    await fake_dingtalk.wait_for(lambda: fake_dingtalk.ws_connects >= 2 and fake_dingtalk.connected, timeout=20)
     await fake_dingtalk.wait_for(lambda: stream_adapter.connected)
     fake_dingtalk.push(TOPIC_ROBOT, robot_message("kpi gmv yesterday"))
     await fake_dingtalk.wait_for(fake_dingtalk.messages)
